@@ -1,0 +1,79 @@
+"""The one description of a segmentation model: every builder reads it.
+
+A `ModelConfig` travels from the CLI, through the Trainer's `custom_config`
+(as a plain dict), into `model.builder.build_model`. It is validated where it
+is built, so a bad value fails before any expensive work starts.
+"""
+
+import dataclasses
+from typing import Any, Dict, Optional
+
+BACKBONES = ('mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small')
+HEADS = ('deeplabv3plus', 'lraspp')
+OUTPUT_STRIDES = (8, 16, 32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Architecture of one DeepLab-family model.
+
+  Attributes:
+    backbone: one of BACKBONES.
+    depth_multiplier: width multiplier of the backbone (MobileNetV2 paper,
+      section 5.1); 1.0 and 0.5 are the DeepLab model-zoo settings.
+    output_stride: input size / feature size of the last backbone stage; the
+      stages past it use atrous convolution instead of striding (DeepLabV3).
+    head: 'deeplabv3plus' (DeepLabV3+, arXiv 1802.02611) or 'lraspp'
+      (MobileNetV3 paper, arXiv 1905.02244, section 6.3).
+    aspp: deeplabv3plus only: atrous spatial pyramid pooling (image pooling +
+      rates 6/12/18 at output stride 16, doubled at 8) instead of a 1x1 conv.
+    decoder: deeplabv3plus only: fuse OS-4 features (48 channels) and refine
+      with two 3x3 separable convs of 256.
+    quant_friendly: separable convs without BN/activation after the
+      depthwise conv, and ReLU instead of ReLU6 (arXiv 1803.08607).
+    num_classes: classes including background.
+    input_size: side S of the square S x S input the model is built for.
+    backbone_weights: None (random init), 'imagenet', or a local path to a
+      Keras applications weights file.
+  """
+  backbone: str = 'mobilenet_v2'
+  depth_multiplier: float = 1.0
+  output_stride: int = 16
+  head: str = 'deeplabv3plus'
+  aspp: bool = False
+  decoder: bool = True
+  quant_friendly: bool = False
+  num_classes: int = 2
+  input_size: int = 256
+  backbone_weights: Optional[str] = None
+
+  def __post_init__(self):
+    _check(self.backbone in BACKBONES,
+           f'backbone={self.backbone!r}: must be one of {BACKBONES}')
+    _check(self.head in HEADS, f'head={self.head!r}: must be one of {HEADS}')
+    _check(self.output_stride in OUTPUT_STRIDES,
+           f'output_stride={self.output_stride}: must be one of '
+           f'{OUTPUT_STRIDES} (DeepLab uses atrous convolution past it)')
+    _check(self.depth_multiplier > 0,
+           f'depth_multiplier={self.depth_multiplier}: must be positive')
+    _check(isinstance(self.num_classes, int) and self.num_classes >= 2,
+           f'num_classes={self.num_classes}: must be an integer >= 2 '
+           '(background + at least one class)')
+    _check(isinstance(self.input_size, int) and self.input_size >= 32,
+           f'input_size={self.input_size}: must be an integer >= 32')
+    _check(self.input_size % self.output_stride in (0, 1),
+           f'input_size={self.input_size}: must be k * output_stride or '
+           f'k * output_stride + 1 (output_stride={self.output_stride}; '
+           'DeepLab uses 513 = 32 * 16 + 1) so feature maps align')
+
+  def to_dict(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, values: Dict[str, Any]) -> 'ModelConfig':
+    return cls(**values)
+
+
+def _check(condition: bool, message: str) -> None:
+  if not condition:
+    raise ValueError(f'Invalid model config: {message}')
