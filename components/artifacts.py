@@ -1,0 +1,13 @@
+"""Artifact types this project adds to TFX's standard ones."""
+
+from tfx.types import artifact
+
+
+class TFLiteModel(artifact.Artifact):
+  """A folder with model.tflite (float), model_int8.tflite, labels.txt,
+  metadata.json and metrics.json (mIoU of both on the eval split).
+
+  Its own type, not `Model`, so the latest-blessed-model Resolver and the
+  Evaluator never mistake it for a Trainer output.
+  """
+  TYPE_NAME = 'TFLiteModel'

@@ -1,0 +1,57 @@
+"""The serving model directory: a SavedModel plus what rebuilds it in Keras.
+
+Besides the SavedModel (what TF Serving and the Evaluator load), the Trainer
+writes into its `assets.extra/` the ModelConfig, the class names and the
+Keras weights. The TFLite exporter rebuilds the exact Keras model from these
+(model.builder) instead of reviving the SavedModel's generic layers.
+"""
+
+import json
+import os
+from typing import List, Tuple
+
+import tf_keras
+from tfx.dsl.io import fileio
+
+from model import builder
+from model.config import ModelConfig
+
+_EXTRA = 'assets.extra'
+_CONFIG = 'model_config.json'
+_LABELS = 'labels.txt'
+_WEIGHTS = 'keras_weights'  # TF checkpoint prefix: works on GCS too
+
+
+def save_serving_model(model: tf_keras.Model, serving_dir: str,
+                       config: ModelConfig, labels: List[str],
+                       signatures) -> None:
+  model.save(serving_dir, save_format='tf', signatures=signatures)
+  extra = os.path.join(serving_dir, _EXTRA)
+  fileio.makedirs(extra)
+  with fileio.open(os.path.join(extra, _CONFIG), 'w') as f:
+    f.write(json.dumps(config.to_dict(), indent=2))
+  with fileio.open(os.path.join(extra, _LABELS), 'w') as f:
+    f.write(''.join(f'{label}\n' for label in labels))
+  model.save_weights(os.path.join(extra, _WEIGHTS), save_format='tf')
+
+
+def load_keras_model(serving_dir: str
+                     ) -> Tuple[tf_keras.Model, ModelConfig, List[str]]:
+  """(model with trained weights, its ModelConfig, class names)."""
+  extra = os.path.join(serving_dir, _EXTRA)
+  config = ModelConfig.from_dict(json.loads(
+      read_text(os.path.join(extra, _CONFIG))))
+  labels = read_text(os.path.join(extra, _LABELS)).splitlines()
+  model = builder.build_model(config)
+  status = model.load_weights(os.path.join(extra, _WEIGHTS))
+  status.assert_existing_objects_matched().expect_partial()  # no optimizer
+  return model, config, labels
+
+
+def labels_path(serving_dir: str) -> str:
+  return os.path.join(serving_dir, _EXTRA, _LABELS)
+
+
+def read_text(path: str) -> str:
+  with fileio.open(path, 'r') as f:
+    return f.read()

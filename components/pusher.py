@@ -1,0 +1,90 @@
+"""MobilePusher: publishes a blessed model for servers and phones, atomically.
+
+TFX's stock Pusher copies a SavedModel when the Evaluator blessed it. A
+mobile product ships more (the TFLite files and labels) and has one more
+gate: the int8 model may not lose more than `max_int8_mean_iou_drop` mIoU
+against the float TFLite model. The version folder is assembled under a
+hidden staging name and renamed into place at the end, so a crash never
+leaves a partial folder that looks like a version.
+
+Layout of a pushed version `<push_destination>/<version>/`:
+  saved_model/        SavedModel (serving_default on tf.Example, serving_images)
+  model.tflite        float TFLite
+  model_int8.tflite   full-int8 TFLite
+  labels.txt          class names, one per line, in class-id order
+  metadata.json       input size/type, outputs, labels
+  metrics.json        mIoU of both TFLite models on the eval split
+"""
+
+import json
+import os
+import time
+
+from absl import logging
+from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+from tfx.utils import io_utils
+from tfx.utils import path_utils
+
+from components import tflite_export
+from components.artifacts import TFLiteModel
+from model import metrics
+
+SAVED_MODEL_DIR = 'saved_model'
+
+
+@tfx.dsl.components.component
+def MobilePusher(  # pylint: disable=invalid-name
+    model: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.Model],
+    model_blessing: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.ModelBlessing],
+    tflite_model: tfx.dsl.components.InputArtifact[TFLiteModel],
+    pushed_model: tfx.dsl.components.OutputArtifact[
+        tfx.types.standard_artifacts.PushedModel],
+    push_destination: tfx.dsl.components.Parameter[str],
+    max_int8_mean_iou_drop: tfx.dsl.components.Parameter[float] = 0.05,
+) -> None:
+  """Pushes when both gates pass; records why not otherwise."""
+  reason = refusal_reason(model_blessing, tflite_model,
+                          max_int8_mean_iou_drop)
+  if reason:
+    logging.warning('Model not pushed: %s', reason)
+    pushed_model.set_int_custom_property('pushed', 0)
+    pushed_model.set_string_custom_property('not_pushed_reason', reason)
+    return
+
+  version = str(int(time.time()))
+  final_dir = os.path.join(push_destination, version)
+  staging_dir = os.path.join(push_destination, f'.staging-{version}')
+  if fileio.exists(staging_dir):
+    fileio.rmtree(staging_dir)
+  io_utils.copy_dir(path_utils.serving_model_path(model.uri),
+                    os.path.join(staging_dir, SAVED_MODEL_DIR))
+  for filename in (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
+                   tflite_export.LABELS_FILE, tflite_export.METADATA_FILE,
+                   tflite_export.METRICS_FILE):
+    fileio.copy(os.path.join(tflite_model.uri, filename),
+                os.path.join(staging_dir, filename))
+  fileio.rename(staging_dir, final_dir)
+  io_utils.copy_dir(final_dir, pushed_model.uri)
+  pushed_model.set_int_custom_property('pushed', 1)
+  pushed_model.set_string_custom_property('pushed_destination', final_dir)
+  pushed_model.set_string_custom_property('pushed_version', version)
+  logging.info('Pushed model version %s to %s', version, final_dir)
+
+
+def refusal_reason(model_blessing, tflite_model,
+                   max_int8_mean_iou_drop: float) -> str:
+  """'' when the model may be pushed, else a sentence saying why not."""
+  if not model_blessing.get_int_custom_property('blessed'):
+    return ('the Evaluator did not bless it (mean IoU under the bound, or '
+            'worse than the last blessed model); see its evaluation')
+  with fileio.open(os.path.join(tflite_model.uri,
+                                tflite_export.METRICS_FILE)) as f:
+    scores = json.load(f)
+  drop = scores['float'][metrics.MEAN_IOU] - scores['int8'][metrics.MEAN_IOU]
+  if drop > max_int8_mean_iou_drop:
+    return (f'the int8 TFLite model lost {drop:.4f} mean IoU against the '
+            f'float one (allowed: {max_int8_mean_iou_drop})')
+  return ''

@@ -1,0 +1,88 @@
+"""Serving signatures of the exported SavedModel.
+
+- `serving_default` takes serialized tf.Examples, as TF Serving clients and
+  the Evaluator send them, and runs the Transform graph first, so serving
+  preprocesses exactly as training did.
+- `serving_images` takes a batch of uint8 RGB images of any one size, for
+  callers that have pixels rather than examples.
+
+Both return per-pixel class ids. `serving_default` also returns the ids
+resized back (nearest neighbour) to each example's original size, padded with
+the ignore label to the largest image of the batch: that is what the mIoU
+metric (model.metrics) compares with the original-resolution masks.
+"""
+
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import preprocessing
+from data import features
+
+
+def build_signatures(model, tf_transform_output: tft.TFTransformOutput,
+                     input_size: int) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+  """The signatures to pass to `model.save(..., signatures=...)`."""
+  model.tft_layer = tf_transform_output.transform_features_layer()
+  raw_spec = {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)}
+
+  def predict(images: tf.Tensor) -> Dict[str, tf.Tensor]:
+    logits = model(tf.cast(images, tf.float32), training=False)
+    return {
+        'class_ids': tf.argmax(logits, axis=-1, output_type=tf.int32),
+        'probabilities': tf.nn.softmax(logits, axis=-1),
+    }
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name='examples')])
+  def serve_examples(serialized):
+    raw = tf.io.parse_example(serialized, raw_spec)
+    transformed = model.tft_layer(raw)
+    images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=3),
+                       transformed[features.IMAGE],
+                       fn_output_signature=tf.TensorSpec(
+                           [input_size, input_size, 3], tf.uint8))
+    outputs = predict(images)
+    sizes = tf.map_fn(
+        lambda encoded: tf.shape(preprocessing.decode_image(encoded))[:2],
+        raw[features.IMAGE_ENCODED], fn_output_signature=tf.int32)
+    outputs['original_height'] = sizes[:, 0]
+    outputs['original_width'] = sizes[:, 1]
+    outputs['class_ids_original'] = _resize_back_padded(
+        outputs['class_ids'], sizes)
+    return outputs
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
+  def serve_images(images):
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    resized = tf.map_fn(
+        lambda image: preprocessing.resize_image(image, input_size), images)
+    outputs = predict(resized)
+    probabilities = tf.image.resize(outputs['probabilities'],
+                                    [height, width], method='bilinear')
+    class_ids = preprocessing.resize_mask(
+        outputs['class_ids'][..., None], height, width)[..., 0]
+    return {'class_ids': class_ids, 'probabilities': probabilities}
+
+  return {
+      'serving_default': serve_examples.get_concrete_function(),
+      'serving_images': serve_images.get_concrete_function(),
+  }
+
+
+def _resize_back_padded(class_ids: tf.Tensor, sizes: tf.Tensor) -> tf.Tensor:
+  """[B, S, S] ids -> [B, max H, max W], each resized to its own (H, W)."""
+  max_size = tf.reduce_max(sizes, axis=0)
+
+  def one(args):
+    ids, size = args
+    resized = preprocessing.resize_mask(ids[..., None], size[0], size[1])
+    padded = tf.pad(resized[..., 0],
+                    [[0, max_size[0] - size[0]], [0, max_size[1] - size[1]]],
+                    constant_values=features.IGNORE_LABEL)
+    return padded
+
+  return tf.map_fn(one, (class_ids, sizes),
+                   fn_output_signature=tf.TensorSpec([None, None], tf.int32))

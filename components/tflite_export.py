@@ -1,0 +1,127 @@
+"""TFLiteExport: the phone models, and their mIoU measured on the eval split.
+
+The Trainer's SavedModel is what the Evaluator measures; phones run TFLite
+files, and int8 quantization can cost accuracy. So this component converts
+the trained Keras model to a float and a full-int8 TFLite model (calibrated
+on training images) and evaluates both exactly as the Evaluator evaluates the
+SavedModel: each eval image decoded and resized as Transform does, the
+predicted ids resized back to the original size with nearest neighbour, one
+confusion matrix over the split (model.metrics). The Pusher reads the result
+to refuse an int8 model that lost too much.
+"""
+
+import json
+import os
+from typing import Dict, Iterator, List, Tuple
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components import model_io
+from components import preprocessing
+from components.artifacts import TFLiteModel
+from data import features
+from model import export
+from model import metrics
+
+FLOAT_FILE = 'model.tflite'
+INT8_FILE = 'model_int8.tflite'
+LABELS_FILE = 'labels.txt'
+METADATA_FILE = 'metadata.json'
+METRICS_FILE = 'metrics.json'
+
+
+@tfx.dsl.components.component
+def TFLiteExport(  # pylint: disable=invalid-name
+    model: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.Model],
+    examples: tfx.dsl.components.InputArtifact[
+        tfx.types.standard_artifacts.Examples],
+    tflite_model: tfx.dsl.components.OutputArtifact[TFLiteModel],
+    num_calibration_images: tfx.dsl.components.Parameter[int] = 100,
+) -> None:
+  """Converts, evaluates and writes the TFLite models (see module doc)."""
+  serving_dir = path_utils.serving_model_path(model.uri)
+  keras_model, config, labels = model_io.load_keras_model(serving_dir)
+  size = config.input_size
+  train_uri = artifact_utils.get_split_uri([examples], features.TRAIN_SPLIT)
+  eval_uri = artifact_utils.get_split_uri([examples], features.EVAL_SPLIT)
+
+  calibration = [image[None] for image, _ in _resized_examples(
+      train_uri, size, limit=num_calibration_images)]
+  models = {
+      FLOAT_FILE: export.convert_to_tflite(keras_model),
+      INT8_FILE: export.convert_to_tflite(keras_model, calibration),
+  }
+  scores = {}
+  for filename, flatbuffer in models.items():
+    with fileio.open(os.path.join(tflite_model.uri, filename), 'wb') as f:
+      f.write(flatbuffer)
+    kind = 'int8' if filename == INT8_FILE else 'float'
+    scores[kind] = evaluate_tflite(flatbuffer, eval_uri, size, labels)
+    logging.info('TFLite %s: %.1f KB, mean IoU %.4f on the eval split', kind,
+                 len(flatbuffer) / 1024, scores[kind][metrics.MEAN_IOU])
+    tflite_model.set_float_custom_property(
+        f'{kind}_mean_iou', scores[kind][metrics.MEAN_IOU])
+
+  _write_json(os.path.join(tflite_model.uri, METRICS_FILE), scores)
+  _write_json(os.path.join(tflite_model.uri, METADATA_FILE),
+              model_metadata(size, labels))
+  fileio.copy(model_io.labels_path(serving_dir),
+              os.path.join(tflite_model.uri, LABELS_FILE), overwrite=True)
+
+
+def model_metadata(input_size: int, labels: List[str]) -> Dict:
+  """What an app needs to feed the TFLite models and read their output."""
+  return {
+      'input': {'name': 'image', 'shape': [1, input_size, input_size, 3],
+                'dtype': 'uint8', 'color': 'RGB',
+                'resize': 'bilinear to input size; normalization is inside '
+                          'the model'},
+      'outputs': {'class_ids': 'int32 [1, S, S], argmax class per pixel',
+                  'probabilities': 'float32 [1, S, S, C], softmax'},
+      'labels': list(labels),
+  }
+
+
+def evaluate_tflite(flatbuffer: bytes, split_uri: str, input_size: int,
+                    labels: List[str]) -> Dict:
+  """Scores of a TFLite model on a split, at original mask resolution."""
+  runner = export.TFLiteRunner(flatbuffer)
+  confusion = np.zeros((len(labels), len(labels)), np.int64)
+  for image, example in _resized_examples(split_uri, input_size):
+    class_ids = runner.class_ids(image[None])[0]
+    mask = metrics.decode_label_png(
+        _bytes_feature(example, features.MASK_ENCODED))
+    resized = preprocessing.resize_mask(
+        tf.constant(class_ids[..., None]), *mask.shape)[..., 0].numpy()
+    confusion += metrics.confusion_matrix(mask, resized, len(labels))
+  return metrics.scores_from_confusion(confusion, labels)
+
+
+def _resized_examples(split_uri: str, input_size: int, limit: int = None
+                      ) -> Iterator[Tuple[np.ndarray, tf.train.Example]]:
+  """(uint8 [S, S, 3] image as Transform resizes it, raw example)."""
+  files = sorted(fileio.glob(os.path.join(split_uri, '*')))
+  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
+  for count, serialized in enumerate(dataset.as_numpy_iterator()):
+    if limit is not None and count >= limit:
+      return
+    example = tf.train.Example.FromString(serialized)
+    image = preprocessing.decode_image(
+        _bytes_feature(example, features.IMAGE_ENCODED))
+    yield preprocessing.resize_image(image, input_size).numpy(), example
+
+
+def _bytes_feature(example: tf.train.Example, key: str) -> bytes:
+  return example.features.feature[key].bytes_list.value[0]
+
+
+def _write_json(path: str, value) -> None:
+  with fileio.open(path, 'w') as f:
+    f.write(json.dumps(value, indent=2))

@@ -1,0 +1,143 @@
+"""The Trainer component's module: `run_fn` fits and exports the model.
+
+Everything comes from `fn_args.custom_config` (built by
+pipeline.config.training_custom_config): the ModelConfig, the TrainConfig and
+the class names. Training resumes after a crash: Keras' BackupAndRestore keeps
+its state in a directory keyed by the configuration and the input data, which
+outlives the failed Trainer execution (a rerun gets new artifact URIs, so the
+checkpoint cannot live inside them).
+"""
+
+import hashlib
+import json
+import math
+import os
+import time
+
+from absl import logging
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components import model_io
+from components import signatures
+from components import training_input
+from model import builder
+from model import losses
+from model.config import ModelConfig
+from pipeline.config import TrainConfig
+
+
+def run_fn(fn_args: FnArgs) -> None:
+  """Trains on the transformed train split and saves the serving model."""
+  custom = fn_args.custom_config
+  model_config = ModelConfig.from_dict(custom['model'])
+  train_config = TrainConfig(**custom['train'])
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+
+  dataset = training_input.make_dataset(
+      fn_args.train_files, tf_transform_output, model_config.input_size,
+      train_config.batch_size, augment=train_config.augment,
+      min_scale=train_config.min_scale, max_scale=train_config.max_scale)
+  model = builder.build_model(model_config)
+  model.compile(optimizer=make_optimizer(train_config),
+                loss=losses.masked_sparse_cross_entropy)
+
+  steps_per_epoch = steps_per_chunk(train_config.train_steps,
+                                    train_config.steps_per_log)
+  backup_dir = os.path.join(custom['checkpoint_dir'],
+                            _run_key(custom, fn_args))
+  callbacks = [
+      tf_keras.callbacks.BackupAndRestore(backup_dir),
+      tf_keras.callbacks.ModelCheckpoint(
+          os.path.join(fn_args.model_run_dir, 'checkpoints',
+                       'step-{epoch:06d}'),
+          save_weights_only=True),
+      tf_keras.callbacks.TensorBoard(
+          log_dir=os.path.join(fn_args.model_run_dir, 'logs'),
+          update_freq='epoch'),
+      ProgressLogger(train_config.train_steps, steps_per_epoch,
+                     train_config.batch_size),
+  ]
+  logging.info('Training %s for %d steps (batch %d); resume state in %s',
+               _describe(model_config), train_config.train_steps,
+               train_config.batch_size, backup_dir)
+  model.fit(dataset, epochs=train_config.train_steps // steps_per_epoch,
+            steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
+
+  model_io.save_serving_model(
+      model, fn_args.serving_model_dir, model_config, custom['labels'],
+      signatures.build_signatures(model, tf_transform_output,
+                                  model_config.input_size))
+  logging.info('Saved the serving model to %s', fn_args.serving_model_dir)
+
+
+def make_optimizer(config: TrainConfig) -> tf_keras.optimizers.Optimizer:
+  """Momentum SGD (DeepLab) or Adam, on the poly schedule of DeepLab:
+
+  lr(step) = base_lr * (1 - step / train_steps) ** power.
+  """
+  schedule = tf_keras.optimizers.schedules.PolynomialDecay(
+      config.base_lr, decay_steps=config.train_steps, end_learning_rate=0.0,
+      power=config.lr_power)
+  decay = config.weight_decay or None
+  if config.optimizer == 'adam':
+    return tf_keras.optimizers.Adam(schedule, weight_decay=decay)
+  return tf_keras.optimizers.SGD(schedule, momentum=config.momentum,
+                                 weight_decay=decay)
+
+
+def steps_per_chunk(train_steps: int, steps_per_log: int) -> int:
+  """The largest divisor of train_steps not above steps_per_log.
+
+  Keras counts progress and checkpoints per epoch; with equal epochs that
+  divide train_steps exactly, training runs exactly train_steps steps.
+  """
+  for steps in range(min(steps_per_log, train_steps), 0, -1):
+    if train_steps % steps == 0:
+      return steps
+  return 1
+
+
+class ProgressLogger(tf_keras.callbacks.Callback):
+  """One line per epoch: step, loss, learning rate and throughput."""
+
+  def __init__(self, train_steps: int, steps_per_epoch: int, batch_size: int):
+    super().__init__()
+    self._train_steps = train_steps
+    self._steps_per_epoch = steps_per_epoch
+    self._batch_size = batch_size
+    self._started = None
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._started = time.monotonic()
+
+  def on_epoch_end(self, epoch, logs=None):
+    seconds = time.monotonic() - self._started
+    step = (epoch + 1) * self._steps_per_epoch
+    learning_rate = self.model.optimizer.learning_rate
+    if callable(learning_rate):
+      learning_rate = learning_rate(self.model.optimizer.iterations)
+    logging.info('step %d/%d  loss %.4f  lr %.2e  %.1f images/s', step,
+                 self._train_steps, (logs or {}).get('loss', math.nan),
+                 float(learning_rate),
+                 self._steps_per_epoch * self._batch_size / seconds)
+
+
+def _run_key(custom_config, fn_args: FnArgs) -> str:
+  """Same configuration and same input data -> same resume directory."""
+  identity = json.dumps(
+      {'model': custom_config['model'], 'train': custom_config['train'],
+       'transform_output': fn_args.transform_output,
+       'train_files': sorted(fn_args.train_files)}, sort_keys=True)
+  return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def _describe(config: ModelConfig) -> str:
+  parts = [config.backbone, f'x{config.depth_multiplier}', config.head,
+           f'OS{config.output_stride}', f'{config.input_size}px']
+  if config.head == 'deeplabv3plus':
+    parts += ['aspp' if config.aspp else 'no-aspp',
+              'decoder' if config.decoder else 'no-decoder']
+  return ' '.join(parts)

@@ -1,0 +1,92 @@
+"""What a person running the pipeline sees in the terminal.
+
+TFX, Beam, TensorFlow and the Google client libraries log thousands of lines
+at INFO and warn about things a user cannot act on. The runner shows instead:
+which component starts and finishes (with its time), this project's own
+progress lines (training steps, TFLite scores, push decisions), and every
+warning or error. The full log still goes to <output_dir>/pipeline.log.
+"""
+
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+
+from absl import flags
+
+_PROJECT_DIRS = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                 package) + os.sep
+    for package in ('pipeline', 'components', 'model', 'data'))
+_COMPONENT_LINE = re.compile(r'^Component (\S+) is (running|finished)\.')
+_started = {}
+
+
+def say(message: str) -> None:
+  print(message, flush=True)
+
+
+def fail(message: str) -> int:
+  """One error line on stderr; returns the exit status for main()."""
+  print(f'error: {message}', file=sys.stderr, flush=True)
+  return 2
+
+
+def parse_flags_or_exit(argv):
+  """absl's parser, but a bad flag is one error line and exit status 2."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(fail(str(e)))
+
+
+class _UserFacingFilter(logging.Filter):
+  """Passes warnings, this project's INFO lines and component start/end."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.WARNING:
+      return not _is_noise(record)
+    if record.pathname.startswith(_PROJECT_DIRS):
+      return True
+    match = _COMPONENT_LINE.match(record.getMessage())
+    if not match:
+      return False
+    name, state = match.groups()
+    if state == 'running':
+      _started[name] = time.monotonic()
+      record.msg, record.args = f'> {name} running', ()
+    else:
+      seconds = time.monotonic() - _started.get(name, time.monotonic())
+      record.msg, record.args = f'> {name} done in {seconds:.1f} s', ()
+    return True
+
+
+def _is_noise(record: logging.LogRecord) -> bool:
+  """Warnings a user cannot act on (deprecations inside the libraries)."""
+  message = record.getMessage()
+  return any(text in message for text in (
+      'is deprecated', 'deprecation', 'will be removed',
+      'Tensorflow version', 'No such file or directory: \'cached\'',
+      'Compiled the loaded model, but the compiled metrics',
+      'tf.data.Dataset', 'Skipping full serialization of Keras layer'))
+
+
+def quiet_libraries(log_path: str = None) -> None:
+  """Routes library logs as described in the module docstring."""
+  warnings.filterwarnings('ignore', category=FutureWarning)
+  warnings.filterwarnings('ignore', category=DeprecationWarning)
+  warnings.filterwarnings('ignore', category=UserWarning,
+                          module=r'(apache_beam|tensorflow|tfx|google)')
+  root = logging.getLogger()
+  root.setLevel(logging.INFO)
+  for handler in root.handlers:
+    handler.addFilter(_UserFacingFilter())
+    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s',
+                                           datefmt='%H:%M:%S'))
+  if log_path:
+    full_log = logging.FileHandler(log_path)
+    full_log.setFormatter(logging.Formatter(
+        '%(asctime)s %(levelname)s %(name)s %(message)s'))
+    root.addHandler(full_log)

@@ -1,0 +1,126 @@
+"""The DAG, in one function that takes every setting from a RunConfig.
+
+ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform ->
+Trainer -> (latest blessed model) Resolver -> Evaluator, and TFLiteExport ->
+MobilePusher. Runners (pipeline_runner.py) only choose an orchestrator.
+"""
+
+import json
+from typing import List, Optional
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from components.example_gen import create_example_gen
+from components.pusher import MobilePusher
+from components.tflite_export import TFLiteExport
+from data import features
+from model import metrics
+from pipeline.config import RunConfig
+from pipeline.config import training_custom_config
+
+# Dotted paths: Beam workers and pipeline containers import the same code.
+PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
+RUN_FN = 'components.training.run_fn'
+
+
+def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
+                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
+  """Builds the pipeline.
+
+  Args:
+    config: the run's configuration.
+    data_root: where ExampleGen reads; defaults to config.data_root (the demo
+      passes the folder it generated).
+    metadata_connection_config: ML Metadata store; defaults to SQLite at
+      config.metadata_path.
+  """
+  example_gen = create_example_gen(
+      'people' if config.dataset == 'demo' else config.dataset,
+      data_root or config.data_root, eval_fraction=config.eval_fraction,
+      voc_aug=config.voc_aug, skip_bad_examples=config.skip_bad_examples)
+  statistics_gen = tfx.components.StatisticsGen(
+      examples=example_gen.outputs['examples'])
+  schema_gen = tfx.components.SchemaGen(
+      statistics=statistics_gen.outputs['statistics'],
+      infer_feature_shape=True)
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_gen.outputs['schema'])
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs['examples'],
+      schema=schema_gen.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN,
+      custom_config={'input_size': config.model.input_size})
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
+      eval_args=tfx.proto.EvalArgs(num_steps=0),
+      custom_config=training_custom_config(config))
+  model_resolver = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id('latest_blessed_model_resolver')
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs['examples'],
+      model=trainer.outputs['model'],
+      baseline_model=model_resolver.outputs['model'],
+      example_splits=[features.EVAL_SPLIT],
+      eval_config=eval_config(config))
+  tflite_export = TFLiteExport(
+      model=trainer.outputs['model'],
+      examples=example_gen.outputs['examples'])
+  pusher = MobilePusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      tflite_model=tflite_export.outputs['tflite_model'],
+      push_destination=config.serving_dir,
+      max_int8_mean_iou_drop=config.gate.max_int8_mean_iou_drop)
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=[example_gen, statistics_gen, schema_gen,
+                  example_validator, transform, trainer, model_resolver,
+                  evaluator, tflite_export, pusher],
+      enable_cache=True,
+      metadata_connection_config=(
+          metadata_connection_config or
+          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+              config.metadata_path)),
+      beam_pipeline_args=list(config.beam_pipeline_args))
+
+
+def eval_config(config: RunConfig) -> tfma.EvalConfig:
+  """mIoU on the eval split, gated by an absolute bound and a change bound.
+
+  The model is evaluated through its serving signature (tf_generic: no Keras
+  revival needed); the metric reads the original masks from the raw examples.
+  """
+  threshold = tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(
+          lower_bound={'value': config.gate.min_mean_iou}),
+      change_threshold=tfma.GenericChangeThreshold(
+          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+          absolute={'value': -config.gate.max_mean_iou_decrease}))
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name='serving_default',
+                                  model_type=tfma.TF_GENERIC)],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=[
+          tfma.MetricConfig(class_name='ExampleCount'),
+          tfma.MetricConfig(
+              class_name=metrics.SegmentationIoU.__name__,
+              module=metrics.__name__,
+              config=json.dumps({'class_names': list(config.labels)}),
+              threshold=threshold),
+      ])])
+
+
+def component_ids(pipeline: tfx.dsl.Pipeline) -> List[str]:
+  return [component.id for component in pipeline.components]
