@@ -1,0 +1,197 @@
+"""ExampleGen for Supervisely projects, PASCAL VOC 2012 (+ SBD) and TFRecords.
+
+`create_example_gen` returns a FileBasedExampleGen whose Beam executor reads
+the dataset lazily with data.ingest (the same transforms `python -m
+data.convert` runs), or TFX's ImportExampleGen for ready-made TFRecords. The
+`examples` output always has the splits features.TRAIN_SPLIT and EVAL_SPLIT.
+
+Two things differ from a stock FileBasedExampleGen:
+* the driver fingerprints the dataset's images and masks (names, sizes,
+  mtimes), not only the files the input patterns name, so the TFX cache is
+  reused exactly when the data is unchanged;
+* the executor writes `ingest_report.json` (counts per split and per
+  problem, see data.ingest) at the root of the examples artifact.
+"""
+
+import json
+import logging
+import os
+from typing import Any, Dict
+
+import apache_beam as beam
+from google.protobuf import any_pb2
+from google.protobuf import struct_pb2
+from tfx import v1 as tfx
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import component as example_gen_component
+from tfx.components.example_gen import driver
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import io_utils
+from tfx.utils import proto_utils
+
+from data import datasets
+from data import features
+from data import ingest
+
+# Exec property the executor adds for GenerateExamplesByBeam; not a spec key.
+_REPORT_PATH_KEY = '_ingest_report_path'
+
+
+def _settings_to_custom_config(settings: Dict[str, Any]
+                               ) -> example_gen_pb2.CustomConfig:
+  struct = struct_pb2.Struct()
+  struct.update(settings)
+  packed = any_pb2.Any()
+  packed.Pack(struct)
+  return example_gen_pb2.CustomConfig(custom_config=packed)
+
+
+def settings_from_exec_properties(exec_properties: Dict[str, Any]
+                                  ) -> Dict[str, Any]:
+  """The dataset settings create_example_gen packed into custom_config."""
+  value = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+  config = example_gen_pb2.CustomConfig()
+  if isinstance(value, example_gen_pb2.CustomConfig):
+    config = value
+  elif value:
+    proto_utils.json_to_proto(value, config)
+  struct = struct_pb2.Struct()
+  if not config.custom_config.Unpack(struct):
+    raise ValueError(f'custom_config {value!r} does not hold the dataset '
+                     'settings of create_example_gen')
+  return json.loads(proto_utils.proto_to_json(struct))
+
+
+class DatasetDriver(driver.FileBasedDriver):
+  """FileBasedDriver whose fingerprint also covers the images and masks."""
+
+  def resolve_exec_properties(self, exec_properties, pipeline_info,
+                              component_info):
+    exec_properties = super().resolve_exec_properties(
+        exec_properties, pipeline_info, component_info)
+    settings = settings_from_exec_properties(exec_properties)
+    base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    prints = [exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME]]
+    for pattern in settings['fingerprint_patterns']:
+      prints.append(io_utils.generate_fingerprint(
+          pattern, os.path.join(base, pattern)))
+    exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = '\n'.join(
+        prints)
+    return exec_properties
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+  """Reads one dataset with data.ingest and reports what it skipped."""
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    exec_properties = dict(exec_properties)
+    examples_uri = artifact_utils.get_single_uri(
+        output_dict[standard_component_specs.EXAMPLES_KEY])
+    report_path = os.path.join(examples_uri, ingest.REPORT_NAME)
+    exec_properties[_REPORT_PATH_KEY] = report_path
+    super().Do(input_dict, output_dict, exec_properties)
+    for line in ingest.format_report(ingest.read_report(report_path)):
+      logging.info('ExampleGen %s', line)
+
+  def GenerateExamplesByBeam(self, pipeline, exec_properties):
+    self._reads = []
+    splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
+    report_path = exec_properties.get(_REPORT_PATH_KEY)
+    if report_path:
+      ingest.write_report(self._reads, splits, report_path)
+    return splits
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    executor = self
+
+    @beam.ptransform_fn
+    def read_split(pipeline, exec_properties, split_pattern):
+      settings = settings_from_exec_properties(exec_properties)
+      input_config = example_gen_pb2.Input()
+      proto_utils.json_to_proto(
+          exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+          input_config)
+      name = next(s.name for s in input_config.splits
+                  if s.pattern == split_pattern)
+      source = datasets.make_source(
+          settings['dataset'],
+          exec_properties[standard_component_specs.INPUT_BASE_KEY],
+          settings['voc_aug'])
+      read = pipeline | f'Read[{name}]' >> ingest.ReadExamples(
+          source, split_pattern, settings['skip_bad_examples'])
+      executor._reads.append((name, read))  # pylint: disable=protected-access
+      return read['examples']
+
+    return read_split
+
+
+class DatasetExampleGen(example_gen_component.FileBasedExampleGen):
+  """FileBasedExampleGen with the dataset-aware driver and executor."""
+  DRIVER_CLASS = DatasetDriver
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+
+def _configs(dataset: str, layout: datasets.Layout, eval_fraction: float):
+  """(input_config, output_config) with output splits exactly train, eval."""
+  input_config = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name=name, pattern=pattern)
+      for name, pattern in layout.input_splits])
+  if len(layout.input_splits) > 1:
+    names = [name for name, _ in layout.input_splits]
+    if names != [features.TRAIN_SPLIT, features.EVAL_SPLIT]:
+      raise ValueError(f'{dataset}: input splits {names}; expected '
+                       f'{[features.TRAIN_SPLIT, features.EVAL_SPLIT]}')
+    return input_config, example_gen_pb2.Output()
+  buckets = datasets.hash_buckets(eval_fraction)
+  output_config = example_gen_pb2.Output(
+      split_config=example_gen_pb2.SplitConfig(
+          splits=[
+              example_gen_pb2.SplitConfig.Split(
+                  name=features.TRAIN_SPLIT, hash_buckets=buckets['train']),
+              example_gen_pb2.SplitConfig.Split(
+                  name=features.EVAL_SPLIT, hash_buckets=buckets['eval']),
+          ],
+          partition_feature_name=features.IMAGE_FILENAME))
+  return input_config, output_config
+
+
+def create_example_gen(dataset: str, data_root: str, *,
+                       eval_fraction: float = datasets.DEFAULT_EVAL_FRACTION,
+                       voc_aug: bool = False,
+                       skip_bad_examples: bool = False):
+  """The ExampleGen component of `dataset` under `data_root`.
+
+  Args:
+    dataset: 'people' (a Supervisely project), 'voc' or 'tfrecord'.
+    data_root: the project folder (or its parent); for voc the folder holding
+      VOCdevkit, VOCdevkit or VOC2012; for tfrecord the folder of
+      `train-*`/`eval-*` (or `val-*`) files.
+    eval_fraction: share of a Supervisely project hashed into eval (by
+      image/filename, so an image never changes split). VOC and TFRecords keep
+      their own splits.
+    voc_aug: train on the SBD augmented set (voc only).
+    skip_bad_examples: skip and count bad inputs instead of failing.
+  """
+  if voc_aug and dataset != datasets.VOC:
+    raise ValueError(f'voc_aug=True needs dataset={datasets.VOC!r}, got '
+                     f'{dataset!r}')
+  layout = datasets.layout(dataset, data_root, voc_aug)
+  input_config, output_config = _configs(dataset, layout, eval_fraction)
+  if dataset == datasets.TFRECORD:
+    return tfx.components.ImportExampleGen(
+        input_base=layout.input_base, input_config=input_config)
+  settings = {
+      'dataset': dataset,
+      'voc_aug': voc_aug,
+      'skip_bad_examples': skip_bad_examples,
+      'fingerprint_patterns': list(layout.fingerprint_patterns),
+  }
+  return DatasetExampleGen(
+      input_base=layout.input_base,
+      input_config=input_config,
+      output_config=output_config,
+      custom_config=_settings_to_custom_config(settings))

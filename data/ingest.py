@@ -1,0 +1,215 @@
+"""Beam transforms shared by the ExampleGen executor and `python -m data.convert`.
+
+Reading is lazy and parallel: one element lists the dataset on a worker (only
+names are held in memory), a Reshuffle spreads the names over all workers,
+and each worker reads, checks and converts one image at a time. Nothing holds
+more than a bundle of examples, whatever the dataset's size.
+
+Bad input either fails the run (the `BadExample` message names the file, the
+problem and the rule) or, with skip_bad_examples, is counted per problem. The
+counts flow through the pipeline into one JSON report, so the rule
+"in = written + skipped" is checked on every run, on any runner.
+"""
+
+import abc
+import json
+import logging
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
+
+import apache_beam as beam
+
+from data import files
+from data import problems
+
+REPORT_NAME = 'ingest_report.json'
+_SAMPLES_PER_PROBLEM = 20
+_NAMESPACE = 'ingest'
+
+
+class Source(abc.ABC):
+  """A dataset: which keys an input split has, and how a key becomes an example.
+
+  Instances are pickled to Beam workers: keep them to paths and small
+  settings, and do the reading in the methods.
+  """
+
+  @abc.abstractmethod
+  def list_keys(self, split_pattern: str) -> Tuple[List[Any], Dict[str, int]]:
+    """(keys, notes) of one input split; notes count e.g. excluded ids."""
+
+  @abc.abstractmethod
+  def read(self, key: Any):
+    """(tf.train.Example, notes) of one key; raises problems.BadExample."""
+
+
+class _ListFn(beam.DoFn):
+
+  def __init__(self, source: Source, split_pattern: str):
+    self._source = source
+    self._pattern = split_pattern
+
+  def process(self, unused_element):
+    keys, notes = self._source.list_keys(self._pattern)
+    for name, count in notes.items():
+      yield beam.pvalue.TaggedOutput('notes', (name, count))
+    yield from keys
+
+
+class _ReadFn(beam.DoFn):
+
+  def __init__(self, source: Source, skip_bad_examples: bool):
+    self._source = source
+    self._skip = skip_bad_examples
+
+  def process(self, key):
+    try:
+      example, notes = self._source.read(key)
+    except problems.BadExample as e:
+      if not self._skip:
+        raise
+      beam.metrics.Metrics.counter(_NAMESPACE, e.problem).inc()
+      logging.warning('Skipping bad example: %s', e)
+      yield beam.pvalue.TaggedOutput('problems', (e.problem, e.path, e.detail))
+      return
+    for name, count in notes.items():
+      beam.metrics.Metrics.counter(_NAMESPACE, name).inc(count)
+      yield beam.pvalue.TaggedOutput('notes', (name, count))
+    yield example
+
+
+class ReadExamples(beam.PTransform):
+  """Source + split pattern -> dict of PCollections.
+
+  'examples': tf.train.Example; 'keys': every listed key (the "in" count);
+  'problems': (problem, path, detail) of skipped keys; 'notes': (name, n).
+  """
+
+  def __init__(self, source: Source, split_pattern: str,
+               skip_bad_examples: bool):
+    super().__init__()
+    self._source = source
+    self._pattern = split_pattern
+    self._skip = skip_bad_examples
+
+  def expand(self, pbegin):
+    listed = (
+        pbegin
+        | 'Start' >> beam.Create([None])
+        | 'List' >> beam.ParDo(_ListFn(self._source, self._pattern)
+                              ).with_outputs('notes', main='keys'))
+    # Without the reshuffle, reading would fuse with the single listing
+    # element and run on one worker.
+    keys = listed.keys | 'Spread' >> beam.Reshuffle()
+    read = keys | 'Read' >> beam.ParDo(
+        _ReadFn(self._source, self._skip)).with_outputs(
+            'problems', 'notes', main='examples')
+    notes = ((listed.notes, read.notes)
+             | 'AllNotes' >> beam.Flatten())
+    return {'examples': read.examples, 'keys': keys,
+            'problems': read.problems, 'notes': notes}
+
+
+class _ReportFn(beam.CombineFn):
+  """Merges ('in'|'written'|'problem'|'note', ...) events into the report."""
+
+  def create_accumulator(self):
+    return {'input_splits': {}, 'output_splits': {}, 'problems': {},
+            'notes': {}}
+
+  def add_input(self, acc, event):
+    kind = event[0]
+    if kind in ('in', 'written'):
+      table = acc['input_splits' if kind == 'in' else 'output_splits']
+      table[event[1]] = table.get(event[1], 0) + event[2]
+    elif kind == 'problem':
+      _, problem, path, detail = event
+      entry = acc['problems'].setdefault(problem, {'count': 0, 'examples': []})
+      entry['count'] += 1
+      entry['examples'] = sorted(
+          entry['examples'] + [{'path': path, 'detail': detail}],
+          key=lambda x: x['path'])[:_SAMPLES_PER_PROBLEM]
+    elif kind == 'note':
+      acc['notes'][event[1]] = acc['notes'].get(event[1], 0) + event[2]
+    return acc
+
+  def merge_accumulators(self, accumulators):
+    merged = self.create_accumulator()
+    for acc in accumulators:
+      for table in ('input_splits', 'output_splits', 'notes'):
+        for key, value in acc[table].items():
+          merged[table][key] = merged[table].get(key, 0) + value
+      for problem, entry in acc['problems'].items():
+        into = merged['problems'].setdefault(problem,
+                                             {'count': 0, 'examples': []})
+        into['count'] += entry['count']
+        into['examples'] = sorted(into['examples'] + entry['examples'],
+                                  key=lambda x: x['path']
+                                  )[:_SAMPLES_PER_PROBLEM]
+    return merged
+
+  def extract_output(self, acc):
+    report = dict(acc)
+    report['in'] = sum(acc['input_splits'].values())
+    report['written'] = sum(acc['output_splits'].values())
+    report['skipped'] = sum(e['count'] for e in acc['problems'].values())
+    return report
+
+
+def _write_report(report: Dict[str, Any], path: str) -> Dict[str, Any]:
+  files.write_text(path, json.dumps(report, indent=2, sort_keys=True))
+  logging.info('Ingest: %d in, %d written %s, %d skipped %s, notes %s; '
+               'report %s', report['in'], report['written'],
+               report['output_splits'], report['skipped'],
+               {k: v['count'] for k, v in report['problems'].items()},
+               report['notes'], path)
+  if report['in'] != report['written'] + report['skipped']:
+    raise RuntimeError(
+        f'{path}: {report["in"]} examples in but {report["written"]} written '
+        f'+ {report["skipped"]} skipped; every input must be accounted for')
+  return report
+
+
+def write_report(reads: Sequence[Tuple[str, Dict[str, beam.PCollection]]],
+                 outputs: Dict[str, beam.PCollection], path: str
+                 ) -> beam.PCollection:
+  """Adds the steps that write the JSON report of `reads` and `outputs` to path.
+
+  Args:
+    reads: (input split name, ReadExamples result) pairs.
+    outputs: output split name -> the examples written to it.
+    path: where the report goes.
+  Returns:
+    A one-element PCollection with the report dict.
+  """
+  events: List[beam.PCollection] = []
+  for name, read in reads:
+    events.append(read['keys'] | f'CountIn[{name}]' >> beam.combiners.Count.Globally()
+                  | f'InEvent[{name}]' >> beam.Map(lambda n, s=name: ('in', s, n)))
+    events.append(read['problems'] | f'ProblemEvent[{name}]' >> beam.Map(
+        lambda p: ('problem',) + tuple(p)))
+    events.append(read['notes'] | f'NoteEvent[{name}]' >> beam.Map(
+        lambda n: ('note',) + tuple(n)))
+  for name, examples in outputs.items():
+    events.append(examples | f'CountOut[{name}]' >> beam.combiners.Count.Globally()
+                  | f'OutEvent[{name}]' >> beam.Map(
+                      lambda n, s=name: ('written', s, n)))
+  return (events
+          | 'AllEvents' >> beam.Flatten()
+          | 'Report' >> beam.CombineGlobally(_ReportFn())
+          | 'WriteReport' >> beam.Map(_write_report, path))
+
+
+def read_report(path: str) -> Dict[str, Any]:
+  return json.loads(files.read_bytes(path))
+
+
+def format_report(report: Dict[str, Any]) -> Iterable[str]:
+  """Human-readable lines: counts per split and per problem."""
+  yield (f'in: {report["in"]}  written: {report["written"]}  '
+         f'skipped: {report["skipped"]}')
+  for split, count in sorted(report['output_splits'].items()):
+    yield f'  split {split}: {count}'
+  for problem, entry in sorted(report['problems'].items()):
+    yield f'  skipped {problem}: {entry["count"]}'
+  for note, count in sorted(report['notes'].items()):
+    yield f'  note {note}: {count}'

@@ -1,0 +1,254 @@
+"""Supervisely projects, current and legacy format, decode to exact masks."""
+
+import base64
+import io
+import json
+import os
+import zlib
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from data import features
+from data import problems
+from data import supervisely
+from tests.fixtures import supervisely_replica as replica
+
+
+def _feature(example, key):
+  return example.features.feature[key]
+
+
+def _mask_of(example) -> np.ndarray:
+  png = _feature(example, features.MASK_ENCODED).bytes_list.value[0]
+  image = Image.open(io.BytesIO(png))
+  assert image.mode == 'L'
+  return np.asarray(image)
+
+
+def _read_all(project):
+  shapes = supervisely.read_shapes(project)
+  return {item.filename: supervisely.read_example(item, shapes)
+          for item in supervisely.list_items(project)}
+
+
+@pytest.mark.parametrize('legacy,stem_names', [(False, False), (True, False),
+                                               (True, True)])
+def test_project_decodes_to_expected_masks(tmp_path, legacy, stem_names):
+  project, expected = replica.standard_project(
+      str(tmp_path / 'p'), legacy=legacy, stem_names=stem_names)
+  examples = _read_all(project)
+  assert sorted(examples) == ['ds1/a.png', 'ds1/b.jpg', 'ds2/c.png']
+  for filename, (example, notes) in examples.items():
+    np.testing.assert_array_equal(_mask_of(example), expected[filename])
+    assert notes == {}
+    with open(os.path.join(project, filename.replace('/', '/img/')), 'rb') as f:
+      assert _feature(example, features.IMAGE_ENCODED).bytes_list.value[0] == (
+          f.read())
+    assert _feature(example, features.IMAGE_FILENAME).bytes_list.value == [
+        filename.encode()]
+    height, width = expected[filename].shape
+    assert _feature(example, features.IMAGE_HEIGHT).int64_list.value == [height]
+    assert _feature(example, features.IMAGE_WIDTH).int64_list.value == [width]
+    assert _feature(example, features.IMAGE_CHANNELS).int64_list.value == [3]
+    assert _feature(example, features.MASK_FORMAT).bytes_list.value == [b'png']
+  fmt = _feature(examples['ds1/b.jpg'][0], features.IMAGE_FORMAT)
+  assert fmt.bytes_list.value == [b'jpeg']
+  assert set(np.unique(expected['ds1/b.jpg'])) == {0, 1, 255}
+
+
+def test_legacy_objects_with_type_field(tmp_path):
+  project, expected = replica.standard_project(str(tmp_path / 'p'),
+                                               legacy=True)
+  path = os.path.join(project, 'ds1', 'ann', 'b.jpg.json')
+  with open(path) as f:
+    ann = json.load(f)
+  ann['objects'] = replica.legacy_typed(ann['objects'])
+  with open(path, 'w') as f:
+    json.dump(ann, f)
+  example, _ = _read_all(project)['ds1/b.jpg']
+  np.testing.assert_array_equal(_mask_of(example), expected['ds1/b.jpg'])
+
+
+def test_find_project_accepts_parent_folder(tmp_path):
+  project, _ = replica.standard_project(str(tmp_path / 'Supervisely Person'))
+  assert supervisely.find_project(str(tmp_path)) == project
+  with pytest.raises(FileNotFoundError, match='meta.json'):
+    supervisely.find_project(str(tmp_path / 'Supervisely Person' / 'ds1'))
+
+
+@pytest.mark.parametrize('kind', ['L', 'RGBA', '1', 'P'])
+def test_bitmap_flavours_decode_to_the_same_mask(kind):
+  mask = np.zeros((5, 7), bool)
+  mask[1:4, 2:6] = True
+  mask[0, 0] = True
+  got = supervisely.decode_bitmap(replica.bitmap_data(mask, kind), 'x.json')
+  np.testing.assert_array_equal(got, mask)
+
+
+def test_uncompressed_png_bitmap_is_accepted():
+  mask = np.eye(4, dtype=bool)
+  data = base64.b64encode(replica.png_bytes(mask.astype(np.uint8) * 9, 'L'))
+  np.testing.assert_array_equal(
+      supervisely.decode_bitmap(data.decode(), 'x.json'), mask)
+
+
+@pytest.mark.parametrize('data,message', [
+    ('not base64 !!!', 'not base64'),
+    (base64.b64encode(zlib.compress(b'not a png')).decode(), 'not a PNG'),
+    (base64.b64encode(zlib.compress(replica.png_bytes(
+        np.full((3, 3, 3), 255, np.uint8), 'RGB'))).decode(),
+     'mode RGB without transparency'),
+])
+def test_undecodable_bitmaps_are_bad_bitmap(data, message):
+  with pytest.raises(problems.BadExample, match=message) as error:
+    supervisely.decode_bitmap(data, 'ds1/ann/x.png.json')
+  assert error.value.problem == problems.BAD_BITMAP
+  assert error.value.path == 'ds1/ann/x.png.json'
+
+
+def test_polygon_and_bitmap_outside_image_are_clipped_and_noted():
+  ann = {'objects': [
+      replica.polygon_object([(-5, -5), (6, -5), (6, 3), (-5, 3)]),
+      replica.bitmap_object(np.ones((4, 4), bool), (8, 6)),
+  ]}
+  mask, notes = supervisely.render_annotation(ann, 8, 10, 'a.json', {})
+  expected = np.zeros((8, 10), np.uint8)
+  expected[0:4, 0:7] = 1
+  expected[6:8, 8:10] = 1
+  np.testing.assert_array_equal(mask, expected)
+  assert notes == {problems.CLIPPED_POLYGON: 1, problems.CLIPPED_BITMAP: 1}
+
+
+def test_later_objects_are_drawn_on_top():
+  square = [(0, 0), (5, 0), (5, 5), (0, 5)]
+  ann = {'objects': [
+      replica.polygon_object(square, title='neutral'),
+      replica.polygon_object([(2, 2), (7, 2), (7, 7), (2, 7)]),
+  ]}
+  mask, _ = supervisely.render_annotation(ann, 8, 8, 'a.json', {})
+  assert mask[1, 1] == 255 and mask[3, 3] == 1 and mask[7, 7] == 1
+
+
+# --- Bad input: every case names the file and the problem. ---------------
+
+
+def _one_item(project, filename):
+  return next(i for i in supervisely.list_items(project)
+              if i.filename == filename)
+
+
+def _read(project, filename):
+  return supervisely.read_example(_one_item(project, filename),
+                                  supervisely.read_shapes(project))
+
+
+def _ann_path(project, filename):
+  dataset, name = filename.split('/')
+  return os.path.join(project, dataset, 'ann', name + '.json')
+
+
+def _expect_bad(project, filename, problem, path, message):
+  with pytest.raises(problems.BadExample, match=message) as error:
+    _read(project, filename)
+  assert error.value.problem == problem
+  assert error.value.path == path
+  assert path in str(error.value)
+
+
+@pytest.fixture
+def project(tmp_path):
+  return replica.standard_project(str(tmp_path / 'p'))[0]
+
+
+def test_truncated_annotation_json(project):
+  path = _ann_path(project, 'ds1/a.png')
+  with open(path) as f:
+    text = f.read()
+  with open(path, 'w') as f:
+    f.write(text[:len(text) // 2])
+  _expect_bad(project, 'ds1/a.png', problems.BAD_ANNOTATION, path,
+              'not valid JSON')
+
+
+@pytest.mark.parametrize('ann,message', [
+    ([], 'not a JSON object'),
+    ({'objects': []}, '"size"'),
+    ({'size': {'height': 40, 'width': 48}, 'objects': {}}, '"objects"'),
+    ({'size': {'height': 40, 'width': 48}, 'objects': [
+        {'classTitle': 'person_poly', 'geometryType': 'polygon',
+         'points': {'exterior': [[1, 1], [5, 5]], 'interior': []}}]},
+     'at least 3'),
+    ({'size': {'height': 40, 'width': 48}, 'objects': [
+        {'classTitle': 'person_poly', 'geometryType': 'polygon',
+         'points': {'exterior': [[1, 'a'], [5, 5], [1, 5]]}}]},
+     'not a list of'),
+    ({'size': {'height': 40, 'width': 48}, 'objects': [
+        {'classTitle': 'person_bmp', 'geometryType': 'bitmap',
+         'bitmap': {'data': 'eJw=', 'origin': 'top-left'}}]},
+     'origin'),
+    ({'size': {'height': 40, 'width': 48}, 'objects': [
+        {'classTitle': 'person_poly', 'geometryType': 'rectangle',
+         'points': {'exterior': [[1, 1], [5, 5]]}}]},
+     "geometry 'rectangle'"),
+])
+def test_malformed_annotations(project, ann, message):
+  path = _ann_path(project, 'ds1/a.png')
+  with open(path, 'w') as f:
+    json.dump(ann, f)
+  _expect_bad(project, 'ds1/a.png', problems.BAD_ANNOTATION, path, message)
+
+
+def test_bitmap_that_does_not_decode(project):
+  path = _ann_path(project, 'ds1/b.jpg')
+  with open(path) as f:
+    ann = json.load(f)
+  ann['objects'][1]['bitmap']['data'] = base64.b64encode(
+      zlib.compress(b'garbage')).decode()
+  with open(path, 'w') as f:
+    json.dump(ann, f)
+  _expect_bad(project, 'ds1/b.jpg', problems.BAD_BITMAP, path, 'not a PNG')
+
+
+def test_unknown_class(project):
+  path = _ann_path(project, 'ds1/a.png')
+  with open(path) as f:
+    ann = json.load(f)
+  ann['objects'][0]['classTitle'] = 'dog'
+  with open(path, 'w') as f:
+    json.dump(ann, f)
+  _expect_bad(project, 'ds1/a.png', problems.UNKNOWN_CLASS, path, "'dog'")
+
+
+def test_annotation_size_differs_from_image(project):
+  path = _ann_path(project, 'ds1/a.png')
+  with open(path) as f:
+    ann = json.load(f)
+  ann['size'] = {'height': 41, 'width': 48}
+  with open(path, 'w') as f:
+    json.dump(ann, f)
+  _expect_bad(project, 'ds1/a.png', problems.SIZE_MISMATCH, path,
+              'annotation size 41x48 .* 40x48')
+
+
+def test_corrupt_and_truncated_images(project):
+  path = os.path.join(project, 'ds1', 'img', 'b.jpg')
+  with open(path, 'rb') as f:
+    data = f.read()
+  with open(path, 'wb') as f:
+    f.write(data[:len(data) // 2])
+  _expect_bad(project, 'ds1/b.jpg', problems.CORRUPT_IMAGE, path, 'decode')
+  with open(path, 'wb') as f:
+    f.write(b'this is not an image')
+  _expect_bad(project, 'ds1/b.jpg', problems.CORRUPT_IMAGE, path, 'decode')
+
+
+def test_image_without_annotation_and_annotation_without_image(project):
+  os.remove(_ann_path(project, 'ds1/a.png'))
+  image = os.path.join(project, 'ds1', 'img', 'a.png')
+  _expect_bad(project, 'ds1/a.png', problems.MISSING_MASK, image,
+              'no annotation')
+  os.remove(os.path.join(project, 'ds2', 'img', 'c.png'))
+  _expect_bad(project, 'ds2/c.png', problems.MISSING_IMAGE,
+              _ann_path(project, 'ds2/c.png'), 'no image c.png')
