@@ -1,0 +1,168 @@
+"""PASCAL VOC 2012 segmentation (and the SBD augmented set) -> examples.
+
+Layout (devkit): `VOC2012/JPEGImages/<id>.jpg`, `VOC2012/SegmentationClass/
+<id>.png` (palette PNGs whose pixel *indices* are class ids 0..20 and 255 for
+the void border), `VOC2012/ImageSets/Segmentation/{train,val}.txt`.
+
+SBD augmented set (Hariharan et al. 2011, as used by DeepLab): masks in
+`VOC2012/SegmentationClassAug/<id>.png` ('L' or 'P'), train ids in
+`train_aug.txt` (in ImageSets/Segmentation/ or VOC2012/), one bare id per line
+or the two-column form `/JPEGImages/<id>.jpg /SegmentationClassAug/<id>.png`.
+train_aug.txt overlaps VOC val in common releases, so val ids are removed
+from train and counted (`excluded_val_ids` in the report); eval stays VOC
+val with its original SegmentationClass masks.
+"""
+
+import io
+from typing import List, Tuple
+
+import numpy as np
+from PIL import Image
+
+from data import datasets
+from data import example as example_lib
+from data import files
+from data import ingest
+from data import labels
+from data import problems
+
+SPLITS_DIR = 'ImageSets/Segmentation'
+TRAIN_LIST = SPLITS_DIR + '/train.txt'
+VAL_LIST = SPLITS_DIR + '/val.txt'
+AUG_LIST_CANDIDATES = (SPLITS_DIR + '/train_aug.txt', 'train_aug.txt')
+IMAGE_DIR = 'JPEGImages'
+MASK_DIR = 'SegmentationClass'
+AUG_MASK_DIR = 'SegmentationClassAug'
+EXCLUDED_VAL_IDS = 'excluded_val_ids'
+
+_VALID_IDS = np.zeros(256, dtype=bool)
+_VALID_IDS[:len(labels.VOC_CLASSES)] = True
+_VALID_IDS[255] = True
+
+
+def find_root(data_root: str) -> str:
+  """The VOC2012 folder, given it, VOCdevkit, or the folder holding VOCdevkit."""
+  for candidate in (files.join(data_root, 'VOCdevkit', 'VOC2012'),
+                    files.join(data_root, 'VOC2012'), data_root):
+    if files.is_dir(files.join(candidate, SPLITS_DIR)):
+      return candidate
+  raise FileNotFoundError(
+      f'{data_root}: no PASCAL VOC 2012 found: expected {SPLITS_DIR} under '
+      'it, under VOC2012/ or under VOCdevkit/VOC2012/')
+
+
+def find_aug_list(root: str) -> str:
+  """Path of train_aug.txt relative to the VOC2012 folder."""
+  for relative in AUG_LIST_CANDIDATES:
+    if files.exists(files.join(root, relative)):
+      return relative
+  raise FileNotFoundError(
+      f'{root}: --voc_aug needs train_aug.txt in one of '
+      f'{AUG_LIST_CANDIDATES} (see docs/data.md)')
+
+
+def layout(data_root: str, aug: bool) -> 'datasets.Layout':
+  root = find_root(data_root)
+  train_list = find_aug_list(root) if aug else TRAIN_LIST
+  patterns = [IMAGE_DIR + '/*', MASK_DIR + '/*', SPLITS_DIR + '/*']
+  if aug:
+    if not files.is_dir(files.join(root, AUG_MASK_DIR)):
+      raise FileNotFoundError(f'{root}: --voc_aug needs the SBD masks in '
+                              f'{AUG_MASK_DIR}/ (see docs/data.md)')
+    patterns += [AUG_MASK_DIR + '/*', train_list]
+  return datasets.Layout(root, (('train', train_list), ('eval', VAL_LIST)),
+                         tuple(dict.fromkeys(patterns)))
+
+
+def parse_id_list(text: str, path: str) -> List[str]:
+  """Ids of a split list: bare ids or `/JPEGImages/x.jpg /Seg.../x.png` lines."""
+  ids = []
+  for number, line in enumerate(text.splitlines(), 1):
+    fields = line.split()
+    if not fields:
+      continue
+    if len(fields) > 2:
+      raise ValueError(f'{path}:{number}: {line!r}: expected an id or '
+                       '"<image path> <mask path>"')
+    name = fields[0].rsplit('/', 1)[-1]
+    ids.append(name.rsplit('.', 1)[0] if len(fields) == 2 or '.' in name
+               else name)
+  return ids
+
+
+def _read_ids(root: str, relative: str) -> List[str]:
+  path = files.join(root, relative)
+  return parse_id_list(files.read_bytes(path).decode('utf-8'), path)
+
+
+def read_mask(data: bytes, path: str) -> Tuple[np.ndarray, str]:
+  """(class ids, PIL mode) of a mask PNG; indices of 'P', values of 'L'."""
+  try:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+  except Exception as e:
+    raise problems.BadExample(problems.CORRUPT_MASK, path,
+                              f'cannot decode mask: {e}') from e
+  if image.mode in ('RGB', 'RGBA'):
+    raise problems.BadExample(
+        problems.RGB_MASK, path,
+        f'mask is {image.mode}; class indices are expected: a palette (P) or '
+        'grayscale (L) PNG whose values are the class ids')
+  if image.mode not in ('P', 'L'):
+    raise problems.BadExample(
+        problems.CORRUPT_MASK, path,
+        f'mask mode {image.mode}; expected P or L with 8-bit class ids')
+  return np.asarray(image), image.mode
+
+
+def check_mask_values(mask: np.ndarray, path: str) -> None:
+  counts = np.bincount(mask.ravel(), minlength=256)
+  bad = np.flatnonzero((counts > 0) & ~_VALID_IDS)
+  if bad.size:
+    raise problems.BadExample(
+        problems.MASK_VALUES, path,
+        f'mask values {bad.tolist()} outside the VOC labels '
+        f'0..{len(labels.VOC_CLASSES) - 1} and 255 (ignore)')
+
+
+class VocSource(ingest.Source):
+  """Reads VOC ids of one split list; keys are (id, mask folder)."""
+
+  def __init__(self, root: str, aug: bool):
+    self._root = root
+    self._aug = aug
+
+  def list_keys(self, split_pattern: str):
+    ids = _read_ids(self._root, split_pattern)
+    if split_pattern == VAL_LIST:
+      return [(i, MASK_DIR) for i in ids], {}
+    val = set(_read_ids(self._root, VAL_LIST))
+    kept = [i for i in ids if i not in val]
+    mask_dir = AUG_MASK_DIR if self._aug else MASK_DIR
+    return ([(i, mask_dir) for i in kept],
+            {EXCLUDED_VAL_IDS: len(ids) - len(kept)})
+
+  def read(self, key):
+    voc_id, mask_dir = key
+    image_path = files.join(self._root, IMAGE_DIR, voc_id + '.jpg')
+    mask_path = files.join(self._root, mask_dir, voc_id + '.png')
+    if not files.exists(image_path):
+      raise problems.BadExample(problems.MISSING_IMAGE, image_path,
+                                f'image of id {voc_id} does not exist')
+    if not files.exists(mask_path):
+      raise problems.BadExample(problems.MISSING_MASK, mask_path,
+                                f'mask of id {voc_id} does not exist')
+    image_bytes = files.read_bytes(image_path)
+    info = example_lib.inspect_image(image_bytes, image_path)
+    mask_bytes = files.read_bytes(mask_path)
+    mask, mode = read_mask(mask_bytes, mask_path)
+    if mask.shape != (info.height, info.width):
+      raise problems.BadExample(
+          problems.SIZE_MISMATCH, mask_path,
+          f'mask is {mask.shape[0]}x{mask.shape[1]} (HxW) but image '
+          f'{image_path} is {info.height}x{info.width}')
+    check_mask_values(mask, mask_path)
+    # 'L' PNGs already hold the ids; palette ones are re-encoded, since TF
+    # would decode their colours.
+    mask_png = mask_bytes if mode == 'L' else example_lib.encode_mask(mask)
+    return example_lib.make_example(voc_id, image_bytes, info, mask_png), {}

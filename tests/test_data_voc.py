@@ -1,0 +1,212 @@
+"""PASCAL VOC 2012 and SBD aug: indices not colours, splits, every bad input."""
+
+import io
+import json
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from data import datasets
+from data import features
+from data import problems
+from data import voc
+from tests.fixtures import voc_replica
+
+TRAIN = ['2007_000032', '2007_000039', '2008_000002']
+VAL = ['2007_000033', '2009_000001']
+
+
+def _root(data_root):
+  return os.path.join(data_root, 'VOCdevkit', 'VOC2012')
+
+
+def _mask_of(example):
+  png = example.features.feature[features.MASK_ENCODED].bytes_list.value[0]
+  image = Image.open(io.BytesIO(png))
+  assert image.mode == 'L'
+  return np.asarray(image)
+
+
+def _int(example, key):
+  return example.features.feature[key].int64_list.value[0]
+
+
+def test_find_root_accepts_three_levels(tmp_path):
+  voc_replica.write_devkit(str(tmp_path), TRAIN, VAL)
+  root = _root(str(tmp_path))
+  for given in (str(tmp_path), os.path.join(str(tmp_path), 'VOCdevkit'), root):
+    assert voc.find_root(given) == root
+  with pytest.raises(FileNotFoundError, match='ImageSets/Segmentation'):
+    voc.find_root(os.path.join(root, 'JPEGImages'))
+
+
+def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path):
+  expected = voc_replica.write_devkit(str(tmp_path), TRAIN, VAL,
+                                      gray=['2007_000039'])
+  root = _root(str(tmp_path))
+  source = voc.VocSource(root, aug=False)
+  for pattern, ids in ((voc.TRAIN_LIST, TRAIN), (voc.VAL_LIST, VAL)):
+    keys, notes = source.list_keys(pattern)
+    assert [k[0] for k in keys] == ids
+    for key in keys:
+      example, _ = source.read(key)
+      np.testing.assert_array_equal(_mask_of(example), expected[key[0]])
+      feature = example.features.feature
+      assert feature[features.IMAGE_FILENAME].bytes_list.value == [
+          key[0].encode()]
+      with open(os.path.join(root, 'JPEGImages', key[0] + '.jpg'), 'rb') as f:
+        assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
+      assert feature[features.IMAGE_FORMAT].bytes_list.value == [b'jpeg']
+      assert (_int(example, features.IMAGE_HEIGHT),
+              _int(example, features.IMAGE_WIDTH),
+              _int(example, features.IMAGE_CHANNELS)) == (30, 40, 3)
+  # The grayscale JPEG really is single-channel on disk.
+  gray = Image.open(os.path.join(root, 'JPEGImages', '2007_000039.jpg'))
+  assert gray.mode == 'L'
+  # Palette masks hold colours that differ from the indices.
+  palette = Image.open(os.path.join(root, 'SegmentationClass',
+                                    '2007_000032.png'))
+  assert palette.mode == 'P' and palette.getpalette()[3:6] == [128, 0, 0]
+
+
+@pytest.mark.parametrize('two_columns', [False, True])
+def test_aug_excludes_val_ids_and_reads_aug_masks(tmp_path, two_columns):
+  aug_train = TRAIN + ['2010_000005', VAL[0], '2011_000003', VAL[1]]
+  expected = voc_replica.write_devkit(str(tmp_path), TRAIN, VAL,
+                                      aug_train=aug_train,
+                                      aug_two_columns=two_columns)
+  layout = voc.layout(str(tmp_path), aug=True)
+  assert layout.input_splits == (
+      ('train', 'ImageSets/Segmentation/train_aug.txt'),
+      ('eval', 'ImageSets/Segmentation/val.txt'))
+  source = voc.VocSource(layout.input_base, aug=True)
+  keys, notes = source.list_keys(layout.input_splits[0][1])
+  assert [k[0] for k in keys] == TRAIN + ['2010_000005', '2011_000003']
+  assert notes == {voc.EXCLUDED_VAL_IDS: 2}
+  modes = set()
+  for key in keys:
+    example, _ = source.read(key)
+    np.testing.assert_array_equal(_mask_of(example), expected['aug/' + key[0]])
+    modes.add(Image.open(os.path.join(layout.input_base, voc.AUG_MASK_DIR,
+                                      key[0] + '.png')).mode)
+  assert modes == {'L', 'P'}
+  keys, _ = source.list_keys(voc.VAL_LIST)
+  for key in keys:
+    example, _ = source.read(key)
+    np.testing.assert_array_equal(_mask_of(example), expected[key[0]])
+
+
+def test_parse_id_list_forms():
+  text = ('2007_000032\r\n\n/JPEGImages/2007_000039.jpg '
+          '/SegmentationClassAug/2007_000039.png\n2008_000002')
+  assert voc.parse_id_list(text, 'l.txt') == [
+      '2007_000032', '2007_000039', '2008_000002']
+  with pytest.raises(ValueError, match=r'l.txt:2: .*expected an id'):
+    voc.parse_id_list('a\nb c d\n', 'l.txt')
+
+
+def test_aug_without_list_or_masks_is_an_error(tmp_path):
+  voc_replica.write_devkit(str(tmp_path), TRAIN, VAL)
+  with pytest.raises(FileNotFoundError, match='train_aug.txt'):
+    voc.layout(str(tmp_path), aug=True)
+
+
+# --- Bad input ------------------------------------------------------------
+
+
+@pytest.fixture
+def devkit(tmp_path):
+  voc_replica.write_devkit(str(tmp_path), TRAIN, VAL)
+  return _root(str(tmp_path))
+
+
+def _expect_bad(root, voc_id, problem, path, message):
+  with pytest.raises(problems.BadExample, match=message) as error:
+    voc.VocSource(root, aug=False).read((voc_id, voc.MASK_DIR))
+  assert error.value.problem == problem
+  assert error.value.path == path
+  assert path in str(error.value)
+
+
+def _paths(root, voc_id):
+  return (os.path.join(root, 'JPEGImages', voc_id + '.jpg'),
+          os.path.join(root, 'SegmentationClass', voc_id + '.png'))
+
+
+def test_missing_image_and_mask(devkit):
+  image, mask = _paths(devkit, TRAIN[0])
+  os.remove(mask)
+  _expect_bad(devkit, TRAIN[0], problems.MISSING_MASK, mask, 'does not exist')
+  os.remove(image)
+  _expect_bad(devkit, TRAIN[0], problems.MISSING_IMAGE, image,
+              'does not exist')
+
+
+def test_corrupt_image_and_mask(devkit):
+  image, mask = _paths(devkit, TRAIN[0])
+  with open(mask, 'rb') as f:
+    data = f.read()
+  with open(mask, 'wb') as f:
+    f.write(data[:40])
+  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_MASK, mask, 'cannot decode')
+  with open(image, 'rb') as f:
+    data = f.read()
+  with open(image, 'wb') as f:
+    f.write(data[:len(data) // 3])
+  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_IMAGE, image,
+              'cannot decode')
+
+
+def test_size_mismatch(devkit):
+  _, mask = _paths(devkit, TRAIN[1])
+  voc_replica.palette_png(np.zeros((30, 41), np.uint8), mask)
+  _expect_bad(devkit, TRAIN[1], problems.SIZE_MISMATCH, mask,
+              'mask is 30x41 .* is 30x40')
+
+
+def test_mask_values_outside_labels(devkit):
+  _, mask = _paths(devkit, TRAIN[1])
+  values = np.zeros((30, 40), np.uint8)
+  values[0, :3] = [21, 100, 254]
+  Image.fromarray(values, mode='L').save(mask)
+  _expect_bad(devkit, TRAIN[1], problems.MASK_VALUES, mask,
+              r'\[21, 100, 254\] outside the VOC labels 0..20 and 255')
+
+
+def test_rgb_mask_where_indices_are_expected(devkit):
+  _, mask = _paths(devkit, TRAIN[2])
+  colours = Image.open(mask).convert('RGB')
+  colours.save(mask)
+  _expect_bad(devkit, TRAIN[2], problems.RGB_MASK, mask, 'mask is RGB')
+
+
+def test_other_mask_modes_are_corrupt(devkit):
+  _, mask = _paths(devkit, TRAIN[2])
+  Image.fromarray(np.zeros((30, 40), np.uint16)).save(mask)
+  _expect_bad(devkit, TRAIN[2], problems.CORRUPT_MASK, mask,
+              'expected P or L')
+
+
+def test_voc_example_gen_run_with_aug_and_skipping(tmp_path):
+  from tests import test_data_example_gen as helpers  # Reuses the runner.
+  from components import example_gen
+  aug_train = TRAIN + [VAL[0], '2010_000005']
+  voc_replica.write_devkit(str(tmp_path / 'd'), TRAIN, VAL,
+                           aug_train=aug_train)
+  root = _root(str(tmp_path / 'd'))
+  os.remove(os.path.join(root, voc.AUG_MASK_DIR, '2010_000005.png'))
+  uri = helpers._execute(example_gen.create_example_gen(
+      'voc', str(tmp_path / 'd'), voc_aug=True, skip_bad_examples=True),
+      str(tmp_path / 'out'))
+  assert helpers._read_split(uri, 'train') == sorted(TRAIN)
+  assert helpers._read_split(uri, 'eval') == sorted(VAL)
+  with open(os.path.join(uri, 'ingest_report.json')) as f:
+    report = json.load(f)
+  assert report['input_splits'] == {'train': 4, 'eval': 2}
+  assert report['output_splits'] == {'train': 3, 'eval': 2}
+  assert report['notes'] == {voc.EXCLUDED_VAL_IDS: 1}
+  assert report['problems'][problems.MISSING_MASK]['count'] == 1
+  assert (report['in'], report['written'], report['skipped']) == (6, 5, 1)
+  assert datasets.layout('voc', str(tmp_path / 'd'), True).input_base == root
