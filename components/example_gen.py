@@ -38,7 +38,7 @@ from data import features
 from data import ingest
 
 # Exec property the executor adds for GenerateExamplesByBeam; not a spec key.
-_REPORT_PATH_KEY = '_ingest_report_path'
+REPORT_PATH_KEY = '_ingest_report_path'
 
 
 def _settings_to_custom_config(settings: Dict[str, Any]
@@ -92,7 +92,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     examples_uri = artifact_utils.get_single_uri(
         output_dict[standard_component_specs.EXAMPLES_KEY])
     report_path = os.path.join(examples_uri, ingest.REPORT_NAME)
-    exec_properties[_REPORT_PATH_KEY] = report_path
+    exec_properties[REPORT_PATH_KEY] = report_path
     super().Do(input_dict, output_dict, exec_properties)
     for line in ingest.format_report(ingest.read_report(report_path)):
       logging.info('ExampleGen %s', line)
@@ -100,7 +100,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   def GenerateExamplesByBeam(self, pipeline, exec_properties):
     self._reads = []
     splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
-    report_path = exec_properties.get(_REPORT_PATH_KEY)
+    report_path = exec_properties.get(REPORT_PATH_KEY)
     if report_path:
       ingest.write_report(self._reads, splits, report_path)
     return splits

@@ -1,0 +1,115 @@
+"""Converts a dataset to DeepLab-format TFRecords outside the pipeline.
+
+    python -m data.convert --format {voc,voc_aug,people} --data_root DIR \
+        --output_dir DIR [--eval_fraction 0.1] [--skip_bad_examples] \
+        [Beam pipeline options, e.g. --runner DataflowRunner ...]
+
+Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz`, `labels.txt` and
+`ingest_report.json`, and prints counts per split and per problem. The
+examples come from the very Beam code the ExampleGen executor runs
+(components.example_gen.Executor.GenerateExamplesByBeam), so a cluster
+prepared with this command sees what the pipeline would have produced; the
+output folder is then ingestible with `--dataset tfrecord`.
+
+Without Beam options it runs locally on every core (DirectRunner,
+multi_processing).
+"""
+
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+import apache_beam as beam
+from apache_beam.options import pipeline_options
+from google.protobuf import message
+from tfx.utils import proto_utils
+
+from components import example_gen
+from data import datasets
+from data import features
+from data import files
+from data import ingest
+
+FORMATS = {
+    'voc': (datasets.VOC, False),
+    'voc_aug': (datasets.VOC, True),
+    'people': (datasets.PEOPLE, False),
+}
+SUFFIX = '.tfrecord.gz'
+
+
+def parse_args(argv: List[str]):
+  parser = argparse.ArgumentParser(
+      prog='python -m data.convert', description=__doc__.split('\n')[0])
+  parser.add_argument('--format', required=True, choices=sorted(FORMATS))
+  parser.add_argument('--data_root', required=True)
+  parser.add_argument('--output_dir', required=True)
+  parser.add_argument(
+      '--eval_fraction', type=float, default=datasets.DEFAULT_EVAL_FRACTION,
+      help='people only: share of images hashed into eval (default '
+      f'{datasets.DEFAULT_EVAL_FRACTION})')
+  parser.add_argument('--skip_bad_examples', action='store_true',
+                      help='skip and count bad inputs instead of failing')
+  return parser.parse_known_args(argv)
+
+
+def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
+  options = pipeline_options.PipelineOptions(beam_args)
+  direct = options.view_as(pipeline_options.DirectOptions)
+  standard = options.view_as(pipeline_options.StandardOptions)
+  if standard.runner in (None, 'DirectRunner') and not any(
+      a.startswith('--direct_running_mode') for a in beam_args):
+    direct.direct_running_mode = 'multi_processing'
+    direct.direct_num_workers = direct.direct_num_workers or os.cpu_count()
+  return options
+
+
+def convert(fmt: str, data_root: str, output_dir: str, *,
+            eval_fraction: float = datasets.DEFAULT_EVAL_FRACTION,
+            skip_bad_examples: bool = False,
+            beam_args: Optional[List[str]] = None) -> dict:
+  """Runs the conversion; returns the ingest report."""
+  dataset, voc_aug = FORMATS[fmt]
+  component = example_gen.create_example_gen(
+      dataset, data_root, eval_fraction=eval_fraction, voc_aug=voc_aug,
+      skip_bad_examples=skip_bad_examples)
+  exec_properties = {
+      key: proto_utils.proto_to_json(value)
+      if isinstance(value, message.Message) else value
+      for key, value in component.exec_properties.items()}
+  report_path = files.join(output_dir, ingest.REPORT_NAME)
+  exec_properties[example_gen.REPORT_PATH_KEY] = report_path
+  beam_args = list(beam_args or [])
+  executor = example_gen.Executor(example_gen.Executor.Context(
+      beam_pipeline_args=beam_args))
+  with beam.Pipeline(options=_beam_options(beam_args)) as pipeline:
+    splits = executor.GenerateExamplesByBeam(pipeline, exec_properties)
+    for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
+      _ = (splits[name]
+           | f'Serialize[{name}]' >> beam.Map(
+               lambda e: e.SerializeToString(deterministic=True))
+           | f'Write[{name}]' >> beam.io.WriteToTFRecord(
+               files.join(output_dir, name), file_name_suffix=SUFFIX))
+  datasets.write_labels(output_dir, datasets.dataset_labels(dataset,
+                                                            data_root))
+  return ingest.read_report(report_path)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+  args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
+  report = convert(args.format, args.data_root, args.output_dir,
+                   eval_fraction=args.eval_fraction,
+                   skip_bad_examples=args.skip_bad_examples,
+                   beam_args=beam_args)
+  for line in ingest.format_report(report):
+    print(line)
+  print(f'wrote {args.output_dir}/{{train,eval}}-*{SUFFIX}, labels.txt, '
+        f'{ingest.REPORT_NAME}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
