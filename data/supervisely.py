@@ -13,7 +13,8 @@ A project is `meta.json` plus dataset folders `<ds>/img/<image>` and
 Bitmaps are base64(zlib(PNG)); the PNG's alpha channel (or its only channel,
 or its palette transparency) is the mask, pasted at `origin` = [x, y].
 Polygons are drawn with data.polygon, which reproduces the SDK's cv2
-rasterizer. Objects are drawn in file order, later ones on top, as the SDK's
+rasterizer; a polygon that leaves the image is first cropped to it the way
+the SDK's loader does (see `sdk_crop`, which needs shapely). Objects are drawn in file order, later ones on top, as the SDK's
 `Annotation.draw` does. Person classes become 1, `neutral` becomes 255
 (ignored by loss and metrics), the rest of the image 0.
 """
@@ -23,6 +24,7 @@ import binascii
 import dataclasses
 import io
 import json
+import logging
 import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -199,6 +201,80 @@ def _points(value, path: str, what: str) -> np.ndarray:
   return points.astype(np.int64)
 
 
+def _coords_list(shape: dict) -> list:
+  """Pieces of a shapely `mapping`, as the SDK's shapely_figure_to_coords_list.
+
+  Each piece is [exterior, *holes], rings without the repeated end point;
+  line pieces come out as point lists that the caller drops, as the SDK does.
+  """
+  kind = shape['type']
+
+  def dedupe(rings):
+    return [list(r[:-1]) if len(r) >= 2 and r[0] == r[-1] else list(r)
+            for r in rings]
+
+  if kind == 'Polygon':
+    return [dedupe(shape['coordinates'])]
+  if kind == 'MultiPolygon':
+    return [dedupe(p) for p in shape['coordinates']]
+  if kind == 'LineString':
+    return [list(shape['coordinates'])]
+  if kind == 'MultiLineString':
+    return [list(c) for c in shape['coordinates']]
+  if kind == 'GeometryCollection':
+    return [piece for g in shape['geometries'] for piece in _coords_list(g)]
+  return []
+
+
+def sdk_crop(exterior: np.ndarray, interior: List[np.ndarray], height: int,
+             width: int) -> Optional[List[Tuple[np.ndarray, List[np.ndarray]]]]:
+  """The pieces the SDK keeps of a polygon that leaves the image.
+
+  supervisely.Annotation crops every label whose bounding box is not inside
+  [0, w-1] x [0, h-1] when it is built or loaded (Label.crop ->
+  Polygon.crop): shapely `buffer(0)` of the polygon intersected with that
+  rectangle, new vertices rounded, pieces under 3 points dropped. It then
+  draws the pieces with cv2. Returns None when shapely is not installed
+  (the caller then clips while rasterizing, as cv2 alone would).
+  """
+  try:
+    from shapely import geometry as shapely_geometry  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  window = shapely_geometry.Polygon(
+      [(0, 0), (0, width - 1), (height - 1, width - 1), (height - 1, 0)])
+  try:
+    shape = shapely_geometry.Polygon(
+        exterior[:, ::-1], holes=[h[:, ::-1] for h in interior]
+    ).buffer(0).intersection(window)
+    pieces = _coords_list(shapely_geometry.mapping(shape))
+  except Exception:  # The SDK logs and drops polygons shapely rejects.
+    return []
+
+  def points(ring):
+    return np.array([(round(col), round(row)) for row, col in ring],
+                    dtype=np.int64).reshape(-1, 2)
+
+  out = []
+  for piece in pieces:
+    if piece and len(piece[0]) >= 3:
+      out.append((points(piece[0]),
+                  [points(h) for h in piece[1:] if len(h) > 2]))
+  return out
+
+
+_warned_no_shapely = []
+
+
+def _warn_no_shapely(path: str) -> None:
+  if not _warned_no_shapely:
+    _warned_no_shapely.append(path)
+    logging.warning(
+        '%s: a polygon leaves the image and shapely is not installed: it is '
+        'clipped while rasterizing, which differs from the Supervisely SDK '
+        '(it crops the geometry first) along the border', path)
+
+
 def _polygon_pixels(obj: dict, height: int, width: int, path: str
                     ) -> Tuple[np.ndarray, bool]:
   """(mask, clipped): the polygon's pixels and whether it left the image."""
@@ -209,9 +285,18 @@ def _polygon_pixels(obj: dict, height: int, width: int, path: str
   exterior = _points(pts.get('exterior'), path, 'points.exterior')
   interior = [_points(h, path, f'points.interior[{i}]')
               for i, h in enumerate(pts.get('interior') or [])]
-  clipped = any(((p < 0) | (p >= (width, height))).any()
-                for p in [exterior] + interior)
-  return polygon.polygon_mask((height, width), exterior, interior), clipped
+  inside = (exterior.min(0) >= 0).all() and (
+      exterior.max(0) < (width, height)).all()
+  if inside:
+    return polygon.polygon_mask((height, width), exterior, interior), False
+  pieces = sdk_crop(exterior, interior, height, width)
+  if pieces is None:
+    _warn_no_shapely(path)
+    return polygon.polygon_mask((height, width), exterior, interior), True
+  mask = np.zeros((height, width), dtype=bool)
+  for piece_exterior, piece_holes in pieces:
+    mask |= polygon.polygon_mask((height, width), piece_exterior, piece_holes)
+  return mask, True
 
 
 def _bitmap_pixels(obj: dict, height: int, width: int, path: str
