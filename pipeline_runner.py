@@ -6,12 +6,14 @@ the run summary. It holds no pipeline logic.
 """
 
 import os
-import sys
+import warnings
 
 # Keep TensorFlow's C++ start-up chatter out of the user's terminal, and run
 # every model as a tf_keras model (Keras 3 breaks TFLite conversion on 2.16).
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+# Python-version and deprecation notices from the Google client libraries.
+warnings.filterwarnings('ignore', category=FutureWarning)
 
 # pylint: disable=g-import-not-at-top
 from absl import app
@@ -105,11 +107,12 @@ def config_from_flags() -> run_config.RunConfig:
     if not os.path.isdir(data_root):
       raise ValueError(f'--data_root={FLAGS.data_root}: no such directory')
   _check_writable(output_dir)
-  from data.labels import dataset_labels  # pylint: disable=g-import-not-at-top
+  from data.datasets import dataset_labels  # pylint: disable=g-import-not-at-top
   return run_config.build_run_config(
       FLAGS.preset or DEFAULT_PRESETS[dataset], dataset=dataset,
       data_root=data_root, output_dir=output_dir,
-      labels=dataset_labels(dataset, data_root),
+      labels=dataset_labels('people' if dataset == 'demo' else dataset,
+                            data_root),
       overrides={
           'model': {name: FLAGS[name].value for name in _MODEL_FLAGS},
           'train': {name: FLAGS[name].value for name in _TRAIN_FLAGS},
@@ -135,11 +138,12 @@ def _check_writable(output_dir: str) -> None:
 
 def main(argv) -> int:
   del argv
+  console.quiet_libraries()
   try:
     config = config_from_flags()
-  except ValueError as e:
+  except (ValueError, OSError) as e:
     return console.fail(str(e))
-  console.quiet_libraries(os.path.join(config.output_dir, 'pipeline.log'))
+  console.log_to_file(os.path.join(config.output_dir, 'pipeline.log'))
   console.say(f'Pipeline {config.pipeline_name}: dataset {config.dataset}, '
               f'output {config.output_dir}')
   data_root = config.data_root

@@ -7,8 +7,10 @@ against the float TFLite model. The version folder is assembled under a
 hidden staging name and renamed into place at the end, so a crash never
 leaves a partial folder that looks like a version.
 
-Layout of a pushed version `<push_destination>/<version>/`:
-  saved_model/        SavedModel (serving_default on tf.Example, serving_images)
+Layout of a pushed version `<push_destination>/<version>/`, which TF Serving
+serves as it is (--model_base_path=<push_destination>):
+  saved_model.pb, variables/, assets.extra/
+                      SavedModel (serving_default on tf.Example, serving_images)
   model.tflite        float TFLite
   model_int8.tflite   full-int8 TFLite
   labels.txt          class names, one per line, in class-id order
@@ -30,8 +32,7 @@ from components import tflite_export
 from components.artifacts import TFLiteModel
 from model import metrics
 
-SAVED_MODEL_DIR = 'saved_model'
-
+_STAGING_PREFIX = '.staging-'
 
 @tfx.dsl.components.component
 def MobilePusher(  # pylint: disable=invalid-name
@@ -54,24 +55,44 @@ def MobilePusher(  # pylint: disable=invalid-name
     pushed_model.set_string_custom_property('not_pushed_reason', reason)
     return
 
-  version = str(int(time.time()))
-  final_dir = os.path.join(push_destination, version)
-  staging_dir = os.path.join(push_destination, f'.staging-{version}')
-  if fileio.exists(staging_dir):
-    fileio.rmtree(staging_dir)
-  io_utils.copy_dir(path_utils.serving_model_path(model.uri),
-                    os.path.join(staging_dir, SAVED_MODEL_DIR))
-  for filename in (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
-                   tflite_export.LABELS_FILE, tflite_export.METADATA_FILE,
-                   tflite_export.METRICS_FILE):
-    fileio.copy(os.path.join(tflite_model.uri, filename),
-                os.path.join(staging_dir, filename))
-  fileio.rename(staging_dir, final_dir)
+  final_dir = push_version(path_utils.serving_model_path(model.uri),
+                           tflite_model.uri, push_destination)
   io_utils.copy_dir(final_dir, pushed_model.uri)
   pushed_model.set_int_custom_property('pushed', 1)
   pushed_model.set_string_custom_property('pushed_destination', final_dir)
-  pushed_model.set_string_custom_property('pushed_version', version)
-  logging.info('Pushed model version %s to %s', version, final_dir)
+  pushed_model.set_string_custom_property('pushed_version',
+                                          os.path.basename(final_dir))
+  logging.info('Pushed the model to %s', final_dir)
+
+
+def push_version(serving_dir: str, tflite_dir: str, destination: str) -> str:
+  """Publishes a new version folder (see module doc); returns its path.
+
+  The version is the Unix time in seconds (TF Serving's convention), bumped
+  past any version already there.
+  """
+  names = _list(destination)
+  for name in names:  # Left by a push that crashed.
+    if name.startswith(_STAGING_PREFIX):
+      fileio.rmtree(os.path.join(destination, name))
+  existing = [int(name) for name in names if name.isdigit()]
+  version = str(max([int(time.time())] + [v + 1 for v in existing]))
+  final_dir = os.path.join(destination, version)
+  staging_dir = os.path.join(destination, _STAGING_PREFIX + version)
+  io_utils.copy_dir(serving_dir, staging_dir)
+  for filename in (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
+                   tflite_export.LABELS_FILE, tflite_export.METADATA_FILE,
+                   tflite_export.METRICS_FILE):
+    fileio.copy(os.path.join(tflite_dir, filename),
+                os.path.join(staging_dir, filename))
+  fileio.rename(staging_dir, final_dir)
+  return final_dir
+
+
+def _list(directory: str):
+  if not fileio.exists(directory):
+    return []
+  return [name.rstrip('/') for name in fileio.listdir(directory)]
 
 
 def refusal_reason(model_blessing, tflite_model,

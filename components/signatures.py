@@ -25,7 +25,10 @@ def build_signatures(model, tf_transform_output: tft.TFTransformOutput,
                      input_size: int) -> Dict[str, tf.types.experimental.ConcreteFunction]:
   """The signatures to pass to `model.save(..., signatures=...)`."""
   model.tft_layer = tf_transform_output.transform_features_layer()
-  raw_spec = {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)}
+  # Only the image: serving requests carry no mask (the Transform graph then
+  # computes only the outputs that need no mask).
+  raw_spec = {features.IMAGE_ENCODED:
+              tf_transform_output.raw_feature_spec()[features.IMAGE_ENCODED]}
 
   def predict(images: tf.Tensor) -> Dict[str, tf.Tensor]:
     logits = model(tf.cast(images, tf.float32), training=False)
@@ -46,7 +49,8 @@ def build_signatures(model, tf_transform_output: tft.TFTransformOutput,
     outputs = predict(images)
     sizes = tf.map_fn(
         lambda encoded: tf.shape(preprocessing.decode_image(encoded))[:2],
-        raw[features.IMAGE_ENCODED], fn_output_signature=tf.int32)
+        tf.reshape(raw[features.IMAGE_ENCODED], [-1]),
+        fn_output_signature=tf.int32)
     outputs['original_height'] = sizes[:, 0]
     outputs['original_width'] = sizes[:, 1]
     outputs['class_ids_original'] = _resize_back_padded(

@@ -10,8 +10,11 @@ confusion matrix over the split (model.metrics). The Pusher reads the result
 to refuse an int8 model that lost too much.
 """
 
+import contextlib
 import json
 import os
+import sys
+import tempfile
 from typing import Dict, Iterator, List, Tuple
 
 from absl import logging
@@ -25,6 +28,7 @@ from tfx.utils import path_utils
 from components import model_io
 from components import preprocessing
 from components.artifacts import TFLiteModel
+from components.tflite_runner import TFLiteSegmenter
 from data import features
 from model import export
 from model import metrics
@@ -34,6 +38,7 @@ INT8_FILE = 'model_int8.tflite'
 LABELS_FILE = 'labels.txt'
 METADATA_FILE = 'metadata.json'
 METRICS_FILE = 'metrics.json'
+CONVERTER_LOG_FILE = 'converter.log'
 
 
 @tfx.dsl.components.component
@@ -54,10 +59,16 @@ def TFLiteExport(  # pylint: disable=invalid-name
 
   calibration = [image[None] for image, _ in _resized_examples(
       train_uri, size, limit=num_calibration_images)]
-  models = {
-      FLOAT_FILE: export.convert_to_tflite(keras_model),
-      INT8_FILE: export.convert_to_tflite(keras_model, calibration),
-  }
+  phone_model = export.inference_model(keras_model)
+  with tempfile.TemporaryDirectory() as scratch:
+    converter_log = os.path.join(scratch, CONVERTER_LOG_FILE)
+    with _native_logs_to(converter_log):
+      models = {
+          FLOAT_FILE: export.convert_to_tflite(phone_model),
+          INT8_FILE: export.convert_to_tflite(phone_model, calibration),
+      }
+    fileio.copy(converter_log,
+                os.path.join(tflite_model.uri, CONVERTER_LOG_FILE))
   scores = {}
   for filename, flatbuffer in models.items():
     with fileio.open(os.path.join(tflite_model.uri, filename), 'wb') as f:
@@ -76,6 +87,35 @@ def TFLiteExport(  # pylint: disable=invalid-name
               os.path.join(tflite_model.uri, LABELS_FILE), overwrite=True)
 
 
+@contextlib.contextmanager
+def _native_logs_to(path: str):
+  """Sends the converter's C++ output (fds 1 and 2) to a file.
+
+  The MLIR converter prints notes a user cannot act on straight to the
+  process's stdout/stderr, past Python's logging. If conversion fails, the
+  captured output is logged with the error. `path` is a local file.
+  """
+  sys.stdout.flush()
+  sys.stderr.flush()
+  saved = [os.dup(1), os.dup(2)]
+  with open(path, 'wb') as log:
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    try:
+      yield
+    except Exception:
+      os.dup2(saved[0], 1)
+      os.dup2(saved[1], 2)
+      with open(path, errors='replace') as f:
+        logging.error('TFLite converter output:\n%s', f.read())
+      raise
+    finally:
+      os.dup2(saved[0], 1)
+      os.dup2(saved[1], 2)
+      for fd in saved:
+        os.close(fd)
+
+
 def model_metadata(input_size: int, labels: List[str]) -> Dict:
   """What an app needs to feed the TFLite models and read their output."""
   return {
@@ -92,10 +132,10 @@ def model_metadata(input_size: int, labels: List[str]) -> Dict:
 def evaluate_tflite(flatbuffer: bytes, split_uri: str, input_size: int,
                     labels: List[str]) -> Dict:
   """Scores of a TFLite model on a split, at original mask resolution."""
-  runner = export.TFLiteRunner(flatbuffer)
+  segmenter = TFLiteSegmenter(flatbuffer)
   confusion = np.zeros((len(labels), len(labels)), np.int64)
   for image, example in _resized_examples(split_uri, input_size):
-    class_ids = runner.class_ids(image[None])[0]
+    class_ids = segmenter.predict(image)[export.CLASS_IDS]
     mask = metrics.decode_label_png(
         _bytes_feature(example, features.MASK_ENCODED))
     resized = preprocessing.resize_mask(

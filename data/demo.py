@@ -30,7 +30,7 @@ CLASS_POLYGON = 'person_poly'
 CLASS_BITMAP = 'person_bmp'
 CLASS_NEUTRAL = 'neutral'
 
-_META = {
+META = {
     'classes': [
         {'title': CLASS_POLYGON, 'shape': 'polygon', 'color': '#E0E000'},
         {'title': CLASS_BITMAP, 'shape': 'bitmap', 'color': '#00E0E0'},
@@ -55,11 +55,11 @@ def generate_demo_project(output_dir: str, num_images: int = 240,
   if _read_json(manifest_path) == settings:
     return output_dir
   os.makedirs(output_dir, exist_ok=True)
-  _write_json(os.path.join(output_dir, 'meta.json'), _META)
+  _write_json(os.path.join(output_dir, 'meta.json'), META)
   for index in range(num_images):
     dataset = 'ds1' if index % 3 else 'ds2'
     rng = np.random.default_rng([seed, index])
-    image, annotation, extension = _render_example(rng)
+    image, annotation, extension, _ = render_example(rng)
     name = f'demo-{index:04d}.{extension}'
     img_dir = os.path.join(output_dir, dataset, 'img')
     ann_dir = os.path.join(output_dir, dataset, 'ann')
@@ -71,25 +71,31 @@ def generate_demo_project(output_dir: str, num_images: int = 240,
   return output_dir
 
 
-def _render_example(rng: np.random.Generator):
-  """Returns (RGB uint8 image, Supervisely annotation dict, file extension)."""
+def render_example(rng: np.random.Generator):
+  """(RGB uint8 image, Supervisely annotation, file extension, label map).
+
+  The label map (0 background, 1 person, 255 neutral) is what the image was
+  painted from; reading the annotation must give it back exactly.
+  """
   height, width = (int(v) for v in rng.integers(112, 193, size=2))
   image = _background(rng, height, width)
+  label_map = np.zeros((height, width), np.uint8)
   objects = []
   for _ in range(int(rng.integers(1, 4))):
     parts = _person_parts(rng, height, width)
+    mask = _union(parts, height, width)
     if rng.random() < 0.5:
-      mask = _union(parts, height, width)
       objects.append(_bitmap_object(CLASS_BITMAP, mask))
     else:
-      mask = _union(parts, height, width)
       objects.extend(_polygon_object(part) for part in parts)
     _paint_person(rng, image, mask, parts)
+    label_map[mask] = 1
   if rng.random() < 0.3:
     neutral = _blob(rng, height, width)
     image[neutral] = (0.5 * image[neutral] + 0.5 * rng.integers(
         60, 200, size=3)).astype(np.uint8)
     objects.append(_bitmap_object(CLASS_NEUTRAL, neutral))
+    label_map[neutral] = 255
   annotation = {
       'description': '',
       'size': {'height': height, 'width': width},
@@ -97,7 +103,7 @@ def _render_example(rng: np.random.Generator):
       'objects': objects,
   }
   extension = 'png' if rng.random() < 0.25 else 'jpg'
-  return image, annotation, extension
+  return image, annotation, extension, label_map
 
 
 def _background(rng: np.random.Generator, height: int, width: int):

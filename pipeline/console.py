@@ -70,10 +70,12 @@ def _is_noise(record: logging.LogRecord) -> bool:
       'is deprecated', 'deprecation', 'will be removed',
       'Tensorflow version', 'No such file or directory: \'cached\'',
       'Compiled the loaded model, but the compiled metrics',
-      'tf.data.Dataset', 'Skipping full serialization of Keras layer'))
+      'tf.data.Dataset', 'Skipping full serialization of Keras layer',
+      'python-snappy', 'property_predicate is not supported',
+      'does not have payload_format', 'Using Any for unsupported type'))
 
 
-def quiet_libraries(log_path: str = None) -> None:
+def quiet_libraries() -> None:
   """Routes library logs as described in the module docstring."""
   warnings.filterwarnings('ignore', category=FutureWarning)
   warnings.filterwarnings('ignore', category=DeprecationWarning)
@@ -85,8 +87,11 @@ def quiet_libraries(log_path: str = None) -> None:
     handler.addFilter(_UserFacingFilter())
     handler.setFormatter(logging.Formatter('%(asctime)s %(message)s',
                                            datefmt='%H:%M:%S'))
-  if log_path:
-    full_log = logging.FileHandler(log_path)
-    full_log.setFormatter(logging.Formatter(
-        '%(asctime)s %(levelname)s %(name)s %(message)s'))
-    root.addHandler(full_log)
+
+
+def log_to_file(log_path: str) -> None:
+  """Keeps the complete, unfiltered log of the run in `log_path`."""
+  full_log = logging.FileHandler(log_path)
+  full_log.setFormatter(logging.Formatter(
+      '%(asctime)s %(levelname)s %(name)s %(message)s'))
+  logging.getLogger().addHandler(full_log)

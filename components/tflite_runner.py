@@ -1,0 +1,22 @@
+"""Runs an exported TFLite segmenter (model.export's contract) on images."""
+
+import numpy as np
+import tensorflow as tf
+
+from model import export
+
+
+class TFLiteSegmenter:
+  """A TFLite model with input `image` uint8 [1, S, S, 3] and `class_ids`."""
+
+  def __init__(self, flatbuffer: bytes, num_threads: int = None):
+    self._interpreter = tf.lite.Interpreter(model_content=flatbuffer,
+                                            num_threads=num_threads)
+    self._run = self._interpreter.get_signature_runner()
+    self.input_size = int(self._run.get_input_details()[export.IMAGE]
+                          ['shape'][1])
+
+  def predict(self, image: np.ndarray) -> dict:
+    """uint8 [S, S, 3] -> {'class_ids': [S, S], 'probabilities': [S, S, C]}."""
+    outputs = self._run(**{export.IMAGE: np.asarray(image, np.uint8)[None]})
+    return {name: value[0] for name, value in outputs.items()}

@@ -1,0 +1,189 @@
+"""End to end: the real CLI runs the real TFX pipeline on a tiny demo dataset.
+
+One module-scoped run (about 3 minutes on 2 cores) is checked from every
+side a user sees: the run summary, the pushed folder, the SavedModel's two
+signatures, the TFLite files, the metric against an independent computation,
+the cache on a second run, and the gate refusing a model under the bound.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import preprocessing
+from components.tflite_runner import TFLiteSegmenter
+from data import features
+from model import metrics
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZE = 64
+NUM_IMAGES = 30
+TINY = [f'--demo_images={NUM_IMAGES}', f'--input_size={SIZE}',
+        '--train_steps=12', '--batch_size=4']
+
+
+def run_cli(output_dir, *flags):
+  completed = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'pipeline_runner.py'),
+       f'--output_dir={output_dir}', *TINY, *flags],
+      cwd=ROOT, capture_output=True, text=True, timeout=1200)
+  assert completed.returncode == 0, completed.stdout + completed.stderr
+  with open(os.path.join(output_dir, 'run_summary.json')) as f:
+    return json.load(f), completed.stdout
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory):
+  output_dir = str(tmp_path_factory.mktemp('run'))
+  summary, stdout = run_cli(output_dir, '--min_mean_iou=0',
+                            '--max_int8_mean_iou_drop=1')
+  return output_dir, summary, stdout
+
+
+def eval_examples(summary):
+  """(serialized example, original mask) of every eval example on disk."""
+  examples_dir = os.path.join(os.path.dirname(summary['saved_model']), '..',
+                              '..', '..', 'DatasetExampleGen', 'examples')
+  run_dirs = sorted(os.listdir(examples_dir))
+  files = tf.io.gfile.glob(os.path.join(examples_dir, run_dirs[-1],
+                                        'Split-eval', '*.gz'))
+  result = []
+  for record in tf.data.TFRecordDataset(files, 'GZIP').as_numpy_iterator():
+    example = tf.train.Example.FromString(record)
+    mask = metrics.decode_label_png(
+        example.features.feature[features.MASK_ENCODED].bytes_list.value[0])
+    result.append((record, mask, example))
+  return result
+
+
+def test_summary_describes_a_blessed_and_pushed_run(first_run):
+  _, summary, stdout = first_run
+  assert summary['dataset'] == 'demo'
+  assert summary['labels'] == ['background', 'person']
+  assert summary['input_size'] == SIZE
+  counts = summary['num_examples']
+  assert set(counts) == {'train', 'eval'}
+  assert counts['train'] + counts['eval'] == NUM_IMAGES
+  assert counts['eval'] > 0
+  scores = summary['metrics']
+  assert 0.0 <= scores['mean_iou'] <= 1.0
+  assert 0.0 <= scores['pixel_accuracy'] <= 1.0
+  assert set(scores['per_class_iou']) == {'background', 'person'}
+  assert summary['blessed'] is True
+  assert summary['pushed_dir'] and os.path.isabs(summary['pushed_dir'])
+  assert os.path.isfile(os.path.join(summary['saved_model'],
+                                     'saved_model.pb'))
+  for kind in ('float', 'int8'):
+    assert os.path.isfile(summary['tflite'][kind])
+    assert 0.0 <= summary['metrics_tflite'][kind]['mean_iou'] <= 1.0
+  assert '> Trainer running' in stdout and 'Run summary:' in stdout
+  assert 'step 12/12' in stdout
+
+
+def test_pushed_folder_is_servable_and_holds_the_phone_models(first_run):
+  _, summary, _ = first_run
+  pushed = summary['pushed_dir']
+  assert os.path.basename(pushed).isdigit()
+  names = set(os.listdir(pushed))
+  assert {'saved_model.pb', 'variables', 'model.tflite', 'model_int8.tflite',
+          'labels.txt', 'metadata.json', 'metrics.json'} <= names
+  with open(os.path.join(pushed, 'labels.txt')) as f:
+    assert f.read().split() == ['background', 'person']
+  with open(os.path.join(pushed, 'metadata.json')) as f:
+    metadata = json.load(f)
+  assert metadata['input']['shape'] == [1, SIZE, SIZE, 3]
+  assert metadata['input']['dtype'] == 'uint8'
+  # Nothing half-written next to it.
+  assert os.listdir(os.path.dirname(pushed)) == [os.path.basename(pushed)]
+
+
+def test_saved_model_signatures_shapes_and_ranges(first_run):
+  _, summary, _ = first_run
+  loaded = tf.saved_model.load(summary['pushed_dir'])
+  examples = eval_examples(summary)[:3]
+  out = loaded.signatures['serving_default'](
+      examples=tf.constant([record for record, _, _ in examples]))
+  batch = len(examples)
+  assert out['class_ids'].shape == (batch, SIZE, SIZE)
+  assert out['probabilities'].shape == (batch, SIZE, SIZE, 2)
+  np.testing.assert_allclose(
+      tf.reduce_sum(out['probabilities'], -1).numpy(), 1.0, atol=1e-5)
+  assert set(np.unique(out['class_ids'].numpy())) <= {0, 1}
+  heights = out['original_height'].numpy()
+  widths = out['original_width'].numpy()
+  for i, (_, mask, _) in enumerate(examples):
+    assert (heights[i], widths[i]) == mask.shape
+    original = out['class_ids_original'].numpy()[i]
+    assert set(np.unique(original[:heights[i], :widths[i]])) <= {0, 1}
+    assert (original[heights[i]:] == features.IGNORE_LABEL).all()
+
+  images = np.random.default_rng(0).integers(
+      0, 256, size=(2, 50, 70, 3)).astype(np.uint8)
+  out = loaded.signatures['serving_images'](images=tf.constant(images))
+  assert out['class_ids'].shape == (2, 50, 70)
+  assert out['probabilities'].shape == (2, 50, 70, 2)
+
+
+def test_evaluator_miou_equals_independent_numpy_computation(first_run):
+  _, summary, _ = first_run
+  loaded = tf.saved_model.load(summary['saved_model'])
+  serve = loaded.signatures['serving_default']
+  intersections, unions = np.zeros(2), np.zeros(2)
+  for record, mask, _ in eval_examples(summary):
+    out = serve(examples=tf.constant([record]))
+    prediction = out['class_ids_original'].numpy()[0][:mask.shape[0],
+                                                      :mask.shape[1]]
+    valid = mask != features.IGNORE_LABEL
+    for c in range(2):
+      intersections[c] += np.sum((mask == c) & (prediction == c) & valid)
+      unions[c] += np.sum(((mask == c) | (prediction == c)) & valid)
+  present = unions > 0
+  expected = np.mean(intersections[present] / unions[present])
+  assert summary['metrics']['mean_iou'] == pytest.approx(expected, abs=1e-6)
+
+
+def test_float_tflite_agrees_with_saved_model(first_run):
+  _, summary, _ = first_run
+  with open(summary['tflite']['float'], 'rb') as f:
+    segmenter = TFLiteSegmenter(f.read())
+  assert segmenter.input_size == SIZE
+  loaded = tf.saved_model.load(summary['saved_model'])
+  agree = total = 0
+  for _, _, example in eval_examples(summary):
+    image = preprocessing.resize_image(preprocessing.decode_image(
+        example.features.feature[features.IMAGE_ENCODED].bytes_list.value[0]),
+                                       SIZE).numpy()
+    tflite_ids = segmenter.predict(image)['class_ids']
+    assert tflite_ids.shape == (SIZE, SIZE)
+    saved_ids = loaded.signatures['serving_images'](
+        images=tf.constant(image[None]))['class_ids'].numpy()[0]
+    agree += np.sum(tflite_ids == saved_ids)
+    total += tflite_ids.size
+  assert agree / total >= 0.999
+
+
+def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
+    first_run):
+  output_dir, first_summary, _ = first_run
+  summary, _ = run_cli(output_dir, '--min_mean_iou=0',
+                       '--max_int8_mean_iou_drop=1')
+  states = {c['component']: c['state'] for c in summary['components']}
+  for component in ('DatasetExampleGen', 'StatisticsGen', 'SchemaGen',
+                    'Transform', 'Trainer', 'Evaluator', 'TFLiteExport'):
+    assert states[component] == 'CACHED', states
+  assert summary['metrics'] == first_summary['metrics']
+
+  strict, _ = run_cli(output_dir, '--min_mean_iou=0.999',
+                      '--max_int8_mean_iou_drop=1')
+  states = {c['component']: c['state'] for c in strict['components']}
+  assert states['Trainer'] == 'CACHED'
+  assert states['Evaluator'] == 'COMPLETE'
+  assert strict['blessed'] is False
+  assert strict['pushed_dir'] is None
+  assert 'Evaluator did not bless' in strict['not_pushed_reason']
+  assert len(os.listdir(os.path.join(output_dir, 'serving'))) == 1

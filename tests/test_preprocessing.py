@@ -1,0 +1,70 @@
+"""components.preprocessing: decode, resize, encode, as Transform runs it."""
+
+import io
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from components import preprocessing
+from data import features
+
+
+def encode(array, fmt='PNG', mode=None):
+  buffer = io.BytesIO()
+  Image.fromarray(array, mode=mode).save(buffer, fmt)
+  return buffer.getvalue()
+
+
+def run(images, masks=None, size=8):
+  inputs = {features.IMAGE_ENCODED: tf.constant([[i] for i in images])}
+  if masks is not None:
+    inputs[features.MASK_ENCODED] = tf.constant([[m] for m in masks])
+  outputs = preprocessing.preprocessing_fn(inputs, {'input_size': size})
+  return {key: [tf.io.decode_png(v).numpy() for v in values]
+          for key, values in outputs.items()}
+
+
+def test_image_and_mask_resized_to_size_with_exact_mask_values():
+  image = np.zeros((12, 20, 3), np.uint8)
+  image[:, :10] = (200, 100, 50)
+  mask = np.zeros((12, 20), np.uint8)
+  mask[:, 10:] = 1
+  mask[0, 0] = 255
+  out = run([encode(image)], [encode(mask, mode='L')], size=8)
+  resized_image, resized_mask = out[features.IMAGE][0], out[features.MASK][0]
+  assert resized_image.shape == (8, 8, 3)
+  assert resized_mask.shape == (8, 8, 1)
+  # Nearest neighbour keeps only values that were there.
+  assert set(np.unique(resized_mask)) <= {0, 1, 255}
+  np.testing.assert_array_equal(resized_mask[:, :4, 0] != 255,
+                                resized_mask[:, :4, 0] == 0)
+  assert (resized_mask[:, 4:, 0] == 1).all()
+  # Flat regions stay exactly their colour under bilinear resizing.
+  np.testing.assert_array_equal(resized_image[:, 0], [[200, 100, 50]] * 8)
+  np.testing.assert_array_equal(resized_image[:, -1], [[0, 0, 0]] * 8)
+
+
+def test_grayscale_jpeg_becomes_three_equal_channels():
+  gray = np.tile(np.arange(0, 250, 25, dtype=np.uint8), (10, 1))
+  out = run([encode(gray, 'JPEG', mode='L')], size=10)
+  image = out[features.IMAGE][0]
+  assert image.shape == (10, 10, 3)
+  np.testing.assert_array_equal(image[..., 0], image[..., 1])
+  np.testing.assert_array_equal(image[..., 0], image[..., 2])
+
+
+def test_serving_path_without_mask_transforms_images_only():
+  out = run([encode(np.full((5, 7, 3), 9, np.uint8))], size=16)
+  assert set(out) == {features.IMAGE}
+  assert (out[features.IMAGE][0] == 9).all()
+
+
+def test_resize_image_matches_tf_bilinear_half_pixel_rounded():
+  rng = np.random.default_rng(0)
+  image = rng.integers(0, 256, size=(17, 23, 3)).astype(np.uint8)
+  expected = np.round(tf.compat.v1.image.resize_bilinear(
+      image[None].astype(np.float32), [9, 9], half_pixel_centers=True
+  ).numpy()[0]).astype(np.uint8)
+  np.testing.assert_array_equal(
+      preprocessing.resize_image(tf.constant(image), 9).numpy(), expected)

@@ -1,0 +1,92 @@
+"""components.pusher: the gates, and a push that is all or nothing."""
+
+import json
+import os
+
+import pytest
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
+
+from components import pusher
+from components import tflite_export
+from components.artifacts import TFLiteModel
+
+TFLITE_FILES = (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
+                tflite_export.LABELS_FILE, tflite_export.METADATA_FILE,
+                tflite_export.METRICS_FILE)
+
+
+@pytest.fixture
+def model_dirs(tmp_path):
+  serving = tmp_path / 'serving_model'
+  (serving / 'variables').mkdir(parents=True)
+  (serving / 'saved_model.pb').write_bytes(b'graph')
+  (serving / 'variables' / 'variables.index').write_bytes(b'index')
+  tflite = tmp_path / 'tflite'
+  tflite.mkdir()
+  for name in TFLITE_FILES:
+    (tflite / name).write_text(name)
+  return str(serving), str(tflite)
+
+
+def artifacts(tmp_path, blessed, float_iou, int8_iou):
+  blessing = standard_artifacts.ModelBlessing()
+  blessing.set_int_custom_property('blessed', int(blessed))
+  tflite = TFLiteModel()
+  tflite.uri = str(tmp_path / 'scores')
+  os.makedirs(tflite.uri, exist_ok=True)
+  with open(os.path.join(tflite.uri, tflite_export.METRICS_FILE), 'w') as f:
+    json.dump({'float': {'mean_iou': float_iou},
+               'int8': {'mean_iou': int8_iou}}, f)
+  return blessing, tflite
+
+
+def test_push_when_blessed_and_int8_close_enough(tmp_path):
+  assert pusher.refusal_reason(*artifacts(tmp_path, True, 0.8, 0.78),
+                               0.05) == ''
+
+
+def test_refuses_unblessed_model(tmp_path):
+  reason = pusher.refusal_reason(*artifacts(tmp_path, False, 0.8, 0.8), 0.05)
+  assert 'Evaluator did not bless' in reason
+
+
+def test_refuses_int8_model_that_lost_too_much(tmp_path):
+  reason = pusher.refusal_reason(*artifacts(tmp_path, True, 0.8, 0.7), 0.05)
+  assert 'lost 0.1000 mean IoU' in reason
+
+
+def test_push_writes_a_complete_version_folder(tmp_path, model_dirs):
+  destination = str(tmp_path / 'pushed')
+  first = pusher.push_version(*model_dirs, destination)
+  second = pusher.push_version(*model_dirs, destination)
+  assert int(os.path.basename(second)) > int(os.path.basename(first))
+  for version in (first, second):
+    assert set(os.listdir(version)) == {'saved_model.pb', 'variables',
+                                        *TFLITE_FILES}
+  assert sorted(os.listdir(destination)) == sorted(
+      os.path.basename(v) for v in (first, second))
+
+
+def test_crash_mid_push_leaves_no_version_folder(tmp_path, model_dirs,
+                                                  monkeypatch):
+  destination = str(tmp_path / 'pushed')
+  real_copy = fileio.copy
+  calls = []
+
+  def failing_copy(src, dst, overwrite=False):
+    calls.append(src)
+    if len(calls) == 3:
+      raise OSError('disk full')
+    return real_copy(src, dst, overwrite)
+
+  monkeypatch.setattr(fileio, 'copy', failing_copy)
+  with pytest.raises(OSError, match='disk full'):
+    pusher.push_version(*model_dirs, destination)
+  assert not [n for n in os.listdir(destination) if n.isdigit()]
+  os.makedirs(os.path.join(destination, '.staging-1'))
+  with open(os.path.join(destination, '.staging-1', 'x'), 'w') as f:
+    f.write('an older crashed push')
+  monkeypatch.setattr(fileio, 'copy', real_copy)
+  version = pusher.push_version(*model_dirs, destination)
+  assert os.listdir(destination) == [os.path.basename(version)]
