@@ -9,8 +9,10 @@ Two things differ from a stock FileBasedExampleGen:
 * the driver fingerprints the dataset's images and masks (names, sizes,
   mtimes), not only the files the input patterns name, so the TFX cache is
   reused exactly when the data is unchanged;
-* the executor writes `ingest_report.json` (counts per split and per
-  problem, see data.ingest) at the root of the examples artifact.
+* the executor builds the splits with data.ingest.read_splits (the same
+  hash rule as TFX's partition_feature_name, shared with data.convert) and
+  writes `ingest_report.json` (counts per split and per problem) at the root
+  of the examples artifact.
 """
 
 import json
@@ -98,33 +100,49 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       logging.info('ExampleGen %s', line)
 
   def GenerateExamplesByBeam(self, pipeline, exec_properties):
-    self._reads = []
-    splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
-    report_path = exec_properties.get(REPORT_PATH_KEY)
-    if report_path:
-      ingest.write_report(self._reads, splits, report_path)
-    return splits
+    """Same splits as the base class (input splits, or a hash partition of
+    image/filename per output_config), built by data.ingest.read_splits so
+    that data.convert runs the very same steps."""
+    settings = settings_from_exec_properties(exec_properties)
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+        input_config)
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+        output_config)
+    output_splits = output_config.split_config.splits
+    if output_splits and (output_config.split_config.partition_feature_name
+                          != features.IMAGE_FILENAME):
+      raise ValueError('output_config must partition by '
+                       f'{features.IMAGE_FILENAME}: {output_config}')
+    source = datasets.make_source(
+        settings['dataset'],
+        exec_properties[standard_component_specs.INPUT_BASE_KEY],
+        settings['voc_aug'])
+    return ingest.read_splits(
+        pipeline, source,
+        [(s.name, s.pattern) for s in input_config.splits],
+        settings['skip_bad_examples'],
+        [(s.name, s.hash_buckets) for s in output_splits] or None,
+        exec_properties.get(REPORT_PATH_KEY))
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    executor = self
+    """One input split's examples, read lazily (the base-class contract).
+
+    GenerateExamplesByBeam does not go through it, to add the report.
+    """
 
     @beam.ptransform_fn
     def read_split(pipeline, exec_properties, split_pattern):
       settings = settings_from_exec_properties(exec_properties)
-      input_config = example_gen_pb2.Input()
-      proto_utils.json_to_proto(
-          exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-          input_config)
-      name = next(s.name for s in input_config.splits
-                  if s.pattern == split_pattern)
       source = datasets.make_source(
           settings['dataset'],
           exec_properties[standard_component_specs.INPUT_BASE_KEY],
           settings['voc_aug'])
-      read = pipeline | f'Read[{name}]' >> ingest.ReadExamples(
-          source, split_pattern, settings['skip_bad_examples'])
-      executor._reads.append((name, read))  # pylint: disable=protected-access
-      return read['examples']
+      return (pipeline | ingest.ReadExamples(
+          source, split_pattern, settings['skip_bad_examples']))['examples']
 
     return read_split
 
@@ -140,21 +158,13 @@ def _configs(dataset: str, layout: datasets.Layout, eval_fraction: float):
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern)
       for name, pattern in layout.input_splits])
-  if len(layout.input_splits) > 1:
-    names = [name for name, _ in layout.input_splits]
-    if names != [features.TRAIN_SPLIT, features.EVAL_SPLIT]:
-      raise ValueError(f'{dataset}: input splits {names}; expected '
-                       f'{[features.TRAIN_SPLIT, features.EVAL_SPLIT]}')
+  buckets = datasets.output_hash_buckets(dataset, layout, eval_fraction)
+  if not buckets:
     return input_config, example_gen_pb2.Output()
-  buckets = datasets.hash_buckets(eval_fraction)
   output_config = example_gen_pb2.Output(
       split_config=example_gen_pb2.SplitConfig(
-          splits=[
-              example_gen_pb2.SplitConfig.Split(
-                  name=features.TRAIN_SPLIT, hash_buckets=buckets['train']),
-              example_gen_pb2.SplitConfig.Split(
-                  name=features.EVAL_SPLIT, hash_buckets=buckets['eval']),
-          ],
+          splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n)
+                  for name, n in buckets],
           partition_feature_name=features.IMAGE_FILENAME))
   return input_config, output_config
 

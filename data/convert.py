@@ -6,10 +6,12 @@
 
 Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz`, `labels.txt` and
 `ingest_report.json`, and prints counts per split and per problem. The
-examples come from the very Beam code the ExampleGen executor runs
-(components.example_gen.Executor.GenerateExamplesByBeam), so a cluster
-prepared with this command sees what the pipeline would have produced; the
-output folder is then ingestible with `--dataset tfrecord`.
+examples come from data.ingest.read_splits, the very Beam steps the
+ExampleGen executor runs (components/example_gen.py), with the same dataset
+layout and hash split (data.datasets), so a cluster prepared with this
+command sees what the pipeline would have produced; the output folder is
+then ingestible with `--dataset tfrecord`. It does not import TFX, which
+keeps its start-up short.
 
 Without Beam options it runs locally on every core (DirectRunner,
 multi_processing).
@@ -23,10 +25,7 @@ from typing import List, Optional
 
 import apache_beam as beam
 from apache_beam.options import pipeline_options
-from google.protobuf import message
-from tfx.utils import proto_utils
 
-from components import example_gen
 from data import datasets
 from data import features
 from data import files
@@ -72,20 +71,14 @@ def convert(fmt: str, data_root: str, output_dir: str, *,
             beam_args: Optional[List[str]] = None) -> dict:
   """Runs the conversion; returns the ingest report."""
   dataset, voc_aug = FORMATS[fmt]
-  component = example_gen.create_example_gen(
-      dataset, data_root, eval_fraction=eval_fraction, voc_aug=voc_aug,
-      skip_bad_examples=skip_bad_examples)
-  exec_properties = {
-      key: proto_utils.proto_to_json(value)
-      if isinstance(value, message.Message) else value
-      for key, value in component.exec_properties.items()}
+  layout = datasets.layout(dataset, data_root, voc_aug)
+  buckets = datasets.output_hash_buckets(dataset, layout, eval_fraction)
+  source = datasets.make_source(dataset, layout.input_base, voc_aug)
   report_path = files.join(output_dir, ingest.REPORT_NAME)
-  exec_properties[example_gen.REPORT_PATH_KEY] = report_path
-  beam_args = list(beam_args or [])
-  executor = example_gen.Executor(example_gen.Executor.Context(
-      beam_pipeline_args=beam_args))
-  with beam.Pipeline(options=_beam_options(beam_args)) as pipeline:
-    splits = executor.GenerateExamplesByBeam(pipeline, exec_properties)
+  with beam.Pipeline(options=_beam_options(list(beam_args or []))
+                     ) as pipeline:
+    splits = ingest.read_splits(pipeline, source, layout.input_splits,
+                                skip_bad_examples, buckets, report_path)
     for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
       _ = (splits[name]
            | f'Serialize[{name}]' >> beam.Map(

@@ -13,8 +13,9 @@ reader, class names) from the same place.
 """
 
 import dataclasses
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
+from data import features
 from data import files
 from data import ingest
 from data import labels
@@ -56,13 +57,31 @@ def _check_dataset(dataset: str) -> None:
 
 
 def hash_buckets(eval_fraction: float) -> Dict[str, int]:
-  """Buckets of {train, eval} for TFX's hash partition of image/filename."""
+  """Buckets of {train, eval} for the hash partition of image/filename."""
   eval_buckets = round(eval_fraction * HASH_BUCKETS)
   if not 0 < eval_buckets < HASH_BUCKETS:
     raise ValueError(
         f'eval_fraction={eval_fraction}: must be in [{1 / HASH_BUCKETS}, '
         f'{1 - 1 / HASH_BUCKETS}] so that both train and eval get images')
-  return {'train': HASH_BUCKETS - eval_buckets, 'eval': eval_buckets}
+  return {features.TRAIN_SPLIT: HASH_BUCKETS - eval_buckets,
+          features.EVAL_SPLIT: eval_buckets}
+
+
+def output_hash_buckets(dataset: str, layout_: 'Layout', eval_fraction: float
+                        ) -> Optional[List[Tuple[str, int]]]:
+  """[(train, n), (eval, m)] when the layout has one input split, else None.
+
+  Several input splits must already be exactly train and eval.
+  """
+  names = [name for name, _ in layout_.input_splits]
+  if len(names) == 1:
+    buckets = hash_buckets(eval_fraction)
+    return [(features.TRAIN_SPLIT, buckets[features.TRAIN_SPLIT]),
+            (features.EVAL_SPLIT, buckets[features.EVAL_SPLIT])]
+  if names != [features.TRAIN_SPLIT, features.EVAL_SPLIT]:
+    raise ValueError(f'{dataset}: input splits {names}; expected '
+                     f'{[features.TRAIN_SPLIT, features.EVAL_SPLIT]}')
+  return None
 
 
 def layout(dataset: str, data_root: str, voc_aug: bool = False) -> Layout:

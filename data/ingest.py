@@ -12,12 +12,15 @@ counts flow through the pipeline into one JSON report, so the rule
 """
 
 import abc
+import bisect
+import hashlib
 import json
 import logging
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
+from data import features
 from data import files
 from data import problems
 
@@ -107,6 +110,59 @@ class ReadExamples(beam.PTransform):
              | 'AllNotes' >> beam.Flatten())
     return {'examples': read.examples, 'keys': keys,
             'problems': read.problems, 'notes': notes}
+
+
+def hash_bucket(example, total_buckets: int) -> int:
+  """Bucket of an example: sha256 of its serialized image/filename feature.
+
+  The rule of TFX's ExampleGen with `partition_feature_name` (tfx/components/
+  example_gen/base_example_gen_executor.py, _PartitionFn), so that a split
+  made here and one made by stock TFX agree; it depends on the file name
+  only, so an image never changes split when others are added or removed.
+  """
+  feature = example.features.feature[features.IMAGE_FILENAME]
+  digest = hashlib.sha256(feature.SerializeToString(deterministic=True))
+  return int(digest.hexdigest(), 16) % total_buckets
+
+
+def _partition(example, num_partitions: int, bounds: List[int]) -> int:
+  del num_partitions
+  return bisect.bisect(bounds, hash_bucket(example, bounds[-1]))
+
+
+def read_splits(pipeline: beam.Pipeline, source: Source,
+                input_splits: Sequence[Tuple[str, str]],
+                skip_bad_examples: bool,
+                hash_buckets: Optional[Sequence[Tuple[str, int]]] = None,
+                report_path: Optional[str] = None
+                ) -> Dict[str, beam.PCollection]:
+  """Output split name -> examples; what ExampleGen and data.convert write.
+
+  Args:
+    pipeline: the Beam pipeline to add the steps to.
+    source: the dataset reader.
+    input_splits: (name, pattern) of each input split.
+    skip_bad_examples: count bad inputs instead of failing.
+    hash_buckets: (output split, buckets) to partition a single input split
+      by `hash_bucket`; None keeps the input splits as output splits.
+    report_path: where to write the JSON report, if anywhere.
+  """
+  reads = [(name, pipeline | f'Read[{name}]' >> ReadExamples(
+      source, pattern, skip_bad_examples)) for name, pattern in input_splits]
+  if hash_buckets:
+    if len(reads) != 1:
+      raise ValueError(f'hash_buckets need one input split, got '
+                       f'{[name for name, _ in input_splits]}')
+    bounds = [sum(b for _, b in hash_buckets[:i + 1])
+              for i in range(len(hash_buckets))]
+    parts = reads[0][1]['examples'] | 'SplitByHash' >> beam.Partition(
+        _partition, len(bounds), bounds)
+    outputs = {name: part for (name, _), part in zip(hash_buckets, parts)}
+  else:
+    outputs = {name: read['examples'] for name, read in reads}
+  if report_path:
+    write_report(reads, outputs, report_path)
+  return outputs
 
 
 class _ReportFn(beam.CombineFn):
