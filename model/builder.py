@@ -1,0 +1,58 @@
+"""The model factory: `ModelConfig` -> tf_keras segmentation model.
+
+Reads top to bottom like the DeepLabV3+ figure: normalize -> backbone
+feature levels -> head -> upsample logits to the input size.
+"""
+
+import tf_keras
+
+from model import backbones
+from model import heads
+from model import layers as model_layers
+from model import pretrained
+from model.config import ModelConfig
+
+
+def build_model(config: ModelConfig) -> tf_keras.Model:
+  """Builds the segmentation model a config describes.
+
+  Args:
+    config: the architecture; `config.backbone_weights` optionally loads
+      ImageNet weights into the backbone (`model.pretrained`).
+
+  Returns:
+    A model from float32 [B, S, S, 3] RGB images with raw values in [0, 255]
+    to float32 logits [B, S, S, num_classes].
+  """
+  backbone = backbones.build_backbone(
+      config.backbone, config.input_size,
+      depth_multiplier=config.depth_multiplier,
+      output_stride=config.output_stride,
+      quant_friendly=config.quant_friendly,
+      # DeepLab reads MobileNetV2's 320-channel block ("MNetV2*", MobileNetV2
+      # paper Table 7); MobileNetV3's last 1x1 conv is part of its last stage
+      # (MobileNetV3 paper, figure 5) and feeds the head.
+      include_last_conv=config.backbone != 'mobilenet_v2')
+  if config.backbone_weights:
+    pretrained.load_backbone_weights(backbone, config)
+
+  size = config.input_size
+  image = tf_keras.Input((size, size, 3), name='image')
+  # Keras applications' MobileNet preprocessing: [0, 255] -> [-1, 1].
+  x = tf_keras.layers.Rescaling(1 / 127.5, offset=-1.0, name='normalize')(image)
+  features = backbone(x)
+  if config.head == 'deeplabv3plus':
+    logits = heads.deeplabv3plus(
+        features, num_classes=config.num_classes,
+        output_stride=config.output_stride, aspp=config.aspp,
+        decoder=config.decoder, quant_friendly=config.quant_friendly)
+  else:
+    logits = heads.lraspp(features, num_classes=config.num_classes)
+  logits = model_layers.resize_to(logits, (size, size), 'upsample_logits')
+  return tf_keras.Model(image, logits, name=model_name(config))
+
+
+def model_name(config: ModelConfig) -> str:
+  """A short readable name, e.g. 'mobilenet_v2_1.0_deeplabv3plus_os16'."""
+  return (f'{config.backbone}_{config.depth_multiplier}_{config.head}'
+          f'_os{config.output_stride}')

@@ -1,0 +1,106 @@
+"""TFLite export: builtin ops only, phone contract, agreement with Keras."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from model import builder
+from model import export
+from model.config import ModelConfig
+
+SIZE = 64
+NUM_CLASSES = 5
+# Ops allowed to see float tensors in a full-int8 model: the uint8 -> float
+# input cast, its quantization and the dequantized probabilities.
+_INT8_BOUNDARY_OPS = {'CAST', 'QUANTIZE', 'DEQUANTIZE'}
+
+
+def _images(count, seed=0):
+  rng = np.random.RandomState(seed)
+  return [rng.randint(0, 256, (1, SIZE, SIZE, 3)).astype(np.uint8)
+          for _ in range(count)]
+
+
+def _ops(flatbuffer):
+  """(op name, output dtypes) of every op; the interpreter's own listing."""
+  interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+  tensors = {t['index']: t['dtype'] for t in interpreter.get_tensor_details()}
+  return [(op['op_name'], {tensors[i] for i in op['outputs']})
+          for op in interpreter._get_ops_details()]  # pylint: disable=protected-access
+
+
+def _run(flatbuffer, images):
+  runner = tf.lite.Interpreter(model_content=flatbuffer).get_signature_runner()
+  outputs = [runner(image=image) for image in images]
+  return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
+
+
+@pytest.fixture(scope='module')
+def v2_model():
+  return builder.build_model(
+      ModelConfig(num_classes=NUM_CLASSES, input_size=SIZE))
+
+
+@pytest.fixture(scope='module')
+def v2_decoder(v2_model):
+  return export.inference_model(v2_model)
+
+
+def test_inference_model_contract(v2_model, v2_decoder):
+  assert v2_decoder.input.name == 'image'
+  assert v2_decoder.input.dtype == tf.uint8
+  assert tuple(v2_decoder.input.shape) == (1, SIZE, SIZE, 3)
+  image = _images(1)[0]
+  outputs = v2_decoder(image)
+  logits = v2_model(image.astype(np.float32)).numpy()
+  assert outputs['class_ids'].dtype == tf.int32
+  assert outputs['class_ids'].shape == (1, SIZE, SIZE)
+  assert outputs['probabilities'].dtype == tf.float32
+  assert outputs['probabilities'].shape == (1, SIZE, SIZE, NUM_CLASSES)
+  np.testing.assert_array_equal(outputs['class_ids'], logits.argmax(-1))
+  np.testing.assert_allclose(outputs['probabilities'],
+                             tf.nn.softmax(logits).numpy(), rtol=1e-5)
+
+
+def test_tflite_signature_and_io_types(v2_decoder):
+  interpreter = tf.lite.Interpreter(
+      model_content=export.convert_to_tflite(v2_decoder, _images(2)))
+  signature = interpreter.get_signature_list()['serving_default']
+  assert signature == {'inputs': ['image'],
+                       'outputs': ['class_ids', 'probabilities']}
+  image, = interpreter.get_input_details()
+  assert image['dtype'] == np.uint8
+  assert image['quantization'] == (0.0, 0)  # raw pixels, no rescaling
+  assert tuple(image['shape']) == (1, SIZE, SIZE, 3)
+
+
+@pytest.mark.parametrize('backbone,head,extra', [
+    ('mobilenet_v2', 'deeplabv3plus', {}),
+    ('mobilenet_v2', 'deeplabv3plus', {'aspp': True, 'output_stride': 8}),
+    ('mobilenet_v2', 'lraspp', {}),
+    ('mobilenet_v3_large', 'deeplabv3plus', {'aspp': True}),
+    ('mobilenet_v3_large', 'lraspp', {}),
+    ('mobilenet_v3_small', 'deeplabv3plus', {'quant_friendly': True}),
+    ('mobilenet_v3_small', 'lraspp', {}),
+])
+def test_float_and_int8_tflite_match_keras(backbone, head, extra):
+  config = ModelConfig(backbone=backbone, head=head, num_classes=NUM_CLASSES,
+                       input_size=SIZE, **extra)
+  model = export.inference_model(builder.build_model(config))
+  images = _images(4, seed=1)
+  expected = np.concatenate([model(x)['class_ids'] for x in images])
+
+  float_model = export.convert_to_tflite(model)
+  assert all(name.isupper() and name != 'CUSTOM' and
+             not name.startswith('FLEX') for name, _ in _ops(float_model))
+  got = _run(float_model, images)
+  assert (got['class_ids'] == expected).mean() >= 0.999
+
+  int8_model = export.convert_to_tflite(model, images)
+  assert len(int8_model) < 0.35 * len(float_model)
+  for name, dtypes in _ops(int8_model):
+    if name not in _INT8_BOUNDARY_OPS:
+      assert dtypes <= {np.int8, np.int32}, (name, dtypes)
+  got = _run(int8_model, images)
+  # Random weights, calibrated on these images: measured 0.96-0.99.
+  assert (got['class_ids'] == expected).mean() >= 0.9
