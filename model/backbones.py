@@ -71,6 +71,9 @@ class BackboneSpec:
       last block's width (V3: 960 = 6 x 160, 576 = 6 x 96).
     last_activation: activation after the final 1x1 conv.
     names: layer naming of the matching Keras application.
+    classifier_filters: width of the 1x1 conv between pooling and logits of
+      the ImageNet classifier (V3 Tables 1-2: 1280, 1024); None for V2,
+      which classifies the pooled features directly.
     se_ratio: squeeze-excite bottleneck ratio (V3 paper, section 5.3).
   """
   stem_filters: int
@@ -80,6 +83,7 @@ class BackboneSpec:
   last_conv_filters: Optional[int]
   last_activation: str
   names: KerasNames
+  classifier_filters: Optional[int] = None
   se_ratio: float = 0.25
 
 
@@ -146,11 +150,13 @@ SPECS: Dict[str, BackboneSpec] = {
     'mobilenet_v3_large': BackboneSpec(
         stem_filters=16, stem_scales=False, stem_activation='hard_swish',
         blocks=_V3_LARGE, last_conv_filters=None,
-        last_activation='hard_swish', names=_V3_NAMES),
+        last_activation='hard_swish', names=_V3_NAMES,
+        classifier_filters=1280),
     'mobilenet_v3_small': BackboneSpec(
         stem_filters=16, stem_scales=False, stem_activation='hard_swish',
         blocks=_V3_SMALL, last_conv_filters=None,
-        last_activation='hard_swish', names=_V3_NAMES),
+        last_activation='hard_swish', names=_V3_NAMES,
+        classifier_filters=1024),
 }
 
 
@@ -158,7 +164,9 @@ def make_divisible(value: float, divisor: int = 8) -> int:
   """Round a width to a multiple of 8, never more than 10% down.
 
   The rounding of the reference implementations (slim mobilenet, Keras
-  applications), needed to reproduce their exact channel counts.
+  applications), needed to reproduce their exact channel counts. With
+  divisor 1 it is plain rounding (DeepLab's MobileNetV2 at depth multipliers
+  other than 1).
   """
   rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
   if rounded < 0.9 * value:
@@ -169,7 +177,8 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 def build_backbone(name: str, input_size: int, *,
                    depth_multiplier: float = 1.0, output_stride: int = 32,
                    quant_friendly: bool = False,
-                   include_last_conv: bool = True) -> tf_keras.Model:
+                   include_last_conv: bool = True,
+                   channel_divisor: int = 8) -> tf_keras.Model:
   """Builds a backbone that maps normalized images to named feature levels.
 
   Args:
@@ -184,6 +193,9 @@ def build_backbone(name: str, input_size: int, *,
     include_last_conv: keep the final 1x1 conv. Keras applications keep it
       without their top; DeepLab's MobileNetV2 drops it ("MNetV2*" in
       MobileNetV2 paper Table 7) and reads the 320-channel block output.
+    channel_divisor: stem and block widths are rounded to multiples of it
+      after the depth multiplier (see `ModelConfig.channel_divisor`).
+      Expanded widths always round to 8, as in slim and Keras.
 
   Returns:
     A model from float32 [B, S, S, 3] images in [-1, 1] to a dict
@@ -196,7 +208,8 @@ def build_backbone(name: str, input_size: int, *,
 
   stem_filters = spec.stem_filters
   if spec.stem_scales:
-    stem_filters = make_divisible(stem_filters * depth_multiplier)
+    stem_filters = make_divisible(stem_filters * depth_multiplier,
+                                  channel_divisor)
   x = tf_keras.layers.Conv2D(stem_filters, 3, strides=2, padding='same',
                              use_bias=False, name=names.stem)(inputs)
   x = model_layers.batch_norm(names.stem_bn)(x)
@@ -216,7 +229,8 @@ def build_backbone(name: str, input_size: int, *,
         stride *= block.stride
     x = _inverted_bottleneck(
         x, block, prefix=names.block(index), names=names,
-        filters=make_divisible(block.filters * depth_multiplier),
+        filters=make_divisible(block.filters * depth_multiplier,
+                               channel_divisor),
         stride=block_stride, rate=block_rate, se_ratio=spec.se_ratio,
         quant_friendly=quant_friendly)
 
@@ -290,9 +304,4 @@ def _activation_kind(quant_friendly: bool):
 
 def _level(stride: int) -> str:
   return str(int(math.log2(stride)))
-
-
-def feature_stride(level: str, output_stride: int) -> int:
-  """Actual stride of a level once atrous stages stop striding."""
-  return min(2 ** int(level), output_stride)
 

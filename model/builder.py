@@ -32,7 +32,8 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
       # DeepLab reads MobileNetV2's 320-channel block ("MNetV2*", MobileNetV2
       # paper Table 7); MobileNetV3's last 1x1 conv is part of its last stage
       # (MobileNetV3 paper, figure 5) and feeds the head.
-      include_last_conv=config.backbone != 'mobilenet_v2')
+      include_last_conv=config.backbone != 'mobilenet_v2',
+      channel_divisor=config.width_divisor)
   if config.backbone_weights:
     pretrained.load_backbone_weights(backbone, config)
 
@@ -50,6 +51,30 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
     logits = heads.lraspp(features, num_classes=config.num_classes)
   logits = model_layers.resize_to(logits, (size, size), 'upsample_logits')
   return tf_keras.Model(image, logits, name=model_name(config))
+
+
+def build_classifier(config: ModelConfig) -> tf_keras.Model:
+  """The backbone as the ImageNet classifier of its paper.
+
+  Only `backbone`, `depth_multiplier`, `quant_friendly`, `num_classes` and
+  `input_size` matter; it exists to check the backbones against the
+  published classifier sizes (`python -m model.profile --classifier`).
+  """
+  spec = backbones.SPECS[config.backbone]
+  backbone = backbones.build_backbone(
+      config.backbone, config.input_size,
+      depth_multiplier=config.depth_multiplier,
+      quant_friendly=config.quant_friendly,
+      channel_divisor=config.width_divisor)
+  hidden = spec.classifier_filters
+  if hidden and config.depth_multiplier > 1.0:
+    hidden = backbones.make_divisible(hidden * config.depth_multiplier)
+  size = config.input_size
+  image = tf_keras.Input((size, size, 3), name='image')
+  x = tf_keras.layers.Rescaling(1 / 127.5, offset=-1.0, name='normalize')(image)
+  logits = heads.image_classifier(backbone(x), num_classes=config.num_classes,
+                                  hidden_filters=hidden)
+  return tf_keras.Model(image, logits, name=f'{config.backbone}_classifier')
 
 
 def model_name(config: ModelConfig) -> str:

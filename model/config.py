@@ -35,6 +35,12 @@ class ModelConfig:
     input_size: side S of the square S x S input the model is built for.
     backbone_weights: None (random init), 'imagenet', or a local path to a
       Keras applications weights file.
+    channel_divisor: block widths are rounded to multiples of it after the
+      depth multiplier. None picks the reference rule: DeepLab's MobileNetV2
+      uses 1 when depth_multiplier != 1 (research/deeplab
+      feature_extractor.py; the model zoo's 0.88B-MAdd dm 0.5 model), and
+      8 otherwise, as the ImageNet checkpoints of Keras applications do, so
+      backbone_weights needs 8.
   """
   backbone: str = 'mobilenet_v2'
   depth_multiplier: float = 1.0
@@ -46,6 +52,7 @@ class ModelConfig:
   num_classes: int = 2
   input_size: int = 256
   backbone_weights: Optional[str] = None
+  channel_divisor: Optional[int] = None
 
   def __post_init__(self):
     _check(self.backbone in BACKBONES,
@@ -65,6 +72,23 @@ class ModelConfig:
            f'input_size={self.input_size}: must be k * output_stride or '
            f'k * output_stride + 1 (output_stride={self.output_stride}; '
            'DeepLab uses 513 = 32 * 16 + 1) so feature maps align')
+    _check(self.channel_divisor is None or (
+        isinstance(self.channel_divisor, int) and self.channel_divisor >= 1),
+           f'channel_divisor={self.channel_divisor}: must be None or a '
+           'positive integer')
+    _check(not self.backbone_weights or self.width_divisor == 8,
+           f'channel_divisor={self.channel_divisor} with backbone_weights='
+           f'{self.backbone_weights!r}: Keras applications checkpoints round '
+           'widths to multiples of 8; set channel_divisor=8')
+
+  @property
+  def width_divisor(self) -> int:
+    """channel_divisor, or the reference rule when it is None."""
+    if self.channel_divisor is not None:
+      return self.channel_divisor
+    if self.backbone == 'mobilenet_v2' and self.depth_multiplier != 1.0:
+      return 1
+    return 8
 
   def to_dict(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)

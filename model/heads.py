@@ -1,4 +1,4 @@
-"""Segmentation heads: DeepLabV3+ (ASPP + decoder) and LR-ASPP.
+"""Heads: DeepLabV3+ (ASPP + decoder), LR-ASPP, and the ImageNet classifier.
 
 A head reads feature levels by name from the dict a backbone returns ('2' is
 OS 4, '3' is OS 8, '5' the top; see `model.backbones`) and returns logits at
@@ -6,7 +6,7 @@ the resolution of the finest level it used. It knows nothing else of the
 backbone. Layer names follow the boxes of the papers' figures.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 import tensorflow as tf
 import tf_keras
@@ -109,3 +109,25 @@ def lraspp(features: Features, *, num_classes: int) -> tf.Tensor:
   x = tf_keras.layers.Conv2D(num_classes, 1, name='lraspp/high_logits')(x)
   low = tf_keras.layers.Conv2D(num_classes, 1, name='lraspp/low_logits')(low)
   return tf_keras.layers.Add(name='logits')([x, low])
+
+
+def image_classifier(features: Features, *, num_classes: int,
+                     hidden_filters: Optional[int]) -> tf.Tensor:
+  """The ImageNet classifier the backbones were published with.
+
+  Only used to check backbones against their papers' sizes (MobileNetV2
+  Table 4 layout: pool + dense; MobileNetV3 Tables 1-2: pool, 1x1 conv with
+  h-swish, 1x1 conv logits). Layer names are Keras applications' so the
+  parameter count can be compared with them including the top.
+  """
+  x = features['5']
+  if hidden_filters is None:
+    x = tf_keras.layers.GlobalAveragePooling2D(name='avg_pool')(x)
+    return tf_keras.layers.Dense(num_classes, name='predictions')(x)
+  x = tf_keras.layers.GlobalAveragePooling2D(keepdims=True,
+                                             name='avg_pool')(x)
+  x = tf_keras.layers.Conv2D(hidden_filters, 1, name='Conv_2')(x)
+  x = model_layers.HardSwish(name='Conv_2/hard_swish')(x)
+  x = tf_keras.layers.Dropout(0.2, name='dropout')(x)
+  x = tf_keras.layers.Conv2D(num_classes, 1, name='Logits')(x)
+  return tf_keras.layers.Flatten(name='flatten')(x)
