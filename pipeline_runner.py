@@ -45,7 +45,8 @@ flags.DEFINE_enum('runner', 'local', run_config.RUNNERS,
 flags.DEFINE_list('beam_pipeline_args', None,
                   'Comma-separated Beam options for the data components, '
                   'e.g. --beam_pipeline_args=--direct_running_mode='
-                  'multi_processing,--direct_num_workers=2')
+                  'multi_processing,--direct_num_workers=2. Default: '
+                  'in-memory for the demo, one worker per core otherwise.')
 flags.DEFINE_integer('demo_images', 240,
                      'Number of images of the generated demo dataset.')
 flags.DEFINE_float('eval_fraction', 0.1,
@@ -119,7 +120,9 @@ def config_from_flags() -> run_config.RunConfig:
           'gate': {name: FLAGS[name].value for name in _GATE_FLAGS},
       },
       runner=FLAGS.runner,
-      beam_pipeline_args=tuple(FLAGS.beam_pipeline_args or ()),
+      beam_pipeline_args=(
+          tuple(FLAGS.beam_pipeline_args) if FLAGS.beam_pipeline_args
+          else run_config.default_beam_pipeline_args(dataset)),
       eval_fraction=FLAGS.eval_fraction, voc_aug=FLAGS.voc_aug,
       skip_bad_examples=FLAGS.skip_bad_examples)
 

@@ -27,5 +27,6 @@ setuptools.setup(
         'apache-beam[gcp]>=2.59,<2.60',
         'pillow>=10',
         'numpy>=1.26,<2',
+        'shapely>=2,<3',
     ],
 )

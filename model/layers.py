@@ -14,7 +14,7 @@ _PACKAGE = 'mobile_deeplab'
 
 @tf_keras.saving.register_keras_serializable(package=_PACKAGE)
 class HardSigmoid(tf_keras.layers.Layer):
-  """relu6(x + 3) / 6 (MobileNetV3 paper, arXiv 1905.02244, eq. 2).
+  """relu6(x + 3) / 6 (MobileNetV3 paper, arXiv 1905.02244, section 5.2).
 
   Not `tf_keras.activations.hard_sigmoid`, which is the 0.2 x + 0.5 variant.
   """
@@ -56,12 +56,14 @@ def activation(kind: str, name: str) -> tf_keras.layers.Layer:
 def batch_norm(name: str) -> tf_keras.layers.BatchNormalization:
   """BatchNorm with the Keras-applications epsilon, so ImageNet BN stats fit.
 
-  Momentum is 0.99 rather than the applications' 0.999: the pipeline
-  fine-tunes for few steps, and the moving statistics must follow the new
-  data within them.
+  Momentum is 0.9 (PyTorch's default) rather than the applications' 0.999:
+  the moving statistics must follow features that change quickly while the
+  model trains from scratch or fine-tunes for few steps. Measured on the demo
+  (MobileNetV2 x0.5, 300 steps): momentum 0.99 left inference-mode person IoU
+  at 0.00 while training-mode IoU was 0.72; with 0.9 the two agree (0.66).
   """
   return tf_keras.layers.BatchNormalization(
-      epsilon=1e-3, momentum=0.99, name=name)
+      epsilon=1e-3, momentum=0.9, name=name)
 
 
 def resize_to(x: tf.Tensor, size, name: str) -> tf.Tensor:
@@ -82,9 +84,9 @@ def separable_conv(x: tf.Tensor, filters: int, *, rate: int = 1,
                    quant_friendly: bool, name: str) -> tf.Tensor:
   """3x3 (atrous) depthwise + 1x1 pointwise, each with BN and ReLU.
 
-  DeepLabV3+ (arXiv 1802.02611, section 3.2) uses this "atrous separable
+  DeepLabV3+ (arXiv 1802.02611, section 3.1) uses this "atrous separable
   convolution" in ASPP and in the decoder. quant_friendly drops BN and ReLU
-  between the depthwise and pointwise convs (arXiv 1803.08607, figure 2c):
+  between the depthwise and pointwise convs (arXiv 1803.08607):
   int8 ranges of depthwise outputs with per-channel BN scales are what hurt
   quantized MobileNets.
   """

@@ -179,6 +179,18 @@ def build_run_config(preset: str, dataset: str, data_root: str,
       gate=QualityGate(**sections['gate']), **run_fields)
 
 
+def default_beam_pipeline_args(dataset: str) -> Tuple[str, ...]:
+  """DirectRunner settings when the user gives no --beam_pipeline_args.
+
+  The demo is small: in-memory mode avoids the ~6 s it takes to start worker
+  processes. Real datasets use one worker process per core (data/ingest
+  throughput is in docs/data.md).
+  """
+  if dataset == 'demo':
+    return ('--direct_running_mode=in_memory',)
+  return ('--direct_running_mode=multi_processing', '--direct_num_workers=0')
+
+
 def training_custom_config(config: RunConfig) -> Dict[str, Any]:
   """The Trainer's custom_config: plain JSON-able values only."""
   return {

@@ -6,7 +6,7 @@ MobilePusher. Runners (pipeline_runner.py) only choose an orchestrator.
 """
 
 import json
-from typing import List, Optional
+from typing import Optional
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -38,7 +38,8 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
   example_gen = create_example_gen(
       'people' if config.dataset == 'demo' else config.dataset,
       data_root or config.data_root, eval_fraction=config.eval_fraction,
-      voc_aug=config.voc_aug, skip_bad_examples=config.skip_bad_examples)
+      voc_aug=config.voc_aug, skip_bad_examples=config.skip_bad_examples,
+  ).with_id('ExampleGen')
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(
@@ -120,7 +121,3 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
               config=json.dumps({'class_names': list(config.labels)}),
               threshold=threshold),
       ])])
-
-
-def component_ids(pipeline: tfx.dsl.Pipeline) -> List[str]:
-  return [component.id for component in pipeline.components]

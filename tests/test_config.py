@@ -68,3 +68,9 @@ def test_labels_must_match_num_classes_and_paths_derive_from_output_dir():
   assert run.serving_dir == '/o/serving'
   with pytest.raises(ValueError, match='eval_fraction'):
     build(eval_fraction=1.5)
+
+
+def test_default_beam_args_in_memory_for_demo_all_cores_otherwise():
+  assert config.default_beam_pipeline_args('demo') == (
+      '--direct_running_mode=in_memory',)
+  assert '--direct_num_workers=0' in config.default_beam_pipeline_args('voc')

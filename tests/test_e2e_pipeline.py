@@ -34,7 +34,7 @@ def run_cli(output_dir, *flags):
       cwd=ROOT, capture_output=True, text=True, timeout=1200)
   assert completed.returncode == 0, completed.stdout + completed.stderr
   with open(os.path.join(output_dir, 'run_summary.json')) as f:
-    return json.load(f), completed.stdout
+    return json.load(f), completed.stdout + completed.stderr
 
 
 @pytest.fixture(scope='module')
@@ -48,7 +48,7 @@ def first_run(tmp_path_factory):
 def eval_examples(summary):
   """(serialized example, original mask) of every eval example on disk."""
   examples_dir = os.path.join(os.path.dirname(summary['saved_model']), '..',
-                              '..', '..', 'DatasetExampleGen', 'examples')
+                              '..', '..', 'ExampleGen', 'examples')
   run_dirs = sorted(os.listdir(examples_dir))
   files = tf.io.gfile.glob(os.path.join(examples_dir, run_dirs[-1],
                                         'Split-eval', '*.gz'))
@@ -62,7 +62,7 @@ def eval_examples(summary):
 
 
 def test_summary_describes_a_blessed_and_pushed_run(first_run):
-  _, summary, stdout = first_run
+  _, summary, output = first_run
   assert summary['dataset'] == 'demo'
   assert summary['labels'] == ['background', 'person']
   assert summary['input_size'] == SIZE
@@ -81,8 +81,8 @@ def test_summary_describes_a_blessed_and_pushed_run(first_run):
   for kind in ('float', 'int8'):
     assert os.path.isfile(summary['tflite'][kind])
     assert 0.0 <= summary['metrics_tflite'][kind]['mean_iou'] <= 1.0
-  assert '> Trainer running' in stdout and 'Run summary:' in stdout
-  assert 'step 12/12' in stdout
+  assert '> Trainer running' in output and 'Run summary:' in output
+  assert 'step 12/12' in output
 
 
 def test_pushed_folder_is_servable_and_holds_the_phone_models(first_run):
@@ -173,7 +173,7 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   summary, _ = run_cli(output_dir, '--min_mean_iou=0',
                        '--max_int8_mean_iou_drop=1')
   states = {c['component']: c['state'] for c in summary['components']}
-  for component in ('DatasetExampleGen', 'StatisticsGen', 'SchemaGen',
+  for component in ('ExampleGen', 'StatisticsGen', 'SchemaGen',
                     'Transform', 'Trainer', 'Evaluator', 'TFLiteExport'):
     assert states[component] == 'CACHED', states
   assert summary['metrics'] == first_summary['metrics']
