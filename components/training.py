@@ -2,10 +2,10 @@
 
 Everything comes from `fn_args.custom_config` (built by
 pipeline.config.training_custom_config): the ModelConfig, the TrainConfig and
-the class names. Training resumes after a crash: Keras' BackupAndRestore keeps
-its state in a directory keyed by the configuration and the input data, which
-outlives the failed Trainer execution (a rerun gets new artifact URIs, so the
-checkpoint cannot live inside them).
+the class names. Training resumes after a crash: checkpoints go to a
+directory keyed by the configuration and the input data, which outlives the
+failed Trainer execution (a rerun gets new artifact URIs, so the checkpoints
+cannot live inside them). TensorBoard logs go to the model run artifact.
 """
 
 import hashlib
@@ -41,30 +41,12 @@ def run_fn(fn_args: FnArgs) -> None:
       train_config.batch_size, augment=train_config.augment,
       min_scale=train_config.min_scale, max_scale=train_config.max_scale)
   model = builder.build_model(model_config)
-  model.compile(optimizer=make_optimizer(train_config),
-                loss=losses.masked_sparse_cross_entropy)
-
-  steps_per_epoch = steps_per_chunk(train_config.train_steps,
-                                    train_config.steps_per_log)
-  backup_dir = os.path.join(custom['checkpoint_dir'],
+  resume_dir = os.path.join(custom['checkpoint_dir'],
                             _run_key(custom, fn_args))
-  callbacks = [
-      tf_keras.callbacks.BackupAndRestore(backup_dir),
-      tf_keras.callbacks.ModelCheckpoint(
-          os.path.join(fn_args.model_run_dir, 'checkpoints',
-                       'step-{epoch:06d}'),
-          save_weights_only=True),
-      tf_keras.callbacks.TensorBoard(
-          log_dir=os.path.join(fn_args.model_run_dir, 'logs'),
-          update_freq='epoch'),
-      ProgressLogger(train_config.train_steps, steps_per_epoch,
-                     train_config.batch_size),
-  ]
-  logging.info('Training %s for %d steps (batch %d); resume state in %s',
-               _describe(model_config), train_config.train_steps,
-               train_config.batch_size, backup_dir)
-  model.fit(dataset, epochs=train_config.train_steps // steps_per_epoch,
-            steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
+  logging.info('Training %s for %d steps (batch %d)', _describe(model_config),
+               train_config.train_steps, train_config.batch_size)
+  fit(model, dataset, train_config, resume_dir,
+      log_dir=os.path.join(fn_args.model_run_dir, 'logs'))
 
   model_io.save_serving_model(
       model, fn_args.serving_model_dir, model_config, custom['labels'],
@@ -73,14 +55,72 @@ def run_fn(fn_args: FnArgs) -> None:
   logging.info('Saved the serving model to %s', fn_args.serving_model_dir)
 
 
-def make_optimizer(config: TrainConfig) -> tf_keras.optimizers.Optimizer:
-  """Momentum SGD (DeepLab) or Adam, on the poly schedule of DeepLab:
+def fit(model: tf_keras.Model, dataset: tf.data.Dataset, config: TrainConfig,
+        resume_dir: str, log_dir: str, callbacks=()) -> int:
+  """Trains `model` up to config.train_steps, resuming from `resume_dir`.
 
-  lr(step) = base_lr * (1 - step / train_steps) ** power.
+  A checkpoint of the model and optimizer (step count included, so the poly
+  schedule resumes too) is written to `resume_dir` every steps_per_log
+  steps. If one is there, training continues from it instead of step 0.
+
+  Returns:
+    The step training started from (0 for a fresh run).
   """
-  schedule = tf_keras.optimizers.schedules.PolynomialDecay(
+  model.compile(optimizer=make_optimizer(config),
+                loss=losses.masked_sparse_cross_entropy)
+  # Slot variables must exist before a restore can fill them.
+  model.optimizer.build(model.trainable_variables)
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+  manager = tf.train.CheckpointManager(checkpoint, resume_dir, max_to_keep=2)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint
+                       ).assert_existing_objects_matched()
+  start = int(model.optimizer.iterations.numpy())
+  if start:
+    logging.info('Resuming at step %d/%d from %s', start, config.train_steps,
+                 manager.latest_checkpoint)
+  else:
+    logging.info('Checkpoints every %d steps in %s', config.steps_per_log,
+                 resume_dir)
+  steps_per_epoch = steps_per_chunk(config.train_steps, config.steps_per_log)
+  model.fit(
+      dataset, initial_epoch=start // steps_per_epoch,
+      epochs=config.train_steps // steps_per_epoch,
+      steps_per_epoch=steps_per_epoch, verbose=0,
+      callbacks=[
+          _SaveEveryEpoch(manager),
+          tf_keras.callbacks.TensorBoard(log_dir=log_dir,
+                                         update_freq='epoch'),
+          ProgressLogger(config.train_steps, steps_per_epoch,
+                         config.batch_size),
+          *callbacks,
+      ])
+  return start
+
+
+class _SaveEveryEpoch(tf_keras.callbacks.Callback):
+  """Writes the resume checkpoint at the end of every (logging) epoch."""
+
+  def __init__(self, manager: tf.train.CheckpointManager):
+    super().__init__()
+    self._manager = manager
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._manager.save(
+        checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+
+
+def poly_schedule(config: TrainConfig
+                  ) -> tf_keras.optimizers.schedules.LearningRateSchedule:
+  """DeepLab's poly schedule: base_lr * (1 - step / train_steps) ** power."""
+  return tf_keras.optimizers.schedules.PolynomialDecay(
       config.base_lr, decay_steps=config.train_steps, end_learning_rate=0.0,
       power=config.lr_power)
+
+
+def make_optimizer(config: TrainConfig) -> tf_keras.optimizers.Optimizer:
+  """Momentum SGD (as DeepLab trains) or Adam, on the poly schedule."""
+  schedule = poly_schedule(config)
   decay = config.weight_decay or None
   if config.optimizer == 'adam':
     return tf_keras.optimizers.Adam(schedule, weight_decay=decay)
@@ -116,9 +156,7 @@ class ProgressLogger(tf_keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     seconds = time.monotonic() - self._started
     step = (epoch + 1) * self._steps_per_epoch
-    learning_rate = self.model.optimizer.learning_rate
-    if callable(learning_rate):
-      learning_rate = learning_rate(self.model.optimizer.iterations)
+    learning_rate = self.model.optimizer.learning_rate  # current value
     logging.info('step %d/%d  loss %.4f  lr %.2e  %.1f images/s', step,
                  self._train_steps, (logs or {}).get('loss', math.nan),
                  float(learning_rate),
