@@ -159,6 +159,7 @@ def main(argv) -> int:
   # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx
   from pipeline import pipeline as dag
+  from pipeline import report
   from pipeline import summary
   # pylint: enable=g-import-not-at-top
   pipeline = dag.create_pipeline(config, data_root=data_root)
@@ -166,8 +167,11 @@ def main(argv) -> int:
   result = summary.collect(
       config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
           config.metadata_path))
+  if result['saved_model']:
+    result['report'] = report.write_report(result, config.output_dir)
   path = summary.write(result, config.output_dir)
   console.say(summary.format_text(result))
+  console.say(f'Report: {result.get("report")}')
   console.say(f'Run summary: {path}')
   return 0
 

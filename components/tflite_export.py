@@ -22,9 +22,9 @@ import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components import example_io
 from components import model_io
 from components import preprocessing
 from components.artifacts import TFLiteModel
@@ -54,11 +54,9 @@ def TFLiteExport(  # pylint: disable=invalid-name
   serving_dir = path_utils.serving_model_path(model.uri)
   keras_model, config, labels = model_io.load_keras_model(serving_dir)
   size = config.input_size
-  train_uri = artifact_utils.get_split_uri([examples], features.TRAIN_SPLIT)
-  eval_uri = artifact_utils.get_split_uri([examples], features.EVAL_SPLIT)
-
   calibration = [image[None] for image, _ in _resized_examples(
-      train_uri, size, limit=num_calibration_images)]
+      examples.uri, features.TRAIN_SPLIT, size,
+      limit=num_calibration_images)]
   phone_model = export.inference_model(keras_model)
   with tempfile.TemporaryDirectory() as scratch:
     converter_log = os.path.join(scratch, CONVERTER_LOG_FILE)
@@ -74,7 +72,7 @@ def TFLiteExport(  # pylint: disable=invalid-name
     with fileio.open(os.path.join(tflite_model.uri, filename), 'wb') as f:
       f.write(flatbuffer)
     kind = 'int8' if filename == INT8_FILE else 'float'
-    scores[kind] = evaluate_tflite(flatbuffer, eval_uri, size, labels)
+    scores[kind] = evaluate_tflite(flatbuffer, examples.uri, size, labels)
     logging.info('TFLite %s: %.1f KB, mean IoU %.4f on the eval split', kind,
                  len(flatbuffer) / 1024, scores[kind][metrics.MEAN_IOU])
     tflite_model.set_float_custom_property(
@@ -129,37 +127,31 @@ def model_metadata(input_size: int, labels: List[str]) -> Dict:
   }
 
 
-def evaluate_tflite(flatbuffer: bytes, split_uri: str, input_size: int,
+def evaluate_tflite(flatbuffer: bytes, examples_uri: str, input_size: int,
                     labels: List[str]) -> Dict:
-  """Scores of a TFLite model on a split, at original mask resolution."""
+  """Scores of a TFLite model on the eval split, at original resolution."""
   segmenter = TFLiteSegmenter(flatbuffer)
   confusion = np.zeros((len(labels), len(labels)), np.int64)
-  for image, example in _resized_examples(split_uri, input_size):
+  for image, example in _resized_examples(examples_uri, features.EVAL_SPLIT,
+                                          input_size):
     class_ids = segmenter.predict(image)[export.CLASS_IDS]
-    mask = metrics.decode_label_png(
-        _bytes_feature(example, features.MASK_ENCODED))
+    mask = example_io.mask_of(example)
     resized = preprocessing.resize_mask(
         tf.constant(class_ids[..., None]), *mask.shape)[..., 0].numpy()
     confusion += metrics.confusion_matrix(mask, resized, len(labels))
   return metrics.scores_from_confusion(confusion, labels)
 
 
-def _resized_examples(split_uri: str, input_size: int, limit: int = None
+def _resized_examples(examples_uri: str, split: str, input_size: int,
+                      limit: int = None
                       ) -> Iterator[Tuple[np.ndarray, tf.train.Example]]:
   """(uint8 [S, S, 3] image as Transform resizes it, raw example)."""
-  files = sorted(fileio.glob(os.path.join(split_uri, '*')))
-  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
-  for count, serialized in enumerate(dataset.as_numpy_iterator()):
+  for count, example in enumerate(
+      example_io.split_examples(examples_uri, split)):
     if limit is not None and count >= limit:
       return
-    example = tf.train.Example.FromString(serialized)
-    image = preprocessing.decode_image(
-        _bytes_feature(example, features.IMAGE_ENCODED))
+    image = example_io.image_of(example)
     yield preprocessing.resize_image(image, input_size).numpy(), example
-
-
-def _bytes_feature(example: tf.train.Example, key: str) -> bytes:
-  return example.features.feature[key].bytes_list.value[0]
 
 
 def _write_json(path: str, value) -> None:

@@ -50,7 +50,7 @@ def generate_demo_project(output_dir: str, num_images: int = 240,
   projects are. Sizes vary between 112 and 192 pixels per side so that the
   pipeline's resizing and its original-resolution evaluation are exercised.
   """
-  settings = {'num_images': num_images, 'seed': seed, 'version': 1}
+  settings = {'num_images': num_images, 'seed': seed, 'version': 2}
   manifest_path = os.path.join(output_dir, MANIFEST)
   if _read_json(manifest_path) == settings:
     return output_dir
@@ -137,25 +137,25 @@ def _background(rng: np.random.Generator, height: int, width: int):
 def _person_parts(rng: np.random.Generator, height: int,
                   width: int) -> List[Polygon]:
   """Polygons of one standing figure: head, torso, two arms, two legs."""
-  size = rng.uniform(0.45, 0.95) * height
+  size = rng.uniform(0.55, 0.95) * height
   cx = rng.uniform(0.15, 0.85) * width
   top = rng.uniform(0.0, max(height - size, 0.0))
 
   def at(x, y):
     return (cx + x * size, top + y * size)
 
-  head_r = 0.09
+  head_r = 0.1
   head = [at(head_r * np.cos(a) * 0.85, 0.1 + head_r * np.sin(a))
           for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)]
-  torso = [at(-0.13, 0.2), at(0.13, 0.2), at(0.1, 0.56), at(-0.1, 0.56)]
+  torso = [at(-0.15, 0.2), at(0.15, 0.2), at(0.12, 0.56), at(-0.12, 0.56)]
   parts = [head, torso]
   for side in (-1, 1):
     angle = rng.uniform(0.05, 0.9)
-    parts.append(_limb(at(side * 0.12, 0.22), side * angle, 0.36 * size,
-                       0.055 * size))
+    parts.append(_limb(at(side * 0.14, 0.22), side * angle, 0.36 * size,
+                       0.08 * size))
     angle = rng.uniform(0.0, 0.35)
     parts.append(_limb(at(side * 0.06, 0.54), side * angle, 0.45 * size,
-                       0.075 * size))
+                       0.1 * size))
   return [_clip_polygon(p, height, width) for p in parts]
 
 

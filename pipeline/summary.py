@@ -37,6 +37,7 @@ def collect(config: RunConfig, connection_config) -> Dict:
   pushed = outputs.get(('MobilePusher', 'pushed_model'))
   model_uri = _uri(outputs, 'Trainer', 'model')
   blessing = outputs.get(('Evaluator', 'blessing'))
+  examples_uri = _uri(outputs, 'ExampleGen', 'examples')
   return {
       'dataset': config.dataset,
       'num_examples': _example_counts(
@@ -56,6 +57,7 @@ def collect(config: RunConfig, connection_config) -> Dict:
           'float': _existing(tflite_uri, tflite_export.FLOAT_FILE),
           'int8': _existing(tflite_uri, tflite_export.INT8_FILE),
       },
+      'examples': os.path.abspath(examples_uri) if examples_uri else None,
       'input_size': config.model.input_size,
       'labels': list(config.labels),
       'components': timings,

@@ -12,13 +12,14 @@ import subprocess
 import sys
 
 import numpy as np
+from PIL import Image
 import pytest
 import tensorflow as tf
 
+from components import example_io
 from components import preprocessing
 from components.tflite_runner import TFLiteSegmenter
 from data import features
-from model import metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 64
@@ -46,19 +47,10 @@ def first_run(tmp_path_factory):
 
 
 def eval_examples(summary):
-  """(serialized example, original mask) of every eval example on disk."""
-  examples_dir = os.path.join(os.path.dirname(summary['saved_model']), '..',
-                              '..', '..', 'ExampleGen', 'examples')
-  run_dirs = sorted(os.listdir(examples_dir))
-  files = tf.io.gfile.glob(os.path.join(examples_dir, run_dirs[-1],
-                                        'Split-eval', '*.gz'))
-  result = []
-  for record in tf.data.TFRecordDataset(files, 'GZIP').as_numpy_iterator():
-    example = tf.train.Example.FromString(record)
-    mask = metrics.decode_label_png(
-        example.features.feature[features.MASK_ENCODED].bytes_list.value[0])
-    result.append((record, mask, example))
-  return result
+  """(serialized example, original mask, example) of every eval example."""
+  return [(example.SerializeToString(), example_io.mask_of(example), example)
+          for example in example_io.split_examples(summary['examples'],
+                                                   'eval')]
 
 
 def test_summary_describes_a_blessed_and_pushed_run(first_run):
@@ -83,6 +75,8 @@ def test_summary_describes_a_blessed_and_pushed_run(first_run):
     assert 0.0 <= summary['metrics_tflite'][kind]['mean_iou'] <= 1.0
   assert '> Trainer running' in output and 'Run summary:' in output
   assert 'step 12/12' in output
+  assert os.path.isfile(summary['report'])
+  assert summary['report'].endswith('.png')
 
 
 def test_pushed_folder_is_servable_and_holds_the_phone_models(first_run):
@@ -155,8 +149,7 @@ def test_float_tflite_agrees_with_saved_model(first_run):
   loaded = tf.saved_model.load(summary['saved_model'])
   agree = total = 0
   for _, _, example in eval_examples(summary):
-    image = preprocessing.resize_image(preprocessing.decode_image(
-        example.features.feature[features.IMAGE_ENCODED].bytes_list.value[0]),
+    image = preprocessing.resize_image(example_io.image_of(example),
                                        SIZE).numpy()
     tflite_ids = segmenter.predict(image)['class_ids']
     assert tflite_ids.shape == (SIZE, SIZE)
@@ -187,3 +180,26 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   assert strict['pushed_dir'] is None
   assert 'Evaluator did not bless' in strict['not_pushed_reason']
   assert len(os.listdir(os.path.join(output_dir, 'serving'))) == 1
+
+
+@pytest.mark.parametrize('model_file', ['', 'model.tflite'])
+def test_predict_cli_writes_overlay_and_mask_at_image_size(
+    first_run, tmp_path, model_file):
+  _, summary, _ = first_run
+  image_path = os.path.join(
+      summary['examples'], '..', '..', '..', '..', 'demo_data', 'ds1', 'img')
+  image_path = os.path.join(image_path, sorted(os.listdir(image_path))[0])
+  completed = subprocess.run(
+      [sys.executable, '-m', 'pipeline.predict',
+       f"--model={os.path.join(summary['pushed_dir'], model_file)}",
+       f'--output_dir={tmp_path}', image_path],
+      cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert completed.returncode == 0, completed.stderr
+  stem = os.path.splitext(os.path.basename(image_path))[0]
+  with Image.open(image_path) as photo:
+    size = photo.size
+  with Image.open(tmp_path / f'{stem}_overlay.png') as overlay:
+    assert overlay.size == size and overlay.mode == 'RGB'
+  with Image.open(tmp_path / f'{stem}_mask.png') as mask:
+    assert mask.size == size
+    assert set(np.unique(np.asarray(mask))) <= {0, 1}

@@ -1,0 +1,46 @@
+"""Loads a trained model (SavedModel or TFLite) as one segment function."""
+
+import os
+from typing import Callable, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from components import preprocessing
+from components.tflite_runner import TFLiteSegmenter
+
+Segmenter = Callable[[np.ndarray], np.ndarray]
+
+
+def load_segmenter(path: str) -> Tuple[Segmenter, List[str]]:
+  """(image uint8 [H, W, 3] -> class ids [H, W], class names)."""
+  if path.endswith('.tflite'):
+    with open(path, 'rb') as f:
+      tflite = TFLiteSegmenter(f.read())
+
+    def segment(image: np.ndarray) -> np.ndarray:
+      resized = preprocessing.resize_image(tf.constant(image),
+                                           tflite.input_size).numpy()
+      class_ids = tflite.predict(resized)['class_ids']
+      return preprocessing.resize_mask(
+          tf.constant(class_ids[..., None]), *image.shape[:2]).numpy()[..., 0]
+
+    return segment, _labels(os.path.dirname(path))
+  if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
+    raise ValueError(f'--model={path}: neither a .tflite file nor a '
+                     'SavedModel folder (no saved_model.pb)')
+  serve = tf.saved_model.load(path).signatures['serving_images']
+
+  def segment(image: np.ndarray) -> np.ndarray:
+    return serve(images=tf.constant(image[None]))['class_ids'].numpy()[0]
+
+  return segment, _labels(path)
+
+
+def _labels(folder: str) -> List[str]:
+  for candidate in (os.path.join(folder, 'labels.txt'),
+                    os.path.join(folder, 'assets.extra', 'labels.txt')):
+    if os.path.isfile(candidate):
+      with open(candidate) as f:
+        return f.read().split()
+  raise ValueError(f'no labels.txt in {folder} (or its assets.extra/)')
