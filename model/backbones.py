@@ -161,7 +161,7 @@ SPECS: Dict[str, BackboneSpec] = {
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
-  """Round a width to a multiple of 8, never more than 10% down.
+  """Round a width to a multiple of `divisor`, never more than 10% down.
 
   The rounding of the reference implementations (slim mobilenet, Keras
   applications), needed to reproduce their exact channel counts. With
@@ -203,7 +203,6 @@ def build_backbone(name: str, input_size: int, *,
   """
   spec = SPECS[name]
   names = spec.names
-  act = _activation_kind(quant_friendly)
   inputs = tf_keras.Input((input_size, input_size, 3), name='normalized_image')
 
   stem_filters = spec.stem_filters
@@ -213,8 +212,9 @@ def build_backbone(name: str, input_size: int, *,
   x = tf_keras.layers.Conv2D(stem_filters, 3, strides=2, padding='same',
                              use_bias=False, name=names.stem)(inputs)
   x = model_layers.batch_norm(names.stem_bn)(x)
-  x = model_layers.activation(act(spec.stem_activation),
-                              f'{names.stem}/act')(x)
+  x = model_layers.activation(
+      _nonlinearity(spec.stem_activation, quant_friendly),
+      f'{names.stem}/act')(x)
 
   features = {}
   nominal_stride, stride, rate = 2, 2, 1
@@ -239,7 +239,8 @@ def build_backbone(name: str, input_size: int, *,
         _last_conv_filters(spec, x.shape[-1], depth_multiplier), 1,
         use_bias=False, name='Conv_1')(x)
     x = model_layers.batch_norm(names.last_conv_bn)(x)
-    x = model_layers.activation(act(spec.last_activation), 'Conv_1/act')(x)
+    x = model_layers.activation(
+        _nonlinearity(spec.last_activation, quant_friendly), 'Conv_1/act')(x)
   features[_level(nominal_stride)] = x
   return tf_keras.Model(inputs, features, name=name)
 
@@ -249,7 +250,7 @@ def _inverted_bottleneck(x, block: Block, *, prefix: str, names: KerasNames,
                          se_ratio: float, quant_friendly: bool):
   """Expand 1x1 -> depthwise -> (SE) -> linear project 1x1 (+ residual)."""
   act = model_layers.activation
-  kind = _activation_kind(quant_friendly)(block.activation)
+  kind = _nonlinearity(block.activation, quant_friendly)
   sep = names.separator
   shortcut = x
   in_filters = x.shape[-1]
@@ -295,11 +296,9 @@ def _last_conv_filters(spec: BackboneSpec, in_filters: int,
   return make_divisible(spec.last_conv_filters * max(1.0, depth_multiplier))
 
 
-def _activation_kind(quant_friendly: bool):
-  """quant_friendly swaps ReLU6 for ReLU (arXiv 1803.08607, section 3.3)."""
-  def kind(name: str) -> str:
-    return 'relu' if quant_friendly and name == 'relu6' else name
-  return kind
+def _nonlinearity(kind: str, quant_friendly: bool) -> str:
+  """quant_friendly swaps ReLU6 for ReLU (arXiv 1803.08607)."""
+  return 'relu' if quant_friendly and kind == 'relu6' else kind
 
 
 def _level(stride: int) -> str:

@@ -31,17 +31,15 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
       quant_friendly=config.quant_friendly,
       # DeepLab reads MobileNetV2's 320-channel block ("MNetV2*", MobileNetV2
       # paper Table 7); MobileNetV3's last 1x1 conv is part of its last stage
-      # (MobileNetV3 paper, figure 5) and feeds the head.
+      # (MobileNetV3 paper, section 5.1) and feeds the head.
       include_last_conv=config.backbone != 'mobilenet_v2',
       channel_divisor=config.width_divisor)
   if config.backbone_weights:
     pretrained.load_backbone_weights(backbone, config)
 
   size = config.input_size
-  image = tf_keras.Input((size, size, 3), name='image')
-  # Keras applications' MobileNet preprocessing: [0, 255] -> [-1, 1].
-  x = tf_keras.layers.Rescaling(1 / 127.5, offset=-1.0, name='normalize')(image)
-  features = backbone(x)
+  image, normalized = _image_input(size)
+  features = backbone(normalized)
   if config.head == 'deeplabv3plus':
     logits = heads.deeplabv3plus(
         features, num_classes=config.num_classes,
@@ -69,12 +67,23 @@ def build_classifier(config: ModelConfig) -> tf_keras.Model:
   hidden = spec.classifier_filters
   if hidden and config.depth_multiplier > 1.0:
     hidden = backbones.make_divisible(hidden * config.depth_multiplier)
-  size = config.input_size
-  image = tf_keras.Input((size, size, 3), name='image')
-  x = tf_keras.layers.Rescaling(1 / 127.5, offset=-1.0, name='normalize')(image)
-  logits = heads.image_classifier(backbone(x), num_classes=config.num_classes,
+  image, normalized = _image_input(config.input_size)
+  logits = heads.image_classifier(backbone(normalized),
+                                  num_classes=config.num_classes,
                                   hidden_filters=hidden)
   return tf_keras.Model(image, logits, name=f'{config.backbone}_classifier')
+
+
+def _image_input(size: int):
+  """Raw RGB input and its normalization inside the model.
+
+  Keras applications' MobileNet preprocessing, [0, 255] -> [-1, 1]; keeping
+  it in the graph is what lets phones feed camera pixels as they are.
+  """
+  image = tf_keras.Input((size, size, 3), name='image')
+  normalized = tf_keras.layers.Rescaling(1 / 127.5, offset=-1.0,
+                                         name='normalize')(image)
+  return image, normalized
 
 
 def model_name(config: ModelConfig) -> str:

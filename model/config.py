@@ -24,7 +24,7 @@ class ModelConfig:
     output_stride: input size / feature size of the last backbone stage; the
       stages past it use atrous convolution instead of striding (DeepLabV3).
     head: 'deeplabv3plus' (DeepLabV3+, arXiv 1802.02611) or 'lraspp'
-      (MobileNetV3 paper, arXiv 1905.02244, section 6.3).
+      (MobileNetV3 paper, arXiv 1905.02244, section 6.4).
     aspp: deeplabv3plus only: atrous spatial pyramid pooling (image pooling +
       rates 6/12/18 at output stride 16, doubled at 8) instead of a 1x1 conv.
     decoder: deeplabv3plus only: fuse OS-4 features (48 channels) and refine

@@ -58,18 +58,25 @@ def convert_to_tflite(
     The serialized TFLite model, with one signature 'serving_default' whose
     input is `image` and whose outputs are `class_ids` and `probabilities`.
   """
+  if model.input.dtype != tf.uint8:
+    raise ValueError(
+        f'convert_to_tflite({model.name!r}): input dtype is '
+        f'{model.input.dtype.name}, expected uint8; pass '
+        'inference_model(model), not the training model')
   serve = tf.function(model, autograph=False, input_signature=[
       tf.TensorSpec(model.input_shape, tf.uint8, name=IMAGE)])
   # The converter saves its trackable as a SavedModel to name the signature.
   # Handing it the variables alone, not the Keras model, spares it tracing
-  # every layer for Keras serialization (10x faster, same flatbuffer).
+  # every layer for Keras serialization (10x faster, same ops and weights).
   trackable = tf.Module()
   trackable.variables_ = list(model.variables)
   converter = tf.lite.TFLiteConverter.from_concrete_functions(
       [serve.get_concrete_function()], trackable)
   if representative_images is not None:
+    calibration = [np.asarray(image, np.uint8)
+                   for image in representative_images]
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.representative_dataset = lambda: (
-        [np.asarray(image, np.uint8)] for image in representative_images)
+    converter.representative_dataset = lambda: ([image]
+                                                for image in calibration)
   return converter.convert()

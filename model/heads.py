@@ -50,7 +50,7 @@ def deeplabv3plus(features: Features, *, num_classes: int,
 
 def _atrous_spatial_pyramid_pooling(x, *, output_stride: int,
                                     with_atrous: bool, quant_friendly: bool):
-  """ASPP (DeepLabV3 section 3.3, with separable convs as in V3+ 3.2)."""
+  """ASPP (DeepLabV3 section 3.3, with separable convs as in V3+ 3.1)."""
   size = x.shape[1:3]
   pooled = tf_keras.layers.GlobalAveragePooling2D(
       keepdims=True, name='aspp/image_pooling')(x)

@@ -14,6 +14,7 @@ dense layers in one forward pass of one image; like the papers, it leaves
 out BatchNorm (folded at inference), activations, pooling and resizes.
 """
 
+import dataclasses
 import json
 from typing import Any, Dict, Iterator
 
@@ -24,29 +25,6 @@ import tf_keras
 
 from model import builder
 from model.config import ModelConfig
-
-_DEFAULTS = ModelConfig()
-
-_BACKBONE = flags.DEFINE_string('backbone', _DEFAULTS.backbone, 'Backbone.')
-_DEPTH_MULTIPLIER = flags.DEFINE_float(
-    'depth_multiplier', _DEFAULTS.depth_multiplier, 'Width multiplier.')
-_OUTPUT_STRIDE = flags.DEFINE_integer(
-    'output_stride', _DEFAULTS.output_stride, 'Output stride: 8, 16 or 32.')
-_HEAD = flags.DEFINE_string('head', _DEFAULTS.head, 'deeplabv3plus or lraspp.')
-_ASPP = flags.DEFINE_boolean('aspp', _DEFAULTS.aspp, 'Atrous rates in ASPP.')
-_DECODER = flags.DEFINE_boolean('decoder', _DEFAULTS.decoder,
-                                'DeepLabV3+ decoder.')
-_QUANT_FRIENDLY = flags.DEFINE_boolean(
-    'quant_friendly', _DEFAULTS.quant_friendly, 'arXiv 1803.08607 convs.')
-_NUM_CLASSES = flags.DEFINE_integer('num_classes', _DEFAULTS.num_classes,
-                                    'Classes including background.')
-_INPUT_SIZE = flags.DEFINE_integer('input_size', _DEFAULTS.input_size,
-                                   'Side of the square input.')
-_CHANNEL_DIVISOR = flags.DEFINE_integer(
-    'channel_divisor', None, 'Width rounding; default: the reference rule.')
-_CLASSIFIER = flags.DEFINE_boolean(
-    'classifier', False,
-    'Profile the backbone as its ImageNet classifier instead.')
 
 
 def profile(config: ModelConfig, classifier: bool = False) -> Dict[str, Any]:
@@ -86,16 +64,42 @@ def _leaf_layers(model: tf_keras.Model) -> Iterator[tf_keras.layers.Layer]:
       yield layer
 
 
+def _define_flags() -> None:
+  """The CLI flags, one per ModelConfig field.
+
+  Defined only when this module runs as a program, so that importing it as
+  a library (tests, bench/) leaves the importer's flag namespace alone.
+  """
+  defaults = ModelConfig()
+  flags.DEFINE_string('backbone', defaults.backbone, 'Backbone.')
+  flags.DEFINE_float('depth_multiplier', defaults.depth_multiplier,
+                     'Width multiplier.')
+  flags.DEFINE_integer('output_stride', defaults.output_stride,
+                       'Output stride: 8, 16 or 32.')
+  flags.DEFINE_string('head', defaults.head, 'deeplabv3plus or lraspp.')
+  flags.DEFINE_boolean('aspp', defaults.aspp, 'Atrous rates in ASPP.')
+  flags.DEFINE_boolean('decoder', defaults.decoder, 'DeepLabV3+ decoder.')
+  flags.DEFINE_boolean('quant_friendly', defaults.quant_friendly,
+                       'arXiv 1803.08607 separable convs.')
+  flags.DEFINE_integer('num_classes', defaults.num_classes,
+                       'Classes including background.')
+  flags.DEFINE_integer('input_size', defaults.input_size,
+                       'Side of the square input.')
+  flags.DEFINE_integer('channel_divisor', defaults.channel_divisor,
+                       'Width rounding; default: the reference rule.')
+  flags.DEFINE_boolean('classifier', False,
+                       'Profile the backbone as its ImageNet classifier.')
+
+
 def main(argv):
   del argv
-  config = ModelConfig(
-      backbone=_BACKBONE.value, depth_multiplier=_DEPTH_MULTIPLIER.value,
-      output_stride=_OUTPUT_STRIDE.value, head=_HEAD.value, aspp=_ASPP.value,
-      decoder=_DECODER.value, quant_friendly=_QUANT_FRIENDLY.value,
-      num_classes=_NUM_CLASSES.value, input_size=_INPUT_SIZE.value,
-      channel_divisor=_CHANNEL_DIVISOR.value)
-  print(json.dumps(profile(config, _CLASSIFIER.value)))
+  values = flags.FLAGS
+  config = ModelConfig(**{field.name: values[field.name].value
+                          for field in dataclasses.fields(ModelConfig)
+                          if field.name in values})
+  print(json.dumps(profile(config, values.classifier)))
 
 
 if __name__ == '__main__':
+  _define_flags()
   app.run(main)

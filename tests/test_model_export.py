@@ -62,9 +62,11 @@ def test_inference_model_contract(v2_model, v2_decoder):
                              tf.nn.softmax(logits).numpy(), rtol=1e-5)
 
 
-def test_tflite_signature_and_io_types(v2_decoder):
-  interpreter = tf.lite.Interpreter(
-      model_content=export.convert_to_tflite(v2_decoder, _images(2)))
+def test_int8_tflite_signature_io_types_and_size(v2_decoder):
+  flatbuffer = export.convert_to_tflite(v2_decoder, _images(2))
+  # Weights set the size, not the input size: this is the 256x256 size too.
+  assert len(flatbuffer) <= 4 * 2**20
+  interpreter = tf.lite.Interpreter(model_content=flatbuffer)
   signature = interpreter.get_signature_list()['serving_default']
   assert signature == {'inputs': ['image'],
                        'outputs': ['class_ids', 'probabilities']}
@@ -72,6 +74,11 @@ def test_tflite_signature_and_io_types(v2_decoder):
   assert image['dtype'] == np.uint8
   assert image['quantization'] == (0.0, 0)  # raw pixels, no rescaling
   assert tuple(image['shape']) == (1, SIZE, SIZE, 3)
+
+
+def test_training_model_is_refused(v2_model):
+  with pytest.raises(ValueError, match='pass inference_model'):
+    export.convert_to_tflite(v2_model)
 
 
 @pytest.mark.parametrize('backbone,head,extra', [
