@@ -44,6 +44,9 @@ def keras_application(config: ModelConfig) -> tf_keras.Model:
     return application(input_shape=(size, size, 3),
                        alpha=config.depth_multiplier, include_top=False,
                        weights=weights)
+  except ValueError as error:  # Keras' checks: alpha, shapes, layer count.
+    raise ValueError(f'backbone_weights={weights!r}: cannot load into '
+                     f'{described}: {error}') from error
   except Exception as error:  # Keras raises bare Exception on fetch failure.
     if weights == 'imagenet':
       raise RuntimeError(

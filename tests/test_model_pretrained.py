@@ -66,6 +66,13 @@ def test_weights_of_another_backbone_are_refused(keras_weights):
         input_size=SIZE, backbone_weights=keras_weights['mobilenet_v3_small']))
 
 
+def test_imagenet_weights_keras_does_not_publish_are_refused():
+  with pytest.raises(ValueError, match='alpha can be one of'):
+    builder.build_model(ModelConfig(
+        backbone='mobilenet_v3_small', depth_multiplier=0.5, input_size=SIZE,
+        backbone_weights='imagenet'))
+
+
 def test_imagenet_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
   monkeypatch.setenv('HOME', str(tmp_path))  # no cached Keras weights
 
