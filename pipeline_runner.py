@@ -164,9 +164,7 @@ def main(argv) -> int:
   # pylint: enable=g-import-not-at-top
   pipeline = dag.create_pipeline(config, data_root=data_root)
   tfx.orchestration.LocalDagRunner().run(pipeline)
-  result = summary.collect(
-      config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path))
+  result = summary.collect(config, summary.metadata_store(config))
   if result['saved_model']:
     result['report'] = report.write_report(result, config.output_dir)
   path = summary.write(result, config.output_dir)

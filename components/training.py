@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+from typing import Optional
 
 from absl import logging
 import tensorflow as tf
@@ -27,6 +28,11 @@ from model import builder
 from model import losses
 from model.config import ModelConfig
 from pipeline.config import TrainConfig
+
+
+# Written into the TensorBoard log folder of the model run: steady-state
+# training speed (bench/train_throughput.py reads it).
+THROUGHPUT_FILE = 'throughput.json'
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -83,6 +89,8 @@ def fit(model: tf_keras.Model, dataset: tf.data.Dataset, config: TrainConfig,
     logging.info('Checkpoints every %d steps in %s', config.steps_per_log,
                  resume_dir)
   steps_per_epoch = steps_per_chunk(config.train_steps, config.steps_per_log)
+  progress = ProgressLogger(config.train_steps, steps_per_epoch,
+                            config.batch_size)
   model.fit(
       dataset, initial_epoch=start // steps_per_epoch,
       epochs=config.train_steps // steps_per_epoch,
@@ -91,10 +99,14 @@ def fit(model: tf_keras.Model, dataset: tf.data.Dataset, config: TrainConfig,
           _SaveEveryEpoch(manager),
           tf_keras.callbacks.TensorBoard(log_dir=log_dir,
                                          update_freq='epoch'),
-          ProgressLogger(config.train_steps, steps_per_epoch,
-                         config.batch_size),
+          progress,
           *callbacks,
       ])
+  with tf.io.gfile.GFile(os.path.join(log_dir, THROUGHPUT_FILE), 'w') as f:
+    f.write(json.dumps({
+        'images_per_second': progress.steady_images_per_second,
+        'batch_size': config.batch_size, 'start_step': start,
+        'train_steps': config.train_steps}))
   return start
 
 
@@ -141,7 +153,11 @@ def steps_per_chunk(train_steps: int, steps_per_log: int) -> int:
 
 
 class ProgressLogger(tf_keras.callbacks.Callback):
-  """One line per epoch: step, loss, learning rate and throughput."""
+  """One line per epoch: step, loss, learning rate and throughput.
+
+  Also sums the time of every epoch but the first (which includes tracing
+  the graph) for `steady_images_per_second`.
+  """
 
   def __init__(self, train_steps: int, steps_per_epoch: int, batch_size: int):
     super().__init__()
@@ -149,12 +165,25 @@ class ProgressLogger(tf_keras.callbacks.Callback):
     self._steps_per_epoch = steps_per_epoch
     self._batch_size = batch_size
     self._started = None
+    self._epochs_seen = 0
+    self._steady_seconds = 0.0
+    self._steady_images = 0
+
+  @property
+  def steady_images_per_second(self) -> Optional[float]:
+    if not self._steady_seconds:
+      return None
+    return self._steady_images / self._steady_seconds
 
   def on_epoch_begin(self, epoch, logs=None):
     self._started = time.monotonic()
 
   def on_epoch_end(self, epoch, logs=None):
     seconds = time.monotonic() - self._started
+    self._epochs_seen += 1
+    if self._epochs_seen > 1:
+      self._steady_seconds += seconds
+      self._steady_images += self._steps_per_epoch * self._batch_size
     step = (epoch + 1) * self._steps_per_epoch
     learning_rate = self.model.optimizer.learning_rate  # current value
     logging.info('step %d/%d  loss %.4f  lr %.2e  %.1f images/s', step,

@@ -129,8 +129,9 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         'model': dict(backbone='mobilenet_v2', depth_multiplier=0.5,
                       output_stride=16, head='deeplabv3plus', aspp=False,
                       decoder=True, quant_friendly=True, input_size=128),
-        'train': dict(train_steps=700, batch_size=8, base_lr=0.002,
-                      optimizer='adam', weight_decay=0.0, steps_per_log=50),
+        'train': dict(train_steps=2000, batch_size=8, base_lr=0.002,
+                      optimizer='adam', weight_decay=0.0, min_scale=0.75,
+                      max_scale=1.5, steps_per_log=100),
         'gate': dict(min_mean_iou=0.5),
     },
     'people': {

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 import ml_metadata as mlmd
 import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
@@ -27,10 +28,16 @@ _RUN_CONTEXT = 'pipeline_run'
 _STATES = {3: 'COMPLETE', 4: 'FAILED', 5: 'CACHED', 6: 'CANCELED'}
 
 
-def collect(config: RunConfig, connection_config) -> Dict:
+def metadata_store(config: RunConfig) -> mlmd.MetadataStore:
+  """The run's SQLite ML Metadata store."""
+  return mlmd.MetadataStore(
+      tfx.orchestration.metadata.sqlite_metadata_connection_config(
+          config.metadata_path))
+
+
+def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
   """The run summary of the latest run of `config`'s pipeline."""
-  store = mlmd.MetadataStore(connection_config)
-  outputs, timings = _latest_run_outputs(store, config.pipeline_name)
+  outputs, timings = latest_run_outputs(store, config.pipeline_name)
   tflite_uri = _uri(outputs, 'TFLiteExport', 'tflite_model')
   tflite_scores = _read_json(os.path.join(
       tflite_uri, tflite_export.METRICS_FILE)) if tflite_uri else {}
@@ -100,7 +107,7 @@ def format_text(summary: Dict) -> str:
   return '\n'.join(lines)
 
 
-def _latest_run_outputs(store: mlmd.MetadataStore, pipeline_name: str):
+def latest_run_outputs(store: mlmd.MetadataStore, pipeline_name: str):
   """({(component id, output key): artifact}, [timing]) of the latest run."""
   runs = [c for c in store.get_contexts_by_type(_RUN_CONTEXT)
           if _belongs_to(store, c, pipeline_name)]
