@@ -16,11 +16,13 @@ serves as it is (--model_base_path=<push_destination>):
   labels.txt          class names, one per line, in class-id order
   metadata.json       input size/type, outputs, labels
   metrics.json        mIoU of both TFLite models on the eval split
+  pushed_from.json    the Trainer output it came from (no duplicate pushes)
 """
 
 import json
 import os
 import time
+from typing import Optional
 
 from absl import logging
 from tfx import v1 as tfx
@@ -33,6 +35,8 @@ from components.artifacts import TFLiteModel
 from model import metrics
 
 _STAGING_PREFIX = '.staging-'
+# Which Trainer output a version holds.
+SOURCE_FILE = 'pushed_from.json'
 
 @tfx.dsl.components.component
 def MobilePusher(  # pylint: disable=invalid-name
@@ -55,17 +59,37 @@ def MobilePusher(  # pylint: disable=invalid-name
     pushed_model.set_string_custom_property('not_pushed_reason', reason)
     return
 
-  final_dir = push_version(path_utils.serving_model_path(model.uri),
-                           tflite_model.uri, push_destination)
+  final_dir = find_pushed(push_destination, model.uri)
+  if final_dir:
+    logging.info('This model is already pushed as %s', final_dir)
+  else:
+    final_dir = push_version(path_utils.serving_model_path(model.uri),
+                             tflite_model.uri, push_destination, model.uri)
+    logging.info('Pushed the model to %s', final_dir)
   io_utils.copy_dir(final_dir, pushed_model.uri)
   pushed_model.set_int_custom_property('pushed', 1)
   pushed_model.set_string_custom_property('pushed_destination', final_dir)
   pushed_model.set_string_custom_property('pushed_version',
                                           os.path.basename(final_dir))
-  logging.info('Pushed the model to %s', final_dir)
 
 
-def push_version(serving_dir: str, tflite_dir: str, destination: str) -> str:
+def find_pushed(destination: str, model_uri: str) -> Optional[str]:
+  """The version folder already holding the Trainer output `model_uri`.
+
+  A rerun whose Evaluator blesses the same model again (it now has a
+  baseline to compare with) must not publish a duplicate version.
+  """
+  for name in sorted(_list(destination), reverse=True):
+    source = os.path.join(destination, name, SOURCE_FILE)
+    if name.isdigit() and fileio.exists(source):
+      with fileio.open(source) as f:
+        if json.load(f).get('model') == model_uri:
+          return os.path.join(destination, name)
+  return None
+
+
+def push_version(serving_dir: str, tflite_dir: str, destination: str,
+                 model_uri: str) -> str:
   """Publishes a new version folder (see module doc); returns its path.
 
   The version is the Unix time in seconds (TF Serving's convention), bumped
@@ -85,6 +109,8 @@ def push_version(serving_dir: str, tflite_dir: str, destination: str) -> str:
                    tflite_export.METRICS_FILE):
     fileio.copy(os.path.join(tflite_dir, filename),
                 os.path.join(staging_dir, filename))
+  with fileio.open(os.path.join(staging_dir, SOURCE_FILE), 'w') as f:
+    f.write(json.dumps({'model': model_uri}))
   fileio.rename(staging_dir, final_dir)
   return final_dir
 

@@ -10,7 +10,7 @@ the TFLite evaluation (components.tflite_export), so both report one number.
 """
 
 import io
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -97,17 +97,17 @@ class SegmentationIoU(metric_types.Metric):
                label_key: str = features.MASK_ENCODED,
                prediction_key: str = PREDICTION_KEY,
                name: str = MEAN_IOU):
+    # One computation per model: candidate and, once one is blessed,
+    # baseline (for the Evaluator's change threshold).
     super().__init__(
-        _segmentation_computations, class_names=class_names,
+        metric_util.merge_per_key_computations(_segmentation_computations),
+        class_names=class_names,
         label_key=label_key, prediction_key=prediction_key, name=name)
 
 
 def _segmentation_computations(
     class_names: List[str], label_key: str, prediction_key: str,
-    name: str, model_name: str = '', output_name: str = '',
-    eval_config: Optional[object] = None,
-    **unused_kwargs) -> metric_types.MetricComputations:
-  del eval_config, output_name
+    name: str, model_name: str = '') -> metric_types.MetricComputations:
   keys = [metric_types.MetricKey(name=name, model_name=model_name),
           metric_types.MetricKey(name=PIXEL_ACCURACY, model_name=model_name)]
   keys += [metric_types.MetricKey(name=IOU_PREFIX + c, model_name=model_name)

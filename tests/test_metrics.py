@@ -121,3 +121,28 @@ def test_tfma_combiner_crops_padded_predictions_and_matches_reference():
   assert output['pixel_accuracy'] == pytest.approx(accuracy, abs=1e-6)
   assert output['iou/a'] == pytest.approx(ious[0], abs=1e-6)
   assert np.isnan(output['iou/absent'])
+
+
+def test_candidate_and_baseline_are_scored_separately():
+  label = np.array([[0, 1], [1, 1]])
+  extracts = {
+      'features': {features.MASK_ENCODED: np.array([_png(label)],
+                                                   dtype=object)},
+      'predictions': {
+          'candidate': {metrics.PREDICTION_KEY: np.array([[0, 1], [1, 1]])},
+          'baseline': {metrics.PREDICTION_KEY: np.array([[1, 1], [1, 1]])},
+      },
+  }
+  metric = metrics.SegmentationIoU(class_names=['bg', 'fg'])
+  results = {}
+  for computation in metric.computations(
+      model_names=['candidate', 'baseline']):
+    preprocessor, = computation.preprocessors
+    combiner = computation.combiner
+    accumulator = combiner.create_accumulator()
+    for inputs in preprocessor.process(extracts):
+      accumulator = combiner.add_input(accumulator, inputs)
+    for key, value in combiner.extract_output(accumulator).items():
+      results[(key.model_name, key.name)] = value
+  assert results[('candidate', 'mean_iou')] == 1.0
+  assert results[('baseline', 'mean_iou')] == pytest.approx((0 + 0.75) / 2)

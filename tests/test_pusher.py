@@ -58,12 +58,15 @@ def test_refuses_int8_model_that_lost_too_much(tmp_path):
 
 def test_push_writes_a_complete_version_folder(tmp_path, model_dirs):
   destination = str(tmp_path / 'pushed')
-  first = pusher.push_version(*model_dirs, destination)
-  second = pusher.push_version(*model_dirs, destination)
+  first = pusher.push_version(*model_dirs, destination, 'model/1')
+  second = pusher.push_version(*model_dirs, destination, 'model/2')
   assert int(os.path.basename(second)) > int(os.path.basename(first))
   for version in (first, second):
     assert set(os.listdir(version)) == {'saved_model.pb', 'variables',
-                                        *TFLITE_FILES}
+                                        'pushed_from.json', *TFLITE_FILES}
+  assert pusher.find_pushed(destination, 'model/1') == first
+  assert pusher.find_pushed(destination, 'model/2') == second
+  assert pusher.find_pushed(destination, 'model/3') is None
   assert sorted(os.listdir(destination)) == sorted(
       os.path.basename(v) for v in (first, second))
 
@@ -82,11 +85,11 @@ def test_crash_mid_push_leaves_no_version_folder(tmp_path, model_dirs,
 
   monkeypatch.setattr(fileio, 'copy', failing_copy)
   with pytest.raises(OSError, match='disk full'):
-    pusher.push_version(*model_dirs, destination)
+    pusher.push_version(*model_dirs, destination, 'model/1')
   assert not [n for n in os.listdir(destination) if n.isdigit()]
   os.makedirs(os.path.join(destination, '.staging-1'))
   with open(os.path.join(destination, '.staging-1', 'x'), 'w') as f:
     f.write('an older crashed push')
   monkeypatch.setattr(fileio, 'copy', real_copy)
-  version = pusher.push_version(*model_dirs, destination)
+  version = pusher.push_version(*model_dirs, destination, 'model/1')
   assert os.listdir(destination) == [os.path.basename(version)]
