@@ -172,7 +172,8 @@ def _configs(dataset: str, layout: datasets.Layout, eval_fraction: float):
 def create_example_gen(dataset: str, data_root: str, *,
                        eval_fraction: float = datasets.DEFAULT_EVAL_FRACTION,
                        voc_aug: bool = False,
-                       skip_bad_examples: bool = False):
+                       skip_bad_examples: bool = False,
+                       code_version: str = ''):
   """The ExampleGen component of `dataset` under `data_root`.
 
   Args:
@@ -185,6 +186,8 @@ def create_example_gen(dataset: str, data_root: str, *,
       their own splits.
     voc_aug: train on the SBD augmented set (voc only).
     skip_bad_examples: skip and count bad inputs instead of failing.
+    code_version: fingerprint of the reader code (pipeline.code_version);
+      only part of the cache key, so that changed readers run again.
   """
   if voc_aug and dataset != datasets.VOC:
     raise ValueError(f'voc_aug=True needs dataset={datasets.VOC!r}, got '
@@ -199,6 +202,7 @@ def create_example_gen(dataset: str, data_root: str, *,
       'voc_aug': voc_aug,
       'skip_bad_examples': skip_bad_examples,
       'fingerprint_patterns': list(layout.fingerprint_patterns),
+      'code_version': code_version,
   }
   return DatasetExampleGen(
       input_base=layout.input_base,

@@ -49,8 +49,10 @@ def MobilePusher(  # pylint: disable=invalid-name
         tfx.types.standard_artifacts.PushedModel],
     push_destination: tfx.dsl.components.Parameter[str],
     max_int8_mean_iou_drop: tfx.dsl.components.Parameter[float] = 0.05,
+    code_version: tfx.dsl.components.Parameter[str] = '',
 ) -> None:
   """Pushes when both gates pass; records why not otherwise."""
+  del code_version  # Only part of the cache key (pipeline.code_version).
   reason = refusal_reason(model_blessing, tflite_model,
                           max_int8_mean_iou_drop)
   if reason:

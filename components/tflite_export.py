@@ -49,8 +49,10 @@ def TFLiteExport(  # pylint: disable=invalid-name
         tfx.types.standard_artifacts.Examples],
     tflite_model: tfx.dsl.components.OutputArtifact[TFLiteModel],
     num_calibration_images: tfx.dsl.components.Parameter[int] = 100,
+    code_version: tfx.dsl.components.Parameter[str] = '',
 ) -> None:
   """Converts, evaluates and writes the TFLite models (see module doc)."""
+  del code_version  # Only part of the cache key (pipeline.code_version).
   serving_dir = path_utils.serving_model_path(model.uri)
   keras_model, config, labels = model_io.load_keras_model(serving_dir)
   size = config.input_size

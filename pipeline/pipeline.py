@@ -16,6 +16,7 @@ from components.pusher import MobilePusher
 from components.tflite_export import TFLiteExport
 from data import features
 from model import metrics
+from pipeline.code_version import source_fingerprint
 from pipeline.config import RunConfig
 from pipeline.config import training_custom_config
 
@@ -35,11 +36,12 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
     metadata_connection_config: ML Metadata store; defaults to SQLite at
       config.metadata_path.
   """
+  code_version = source_fingerprint()
   example_gen = create_example_gen(
       'people' if config.dataset == 'demo' else config.dataset,
       data_root or config.data_root, eval_fraction=config.eval_fraction,
       voc_aug=config.voc_aug, skip_bad_examples=config.skip_bad_examples,
-  ).with_id('ExampleGen')
+      code_version=code_version).with_id('ExampleGen')
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'])
   schema_gen = tfx.components.SchemaGen(
@@ -52,7 +54,8 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
-      custom_config={'input_size': config.model.input_size})
+      custom_config={'input_size': config.model.input_size,
+                     'code_version': code_version})
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
@@ -60,7 +63,8 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
       schema=schema_gen.outputs['schema'],
       train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=0),
-      custom_config=training_custom_config(config))
+      custom_config={**training_custom_config(config),
+                     'code_version': code_version})
   model_resolver = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -75,12 +79,14 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
       eval_config=eval_config(config))
   tflite_export = TFLiteExport(
       model=trainer.outputs['model'],
-      examples=example_gen.outputs['examples'])
+      examples=example_gen.outputs['examples'],
+      code_version=code_version)
   pusher = MobilePusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       tflite_model=tflite_export.outputs['tflite_model'],
       push_destination=config.serving_dir,
+      code_version=code_version,
       max_int8_mean_iou_drop=config.gate.max_int8_mean_iou_drop)
 
   return tfx.dsl.Pipeline(
