@@ -69,6 +69,10 @@ flags.DEFINE_bool('decoder', None, 'deeplabv3plus: use the decoder.')
 flags.DEFINE_bool('quant_friendly', None,
                   'Quantization-friendly separable convs (arXiv 1803.08607).')
 flags.DEFINE_integer('input_size', None, 'Model input size S (S x S).')
+flags.DEFINE_integer('channel_divisor', None,
+                     'Round backbone widths to multiples of this (8 to load '
+                     'ImageNet weights at depth multipliers other than 1; '
+                     'default: DeepLab\'s rule, see docs/models.md).')
 flags.DEFINE_string('backbone_weights', None,
                     "'imagenet' (downloads when online) or a local Keras "
                     'weights file for the backbone.')
@@ -88,7 +92,7 @@ flags.DEFINE_float('max_int8_mean_iou_drop', None,
 
 _MODEL_FLAGS = ('backbone', 'depth_multiplier', 'output_stride', 'head',
                 'aspp', 'decoder', 'quant_friendly', 'input_size',
-                'backbone_weights')
+                'channel_divisor', 'backbone_weights')
 _TRAIN_FLAGS = ('train_steps', 'batch_size', 'base_lr', 'optimizer',
                 'augment')
 _GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')

@@ -6,6 +6,7 @@ Keras weights. The TFLite exporter rebuilds the exact Keras model from these
 (model.builder) instead of reviving the SavedModel's generic layers.
 """
 
+import dataclasses
 import json
 import os
 from typing import List, Tuple
@@ -42,7 +43,9 @@ def load_keras_model(serving_dir: str
   config = ModelConfig.from_dict(json.loads(
       read_text(os.path.join(extra, _CONFIG))))
   labels = read_text(os.path.join(extra, _LABELS)).splitlines()
-  model = builder.build_model(config)
+  # The trained weights replace any pretrained ones: do not fetch those.
+  model = builder.build_model(
+      dataclasses.replace(config, backbone_weights=None))
   status = model.load_weights(os.path.join(extra, _WEIGHTS))
   status.assert_existing_objects_matched().expect_partial()  # no optimizer
   return model, config, labels
