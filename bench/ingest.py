@@ -35,20 +35,9 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
 
-
-def voc_colormap() -> np.ndarray:
-  cmap = np.zeros((256, 3), np.uint8)
-  for i in range(256):
-    r = g = b = 0
-    c = i
-    for j in range(8):
-      r |= ((c >> 0) & 1) << (7 - j)
-      g |= ((c >> 1) & 1) << (7 - j)
-      b |= ((c >> 2) & 1) << (7 - j)
-      c >>= 3
-    cmap[i] = (r, g, b)
-  return cmap
+from pipeline import visualize  # pylint: disable=wrong-import-position
 
 
 def make_dataset(root: str, num_images: int, seed: int = 0) -> str:
@@ -60,7 +49,7 @@ def make_dataset(root: str, num_images: int, seed: int = 0) -> str:
   for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
     os.makedirs(os.path.join(voc, sub), exist_ok=True)
   rng = np.random.default_rng(seed)
-  palette = voc_colormap().ravel().tolist()
+  palette = visualize.class_colors(256).ravel().tolist()
   yy, xx = np.mgrid[0:375, 0:500]
   ids = []
   for index in range(num_images):
