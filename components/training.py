@@ -82,13 +82,13 @@ def fit(model: tf_keras.Model, dataset: tf.data.Dataset, config: TrainConfig,
     checkpoint.restore(manager.latest_checkpoint
                        ).assert_existing_objects_matched()
   start = int(model.optimizer.iterations.numpy())
+  steps_per_epoch = steps_per_chunk(config.train_steps, config.steps_per_log)
   if start:
     logging.info('Resuming at step %d/%d from %s', start, config.train_steps,
                  manager.latest_checkpoint)
   else:
-    logging.info('Checkpoints every %d steps in %s', config.steps_per_log,
+    logging.info('Checkpoints every %d steps in %s', steps_per_epoch,
                  resume_dir)
-  steps_per_epoch = steps_per_chunk(config.train_steps, config.steps_per_log)
   progress = ProgressLogger(config.train_steps, steps_per_epoch,
                             config.batch_size)
   model.fit(

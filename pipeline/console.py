@@ -68,9 +68,8 @@ def _is_noise(record: logging.LogRecord) -> bool:
   message = record.getMessage()
   return any(text in message for text in (
       'is deprecated', 'deprecation', 'will be removed',
-      'Tensorflow version', 'No such file or directory: \'cached\'',
       'Compiled the loaded model, but the compiled metrics',
-      'tf.data.Dataset', 'Skipping full serialization of Keras layer',
+      'Skipping full serialization of Keras layer',
       'python-snappy', 'property_predicate is not supported',
       'does not have payload_format', 'Using Any for unsupported type'))
 

@@ -8,7 +8,7 @@ metrics and the blessing, the TFLite artifact its files and their mIoU.
 
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import ml_metadata as mlmd
 import tensorflow_data_validation as tfdv

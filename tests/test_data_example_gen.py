@@ -1,12 +1,10 @@
 """components.example_gen: splits, hash rule, TFX cache, bad-input report."""
 
 import glob
-import gzip
 import hashlib
 import json
 import os
 
-import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
