@@ -28,5 +28,6 @@ setuptools.setup(
         'pillow>=10',
         'numpy>=1.26,<2',
         'shapely>=2,<3',
+        'google-crc32c>=1.5',
     ],
 )

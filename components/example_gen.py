@@ -141,8 +141,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
           settings['dataset'],
           exec_properties[standard_component_specs.INPUT_BASE_KEY],
           settings['voc_aug'])
-      return (pipeline | ingest.ReadExamples(
+      examples = (pipeline | ingest.ReadExamples(
           source, split_pattern, settings['skip_bad_examples']))['examples']
+      return ingest.serialize(examples, 'Serialize')
 
     return read_split
 

@@ -10,16 +10,16 @@ examples come from data.ingest.read_splits, the very Beam steps the
 ExampleGen executor runs (components/example_gen.py), with the same dataset
 layout and hash split (data.datasets), so a cluster prepared with this
 command sees what the pipeline would have produced; the output folder is
-then ingestible with `--dataset tfrecord`. It does not import TFX, which
-keeps its start-up short.
+then ingestible with `--dataset tfrecord`. Neither it nor its Beam workers
+import TFX or TensorFlow (on local paths, see data/files.py), which keeps
+their start-up short.
 
-Without Beam options it runs locally on every core (DirectRunner,
-multi_processing).
+Without Beam options it runs locally with one worker process per core
+(pipeline.config.LOCAL_BEAM_ARGS).
 """
 
 import argparse
 import logging
-import os
 import sys
 from typing import List, Optional
 
@@ -30,13 +30,14 @@ from data import datasets
 from data import features
 from data import files
 from data import ingest
+from data import tfrecords
+from pipeline import config
 
 FORMATS = {
     'voc': (datasets.VOC, False),
     'voc_aug': (datasets.VOC, True),
     'people': (datasets.PEOPLE, False),
 }
-SUFFIX = '.tfrecord.gz'
 
 
 def parse_args(argv: List[str]):
@@ -55,14 +56,9 @@ def parse_args(argv: List[str]):
 
 
 def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
-  options = pipeline_options.PipelineOptions(beam_args)
-  direct = options.view_as(pipeline_options.DirectOptions)
-  standard = options.view_as(pipeline_options.StandardOptions)
-  if standard.runner in (None, 'DirectRunner') and not any(
-      a.startswith('--direct_running_mode') for a in beam_args):
-    direct.direct_running_mode = 'multi_processing'
-    direct.direct_num_workers = direct.direct_num_workers or os.cpu_count()
-  return options
+  """The user's Beam options over config.LOCAL_BEAM_ARGS (later ones win)."""
+  return pipeline_options.PipelineOptions(
+      list(config.LOCAL_BEAM_ARGS) + list(beam_args))
 
 
 def convert(fmt: str, data_root: str, output_dir: str, *,
@@ -80,11 +76,8 @@ def convert(fmt: str, data_root: str, output_dir: str, *,
     splits = ingest.read_splits(pipeline, source, layout.input_splits,
                                 skip_bad_examples, buckets, report_path)
     for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
-      _ = (splits[name]
-           | f'Serialize[{name}]' >> beam.Map(
-               lambda e: e.SerializeToString(deterministic=True))
-           | f'Write[{name}]' >> beam.io.WriteToTFRecord(
-               files.join(output_dir, name), file_name_suffix=SUFFIX))
+      _ = splits[name] | f'Write[{name}]' >> tfrecords.WriteToGzipTFRecord(
+          files.join(output_dir, name))
   datasets.write_labels(output_dir, datasets.dataset_labels(dataset,
                                                             data_root))
   return ingest.read_report(report_path)
@@ -99,8 +92,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    beam_args=beam_args)
   for line in ingest.format_report(report):
     print(line)
-  print(f'wrote {args.output_dir}/{{train,eval}}-*{SUFFIX}, labels.txt, '
-        f'{ingest.REPORT_NAME}')
+  print(f'wrote {args.output_dir}/{{train,eval}}-*{tfrecords.SUFFIX}, '
+        f'labels.txt, {ingest.REPORT_NAME}')
   return 0
 
 

@@ -95,15 +95,11 @@ def layout(dataset: str, data_root: str, voc_aug: bool = False) -> Layout:
     from data import voc  # pylint: disable=g-import-not-at-top
     return voc.layout(data_root, voc_aug)
   eval_pattern = 'eval-*'
-  if not files.exists(data_root) or not _glob(data_root, eval_pattern):
+  if not files.exists(data_root) or not files.glob(
+      files.join(data_root, eval_pattern)):
     eval_pattern = 'val-*'
   return Layout(data_root, (('train', 'train-*'), ('eval', eval_pattern)),
                 ('train-*', eval_pattern))
-
-
-def _glob(root: str, pattern: str) -> List[str]:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return tf.io.gfile.glob(files.join(root, pattern))
 
 
 class SuperviselySource(ingest.Source):

@@ -1,40 +1,69 @@
-"""File access through tf.io.gfile, so data_root may be local or gs://.
+"""File access for data/: local paths or URLs such as gs://.
 
 Beam workers on a cluster read the dataset where it lives; everything in
-data/ goes through these few calls instead of `open`/`os`.
+data/ goes through these few calls instead of `open`/`os`. URLs go through
+tf.io.gfile (gs://, hdfs://, s3:// with tensorflow-io, ...). Local paths use
+the standard library: importing TensorFlow costs a Beam worker seconds, more
+than converting a few hundred images, and on one machine data is local.
 """
 
+import glob as glob_lib
+import os
 import posixpath
 from typing import List
 
-import tensorflow as tf
+
+def _is_url(path: str) -> bool:
+  return '://' in path
+
+
+def _gfile():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile
 
 
 def read_bytes(path: str) -> bytes:
-  with tf.io.gfile.GFile(path, 'rb') as f:
+  if _is_url(path):
+    with _gfile().GFile(path, 'rb') as f:
+      return f.read()
+  with open(path, 'rb') as f:
     return f.read()
 
 
 def exists(path: str) -> bool:
-  return tf.io.gfile.exists(path)
+  return _gfile().exists(path) if _is_url(path) else os.path.exists(path)
 
 
 def is_dir(path: str) -> bool:
-  return tf.io.gfile.isdir(path)
+  return _gfile().isdir(path) if _is_url(path) else os.path.isdir(path)
 
 
 def list_dir(path: str) -> List[str]:
   """Sorted entry names (no trailing slash), so listings are deterministic."""
-  return sorted(name.rstrip('/') for name in tf.io.gfile.listdir(path))
+  names = _gfile().listdir(path) if _is_url(path) else os.listdir(path)
+  return sorted(name.rstrip('/') for name in names)
+
+
+def glob(pattern: str) -> List[str]:
+  """Sorted paths matching a glob pattern (`*`, `?`, `[...]`)."""
+  if _is_url(pattern):
+    return sorted(_gfile().glob(pattern))
+  return sorted(glob_lib.glob(pattern))
 
 
 def join(*parts: str) -> str:
-  if '://' in parts[0]:
+  if _is_url(parts[0]):
     return posixpath.join(*parts)
-  return tf.io.gfile.join(*parts)
+  return os.path.join(*parts)
 
 
 def write_text(path: str, text: str) -> None:
-  tf.io.gfile.makedirs(posixpath.dirname(path) or '.')
-  with tf.io.gfile.GFile(path, 'w') as f:
+  """Writes text to path, creating the parent folders."""
+  if _is_url(path):
+    _gfile().makedirs(posixpath.dirname(path))
+    with _gfile().GFile(path, 'w') as f:
+      f.write(text)
+    return
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path, 'w') as f:
     f.write(text)

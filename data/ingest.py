@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
-from data import features
+from data import example_proto
 from data import files
 from data import problems
 
@@ -42,7 +42,10 @@ class Source(abc.ABC):
 
   @abc.abstractmethod
   def read(self, key: Any):
-    """(tf.train.Example, notes) of one key; raises problems.BadExample."""
+    """(example.SegmentationExample, notes) of one key.
+
+    Raises problems.BadExample.
+    """
 
 
 class _ListFn(beam.DoFn):
@@ -83,7 +86,8 @@ class _ReadFn(beam.DoFn):
 class ReadExamples(beam.PTransform):
   """Source + split pattern -> dict of PCollections.
 
-  'examples': tf.train.Example; 'keys': every listed key (the "in" count);
+  'examples': example.SegmentationExample; 'keys': every listed key (the "in"
+  count);
   'problems': (problem, path, detail) of skipped keys; 'notes': (name, n).
   """
 
@@ -112,7 +116,7 @@ class ReadExamples(beam.PTransform):
             'problems': read.problems, 'notes': notes}
 
 
-def hash_bucket(example, total_buckets: int) -> int:
+def hash_bucket(filename: str, total_buckets: int) -> int:
   """Bucket of an example: sha256 of its serialized image/filename feature.
 
   The rule of TFX's ExampleGen with `partition_feature_name` (tfx/components/
@@ -120,14 +124,18 @@ def hash_bucket(example, total_buckets: int) -> int:
   made here and one made by stock TFX agree; it depends on the file name
   only, so an image never changes split when others are added or removed.
   """
-  feature = example.features.feature[features.IMAGE_FILENAME]
-  digest = hashlib.sha256(feature.SerializeToString(deterministic=True))
+  digest = hashlib.sha256(example_proto.bytes_feature(filename.encode()))
   return int(digest.hexdigest(), 16) % total_buckets
 
 
 def _partition(example, num_partitions: int, bounds: List[int]) -> int:
   del num_partitions
-  return bisect.bisect(bounds, hash_bucket(example, bounds[-1]))
+  return bisect.bisect(bounds, hash_bucket(example.filename, bounds[-1]))
+
+
+def serialize(examples: beam.PCollection, label: str) -> beam.PCollection:
+  """SegmentationExamples -> tf.Example bytes, what TFRecord writers take."""
+  return examples | label >> beam.Map(lambda e: e.serialize())
 
 
 def read_splits(pipeline: beam.Pipeline, source: Source,
@@ -136,7 +144,7 @@ def read_splits(pipeline: beam.Pipeline, source: Source,
                 hash_buckets: Optional[Sequence[Tuple[str, int]]] = None,
                 report_path: Optional[str] = None
                 ) -> Dict[str, beam.PCollection]:
-  """Output split name -> examples; what ExampleGen and data.convert write.
+  """Split name -> serialized tf.Examples, what ExampleGen and convert write.
 
   Args:
     pipeline: the Beam pipeline to add the steps to.
@@ -160,6 +168,8 @@ def read_splits(pipeline: beam.Pipeline, source: Source,
     outputs = {name: part for (name, _), part in zip(hash_buckets, parts)}
   else:
     outputs = {name: read['examples'] for name, read in reads}
+  outputs = {name: serialize(examples, f'Serialize[{name}]')
+             for name, examples in outputs.items()}
   if report_path:
     write_report(reads, outputs, report_path)
   return outputs

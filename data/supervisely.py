@@ -30,7 +30,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
-import tensorflow as tf
 
 from data import example as example_lib
 from data import features
@@ -386,7 +385,7 @@ def parse_annotation(data: bytes, path: str) -> Tuple[dict, int, int]:
 
 
 def read_example(item: Item, shapes: Dict[str, str]
-                 ) -> Tuple[tf.train.Example, Dict[str, int]]:
+                 ) -> Tuple[example_lib.SegmentationExample, Dict[str, int]]:
   """(example, notes) of one project item; raises problems.BadExample."""
   if item.image_path is None:
     raise problems.BadExample(
@@ -407,5 +406,5 @@ def read_example(item: Item, shapes: Dict[str, str]
         f'annotation size {height}x{width} (HxW) differs from image '
         f'{item.image_path} size {info.height}x{info.width}')
   mask, notes = render_annotation(ann, height, width, item.ann_path, shapes)
-  return example_lib.make_example(item.filename, image_bytes, info,
-                                  example_lib.encode_mask(mask)), notes
+  return example_lib.SegmentationExample(
+      item.filename, image_bytes, info, example_lib.encode_mask(mask)), notes

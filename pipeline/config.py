@@ -180,6 +180,13 @@ def build_run_config(preset: str, dataset: str, data_root: str,
       gate=QualityGate(**sections['gate']), **run_fields)
 
 
+# DirectRunner options for real datasets on one machine: one worker process
+# per core (num_workers 0). Beam's defaults, one in-process worker, use a
+# single core: the GIL serializes in-process threads.
+LOCAL_BEAM_ARGS = ('--direct_running_mode=multi_processing',
+                   '--direct_num_workers=0')
+
+
 def default_beam_pipeline_args(dataset: str) -> Tuple[str, ...]:
   """DirectRunner settings when the user gives no --beam_pipeline_args.
 
@@ -189,7 +196,7 @@ def default_beam_pipeline_args(dataset: str) -> Tuple[str, ...]:
   """
   if dataset == 'demo':
     return ('--direct_running_mode=in_memory',)
-  return ('--direct_running_mode=multi_processing', '--direct_num_workers=0')
+  return LOCAL_BEAM_ARGS
 
 
 def training_custom_config(config: RunConfig) -> Dict[str, Any]:

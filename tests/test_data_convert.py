@@ -3,7 +3,10 @@
 import glob
 import json
 import os
+import subprocess
+import sys
 
+from apache_beam.options import pipeline_options
 import numpy as np
 import tensorflow as tf
 
@@ -95,3 +98,26 @@ def test_convert_voc_writes_voc_splits(tmp_path):
     os.rename(path, path.replace('eval-', 'val-'))
   assert datasets.layout('tfrecord', out).input_splits == (
       ('train', 'train-*'), ('eval', 'val-*'))
+
+
+def test_conversion_code_does_not_import_tensorflow():
+  """Beam workers import these modules; TensorFlow would cost each seconds."""
+  code = ('import sys\n'
+          'from data import convert, datasets, demo, ingest, supervisely, voc\n'
+          'print(sorted(m for m in sys.modules if m.split(".")[0] in '
+          '("tensorflow", "tfx", "keras", "tf_keras")))')
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, check=True,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+  assert result.stdout.strip() == '[]'
+
+
+def test_beam_options_default_to_a_worker_per_core_and_yield_to_the_user():
+  direct = convert._beam_options([]).view_as(
+      pipeline_options.DirectOptions)
+  assert (direct.direct_running_mode, direct.direct_num_workers) == (
+      'multi_processing', 0)  # 0: FnApiRunner starts one per core.
+  direct = convert._beam_options(_IN_MEMORY + ['--direct_num_workers=3']
+                                 ).view_as(pipeline_options.DirectOptions)
+  assert (direct.direct_running_mode, direct.direct_num_workers) == (
+      'in_memory', 3)

@@ -1,30 +1,25 @@
 """Supervisely projects, current and legacy format, decode to exact masks."""
 
 import base64
-import io
 import json
 import os
 import zlib
 
 import numpy as np
-from PIL import Image
 import pytest
 
 from data import features
 from data import problems
 from data import supervisely
+from tests.fixtures import parsed
 from tests.fixtures import supervisely_replica as replica
 
 
 def _feature(example, key):
-  return example.features.feature[key]
+  return parsed.features_of(example)[key]
 
 
-def _mask_of(example) -> np.ndarray:
-  png = _feature(example, features.MASK_ENCODED).bytes_list.value[0]
-  image = Image.open(io.BytesIO(png))
-  assert image.mode == 'L'
-  return np.asarray(image)
+_mask_of = parsed.mask_of
 
 
 def _read_all(project):

@@ -8,7 +8,6 @@ and neutral regions, and the masks the SDK itself draws after loading each
 annotation file. The SDK is not needed here.
 """
 
-import io
 import json
 import os
 
@@ -16,9 +15,9 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from data import features
 from data import problems
 from data import supervisely
+from tests.fixtures import parsed
 
 ROOT = os.path.join(os.path.dirname(__file__), 'fixtures', 'supervisely_sdk')
 PROJECT = os.path.join(ROOT, 'project')
@@ -57,8 +56,7 @@ def test_mask_equals_the_sdk_drawing(item):
     pytest.importorskip('shapely')
   example, notes = supervisely.read_example(
       item, supervisely.read_shapes(PROJECT))
-  png = example.features.feature[features.MASK_ENCODED].bytes_list.value[0]
-  got = np.asarray(Image.open(io.BytesIO(png)))
+  got = parsed.mask_of(example)
   expected = np.asarray(Image.open(
       os.path.join(ROOT, 'masks', item.dataset, item.image_name)))
   np.testing.assert_array_equal(got, expected)

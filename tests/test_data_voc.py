@@ -1,8 +1,8 @@
 """PASCAL VOC 2012 and SBD aug: indices not colours, splits, every bad input."""
 
-import io
 import json
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -12,6 +12,7 @@ from data import datasets
 from data import features
 from data import problems
 from data import voc
+from tests.fixtures import parsed
 from tests.fixtures import voc_replica
 
 TRAIN = ['2007_000032', '2007_000039', '2008_000002']
@@ -22,15 +23,11 @@ def _root(data_root):
   return os.path.join(data_root, 'VOCdevkit', 'VOC2012')
 
 
-def _mask_of(example):
-  png = example.features.feature[features.MASK_ENCODED].bytes_list.value[0]
-  image = Image.open(io.BytesIO(png))
-  assert image.mode == 'L'
-  return np.asarray(image)
+_mask_of = parsed.mask_of
 
 
 def _int(example, key):
-  return example.features.feature[key].int64_list.value[0]
+  return parsed.features_of(example)[key].int64_list.value[0]
 
 
 def test_find_root_accepts_three_levels(tmp_path):
@@ -53,7 +50,7 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path):
     for key in keys:
       example, _ = source.read(key)
       np.testing.assert_array_equal(_mask_of(example), expected[key[0]])
-      feature = example.features.feature
+      feature = parsed.features_of(example)
       assert feature[features.IMAGE_FILENAME].bytes_list.value == [
           key[0].encode()]
       with open(os.path.join(root, 'JPEGImages', key[0] + '.jpg'), 'rb') as f:
@@ -173,6 +170,19 @@ def test_mask_values_outside_labels(devkit):
   Image.fromarray(values, mode='L').save(mask)
   _expect_bad(devkit, TRAIN[1], problems.MASK_VALUES, mask,
               r'\[21, 100, 254\] outside the VOC labels 0..20 and 255')
+
+
+@pytest.mark.parametrize('values,bad', [
+    ([0, 20, 255], None), ([255, 255, 255], None), ([21, 255, 255], [21]),
+    ([0, 254, 255], [254]), ([20, 21, 254], [21, 254])])
+def test_mask_value_check_at_the_label_bounds(values, bad):
+  mask = np.zeros((4, 5), np.uint8)
+  mask[1, :3] = values
+  if bad is None:
+    voc.check_mask_values(mask, 'm.png')
+    return
+  with pytest.raises(problems.BadExample, match=re.escape(f'{bad} outside')):
+    voc.check_mask_values(mask, 'm.png')
 
 
 def test_rgb_mask_where_indices_are_expected(devkit):

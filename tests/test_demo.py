@@ -10,6 +10,7 @@ from PIL import Image
 from data import demo
 from data import features
 from data import supervisely
+from tests.fixtures import parsed
 
 
 def _files(root):
@@ -67,7 +68,7 @@ def test_generated_project_goes_through_the_reader(tmp_path):
   assert len(items) == 4
   for item in items:
     example, _ = supervisely.read_example(item, shapes)
-    feature = example.features.feature
+    feature = parsed.features_of(example)
     with open(item.image_path, 'rb') as f:
       assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
     mask = np.asarray(Image.open(io.BytesIO(
