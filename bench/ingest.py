@@ -1,21 +1,23 @@
 """Ingestion throughput: data.convert (Beam) vs a naive single-process loop.
 
-    .venv/bin/python bench/ingest.py [--num_images 3000] [--work_dir DIR]
+    .venv/bin/python bench/ingest.py [--num_images 3000] [--repeats 3] \
+        [--work_dir DIR]
 
 Builds VOC-like data once (500x375 JPEGs, palette PNG masks with the VOC
 colormap, 90/10 train/val lists), then in the same run times, each in a
 fresh subprocess:
 
-* naive: one Python loop, PIL + tf.io.TFRecordWriter, doing the same checks
-  as DeepLab's build_voc2012_data.py (decode image and mask, compare sizes)
-  and the same mask re-encoding;
+* naive: one Python loop, PIL + tf.io.TFRecordWriter (GZIP), doing the
+  checks of DeepLab's build_voc2012_data.py (decode image and mask, compare
+  sizes) and re-encoding the palette mask as an 'L' PNG with PIL;
 * beam: `python -m data.convert --format voc` with its defaults
   (DirectRunner, multi_processing, one worker per core).
 
-Both run on all images and on the first half (same files, shorter lists).
-Reported: wall seconds and images/s end to end (start-up included), the
+Both run on all images and on the first half (same files, shorter lists),
+`--repeats` times each, interleaved. Reported, as medians over the repeats:
+wall seconds and images/s end to end (start-up included), the
 steady-state rate (extra images / extra seconds between the two sizes,
-which cancels the fixed start-up: Python, TF and Beam imports, worker
+which cancels the fixed start-up: interpreter, library imports, worker
 launch), ratios to naive, and peak memory: the largest sum of RSS over the
 process tree, sampled every 0.1 s; equal peaks at both sizes show memory
 does not grow with the data.
@@ -169,6 +171,8 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--num_images', type=int, default=3000)
   parser.add_argument('--work_dir', default='/tmp/ingest_bench')
+  parser.add_argument('--repeats', type=int, default=3,
+                      help='runs of each command; medians are reported')
   parser.add_argument('--naive_only', action='store_true',
                       help=argparse.SUPPRESS)
   parser.add_argument('--data_root')
@@ -185,23 +189,29 @@ def main():
                                                     f'voc-{n}-half'))
   print(f'data: {n} images ready in {time.perf_counter() - start:.0f}s',
         flush=True)
+  samples = {}
+  for repeat in range(args.repeats):
+    for size, data_root in ((half, half_root), (n, full_root)):
+      runs = {
+          'naive': [sys.executable, os.path.abspath(__file__), '--naive_only',
+                    '--data_root', data_root],
+          'beam': [sys.executable, '-m', 'data.convert', '--format', 'voc',
+                   '--data_root', data_root],
+      }
+      for name, cmd in runs.items():
+        out_dir = os.path.join(args.work_dir, f'out-{name}-{size}')
+        subprocess.run(['rm', '-rf', out_dir], check=True)
+        seconds, peak, _ = timed(cmd + ['--output_dir', out_dir], env)
+        samples.setdefault((name, size), []).append((seconds, peak))
+        print(f'run {repeat + 1}/{args.repeats}: {name} {size} images '
+              f'{seconds:.1f}s', flush=True)
   results = {}
-  for size, data_root in ((half, half_root), (n, full_root)):
-    runs = {
-        'naive': [sys.executable, os.path.abspath(__file__), '--naive_only',
-                  '--data_root', data_root],
-        'beam': [sys.executable, '-m', 'data.convert', '--format', 'voc',
-                 '--data_root', data_root],
-    }
-    for name, cmd in runs.items():
-      out_dir = os.path.join(args.work_dir, f'out-{name}-{size}')
-      subprocess.run(['rm', '-rf', out_dir], check=True)
-      seconds, peak, _ = timed(cmd + ['--output_dir', out_dir], env)
-      results.setdefault(name, {})[size] = {
-          'seconds': round(seconds, 1),
-          'images_per_s': round(size / seconds, 1),
-          'peak_rss_mb': round(peak / 2**20)}
-      print(name, size, results[name][size], flush=True)
+  for (name, size), runs_of in samples.items():
+    seconds = float(np.median([s for s, _ in runs_of]))
+    results.setdefault(name, {})[size] = {
+        'seconds': round(seconds, 1),
+        'images_per_s': round(size / seconds, 1),
+        'peak_rss_mb': round(max(p for _, p in runs_of) / 2**20)}
   summary = {}
   for name, by_size in results.items():
     summary[name] = {
@@ -215,6 +225,7 @@ def main():
     summary['ratio_' + key] = round(
         summary['beam'][key] / summary['naive'][key], 2)
   print(json.dumps({'cores': os.cpu_count(), 'num_images': n,
+                    'repeats': args.repeats,
                     'load_average_1m': os.getloadavg()[0],
                     'runs': results, 'summary': summary}, indent=1))
 
