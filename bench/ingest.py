@@ -18,8 +18,8 @@ Both run on all images and on the first half (same files, shorter lists),
 wall seconds and images/s end to end (start-up included), the
 steady-state rate (extra images / extra seconds between the two sizes,
 which cancels the fixed start-up: interpreter, library imports, worker
-launch), ratios to naive, and peak memory: the largest sum of RSS over the
-process tree, sampled every 0.1 s; equal peaks at both sizes show memory
+launch), ratios to naive; and peak memory, the largest sum of RSS over the
+process tree (sampled every 0.1 s, maximum over the repeats): equal peaks at both sizes show memory
 does not grow with the data.
 """
 
@@ -209,7 +209,7 @@ def main():
   for (name, size), runs_of in samples.items():
     seconds = float(np.median([s for s, _ in runs_of]))
     results.setdefault(name, {})[size] = {
-        'seconds': round(seconds, 1),
+        'seconds': round(seconds, 2),
         'images_per_s': round(size / seconds, 1),
         'peak_rss_mb': round(max(p for _, p in runs_of) / 2**20)}
   summary = {}

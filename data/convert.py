@@ -15,7 +15,7 @@ import TFX or TensorFlow (on local paths, see data/files.py), which keeps
 their start-up short.
 
 Without Beam options it runs locally with one worker process per core
-(pipeline.config.LOCAL_BEAM_ARGS).
+(pipeline.config.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
 """
 
 import argparse
@@ -56,9 +56,13 @@ def parse_args(argv: List[str]):
 
 
 def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
-  """The user's Beam options over config.LOCAL_BEAM_ARGS (later ones win)."""
+  """The user's Beam options, or config.LOCAL_BEAM_ARGS if there are none.
+
+  The user's replace the defaults rather than add to them, as with
+  pipeline_runner.py's --beam_pipeline_args.
+  """
   return pipeline_options.PipelineOptions(
-      list(config.LOCAL_BEAM_ARGS) + list(beam_args))
+      list(beam_args) or list(config.LOCAL_BEAM_ARGS))
 
 
 def convert(fmt: str, data_root: str, output_dir: str, *,

@@ -21,6 +21,7 @@ from typing import Mapping
 
 _LENGTH_DELIMITED = 2
 _INT64_MASK = (1 << 64) - 1  # Negative int64s are 10-byte varints.
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def _varint(value: int) -> bytes:
@@ -47,6 +48,8 @@ def bytes_feature(value: bytes) -> bytes:
 
 def int64_feature(value: int) -> bytes:
   """A serialized Feature holding Int64List([value])."""
+  if not _INT64_MIN <= value <= _INT64_MAX:
+    raise ValueError(f'{value} does not fit in an int64')
   return _field(3, _field(1, _varint(value)))
 
 

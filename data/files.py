@@ -45,10 +45,17 @@ def list_dir(path: str) -> List[str]:
 
 
 def glob(pattern: str) -> List[str]:
-  """Sorted paths matching a glob pattern (`*`, `?`, `[...]`)."""
-  if _is_url(pattern):
+  """Sorted paths matching a glob pattern (`*`, `?`, `[...]`).
+
+  As in the shell (and Python's glob), a wildcard does not match a file name
+  starting with '.'; tf.io.gfile's would, so those are dropped for URLs.
+  """
+  if not _is_url(pattern):
+    return sorted(glob_lib.glob(pattern))
+  if posixpath.basename(pattern).startswith('.'):
     return sorted(_gfile().glob(pattern))
-  return sorted(glob_lib.glob(pattern))
+  return sorted(path for path in _gfile().glob(pattern)
+                if not posixpath.basename(path).startswith('.'))
 
 
 def join(*parts: str) -> str:
@@ -58,12 +65,12 @@ def join(*parts: str) -> str:
 
 
 def write_text(path: str, text: str) -> None:
-  """Writes text to path, creating the parent folders."""
+  """Writes text to path as UTF-8, creating the parent folders."""
   if _is_url(path):
     _gfile().makedirs(posixpath.dirname(path))
     with _gfile().GFile(path, 'w') as f:
       f.write(text)
     return
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path, 'w') as f:
+  with open(path, 'w', encoding='utf-8') as f:
     f.write(text)

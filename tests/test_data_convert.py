@@ -112,12 +112,12 @@ def test_conversion_code_does_not_import_tensorflow():
   assert result.stdout.strip() == '[]'
 
 
-def test_beam_options_default_to_a_worker_per_core_and_yield_to_the_user():
+def test_beam_options_default_to_a_worker_per_core_or_are_the_users():
   direct = convert._beam_options([]).view_as(
       pipeline_options.DirectOptions)
   assert (direct.direct_running_mode, direct.direct_num_workers) == (
       'multi_processing', 0)  # 0: FnApiRunner starts one per core.
-  direct = convert._beam_options(_IN_MEMORY + ['--direct_num_workers=3']
-                                 ).view_as(pipeline_options.DirectOptions)
+  direct = convert._beam_options(_IN_MEMORY).view_as(
+      pipeline_options.DirectOptions)
   assert (direct.direct_running_mode, direct.direct_num_workers) == (
-      'in_memory', 3)
+      'in_memory', 1)

@@ -53,10 +53,16 @@ def test_example_equals_tf_deterministic_serialization():
 
 
 def test_example_orders_features_by_name():
-  unordered = {'b': example_proto.int64_feature(2),
-               'a': example_proto.bytes_feature(b'1')}
-  serialized = example_proto.example(unordered)
-  assert serialized == example_proto.example(dict(sorted(unordered.items())))
+  serialized = example_proto.example({'b': example_proto.int64_feature(2),
+                                      'a': example_proto.bytes_feature(b'1')})
+  # Map entry 'a' (key field 0x0a, length 1, b'a') comes before 'b'.
+  assert serialized.index(b'\x0a\x01a') < serialized.index(b'\x0a\x01b')
   parsed = tf.train.Example.FromString(serialized).features.feature
   assert parsed['a'].bytes_list.value == [b'1']
   assert parsed['b'].int64_list.value == [2]
+
+
+@pytest.mark.parametrize('value', [2**63, -(2**63) - 1])
+def test_int64_feature_rejects_values_outside_int64(value):
+  with pytest.raises(ValueError, match='int64'):
+    example_proto.int64_feature(value)

@@ -22,6 +22,7 @@ def test_write_read_list_glob(root):
   files.write_text(files.join(root, 'ds2', 'ann', 'b.json'), '{"b": 2}')
   files.write_text(files.join(root, 'ds1', 'ann', 'a.json'), '{"a": 1}')
   files.write_text(files.join(root, 'ds1', 'img.txt'), 'é')
+  files.write_text(files.join(root, 'ds1', 'ann', '.hidden.json'), '{}')
 
   assert files.read_bytes(files.join(root, 'ds1', 'ann', 'a.json')) == (
       b'{"a": 1}')
@@ -32,6 +33,8 @@ def test_write_read_list_glob(root):
   assert files.glob(files.join(root, '*', 'ann', '*.json')) == [
       files.join(root, 'ds1', 'ann', 'a.json'),
       files.join(root, 'ds2', 'ann', 'b.json')]
+  assert files.glob(files.join(root, 'ds1', 'ann', '.h*')) == [
+      files.join(root, 'ds1', 'ann', '.hidden.json')]
   assert files.glob(files.join(root, 'ds3*')) == []
 
 
@@ -47,4 +50,4 @@ def test_exists_and_is_dir(root):
 def test_join_keeps_url_separators():
   assert files.join('gs://bucket/voc', 'VOC2012', 'x.jpg') == (
       'gs://bucket/voc/VOC2012/x.jpg')
-  assert files.join('/data', 'VOC2012') == os.path.join('/data', 'VOC2012')
+  assert files.join('/data', 'VOC2012') == '/data/VOC2012'
