@@ -41,7 +41,13 @@ flags.DEFINE_enum('preset', None, tuple(run_config.PRESETS),
                   f'{DEFAULT_PRESETS}. Every flag below overrides it.')
 flags.DEFINE_enum('runner', 'local', run_config.RUNNERS,
                   'Orchestrator. local: LocalDagRunner with SQLite ML '
-                  'Metadata.')
+                  'Metadata. vertex: compile the pipeline JSON for Vertex '
+                  'AI Pipelines (--image, --vertex_pipeline_file); '
+                  '--data_root and --output_dir may then be gs:// paths.')
+flags.DEFINE_string('image', None,
+                    'vertex: the container image built from the Dockerfile.')
+flags.DEFINE_string('vertex_pipeline_file', 'mobile_deeplab_vertex.json',
+                    'vertex: where the compiled pipeline JSON is written.')
 flags.DEFINE_list('beam_pipeline_args', None,
                   'Comma-separated Beam options for the data components, '
                   'e.g. --beam_pipeline_args=--direct_running_mode='
@@ -101,17 +107,17 @@ _GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
 def config_from_flags() -> run_config.RunConfig:
   """The RunConfig the flags describe; ValueError on any bad value."""
   dataset = FLAGS.dataset
-  output_dir = os.path.abspath(FLAGS.output_dir or
-                               os.path.join('runs', dataset))
+  output_dir = _absolute(FLAGS.output_dir or os.path.join('runs', dataset))
   if dataset == 'demo':
     data_root = os.path.join(output_dir, 'demo_data')
   else:
     if not FLAGS.data_root:
       raise ValueError(f'--data_root is required with --dataset={dataset}')
-    data_root = os.path.abspath(FLAGS.data_root)
-    if not os.path.isdir(data_root):
+    data_root = _absolute(FLAGS.data_root)
+    if not _is_url(data_root) and not os.path.isdir(data_root):
       raise ValueError(f'--data_root={FLAGS.data_root}: no such directory')
-  _check_writable(output_dir)
+  if not _is_url(output_dir):
+    _check_writable(output_dir)
   from data.datasets import dataset_labels  # pylint: disable=g-import-not-at-top
   return run_config.build_run_config(
       FLAGS.preset or DEFAULT_PRESETS[dataset], dataset=dataset,
@@ -123,12 +129,21 @@ def config_from_flags() -> run_config.RunConfig:
           'train': {name: FLAGS[name].value for name in _TRAIN_FLAGS},
           'gate': {name: FLAGS[name].value for name in _GATE_FLAGS},
       },
-      runner=FLAGS.runner,
+      runner=FLAGS.runner, image=FLAGS.image,
       beam_pipeline_args=(
           tuple(FLAGS.beam_pipeline_args) if FLAGS.beam_pipeline_args
           else run_config.default_beam_pipeline_args(dataset)),
       eval_fraction=FLAGS.eval_fraction, voc_aug=FLAGS.voc_aug,
       skip_bad_examples=FLAGS.skip_bad_examples)
+
+
+def _is_url(path: str) -> bool:
+  return '://' in path
+
+
+def _absolute(path: str) -> str:
+  """Local paths made absolute (components run elsewhere); URLs as given."""
+  return path if _is_url(path) else os.path.abspath(path)
 
 
 def _check_writable(output_dir: str) -> None:
@@ -150,6 +165,8 @@ def main(argv) -> int:
     config = config_from_flags()
   except (ValueError, OSError) as e:
     return console.fail(str(e))
+  if config.runner == 'vertex':
+    return compile_for_vertex(config)
   console.log_to_file(os.path.join(config.output_dir, 'pipeline.log'))
   console.say(f'Pipeline {config.pipeline_name}: dataset {config.dataset}, '
               f'output {config.output_dir}')
@@ -175,6 +192,21 @@ def main(argv) -> int:
   console.say(summary.format_text(result))
   console.say(f'Report: {result.get("report")}')
   console.say(f'Run summary: {path}')
+  return 0
+
+
+def compile_for_vertex(config: run_config.RunConfig) -> int:
+  """Writes the Vertex AI Pipelines JSON; running it is Vertex's job."""
+  console.say('Loading TFX (about 15 s)...')
+  # pylint: disable=g-import-not-at-top
+  from pipeline import pipeline as dag
+  from pipeline import vertex
+  # pylint: enable=g-import-not-at-top
+  path = os.path.abspath(FLAGS.vertex_pipeline_file)
+  vertex.compile_pipeline(dag.create_pipeline(config), config.image, path)
+  console.say(f'Vertex AI pipeline written to {path} (image {config.image}, '
+              f'pipeline root {config.pipeline_root}); submit it as the '
+              'README shows.')
   return 0
 
 

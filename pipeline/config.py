@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 from model.config import ModelConfig
 
 DATASETS = ('demo', 'people', 'voc', 'tfrecord')
-RUNNERS = ('local',)
+RUNNERS = ('local', 'vertex')
 OPTIMIZERS = ('sgd', 'adam')
 
 
@@ -86,6 +86,7 @@ class RunConfig:
   train: TrainConfig
   gate: QualityGate
   runner: str = 'local'
+  image: Optional[str] = None  # vertex: the container image with this code.
   beam_pipeline_args: Tuple[str, ...] = ()
   eval_fraction: float = 0.1
   voc_aug: bool = False
@@ -97,6 +98,14 @@ class RunConfig:
            f'dataset={self.dataset!r}: must be one of {DATASETS}')
     _check(self.runner in RUNNERS,
            f'runner={self.runner!r}: must be one of {RUNNERS}')
+    _check(self.runner != 'local' or '://' not in self.output_dir,
+           f'output_dir={self.output_dir}: runner=local needs a local folder '
+           '(ML Metadata is a SQLite file in it)')
+    if self.runner == 'vertex':
+      _check(bool(self.image), 'runner=vertex needs the container image '
+             '(--image) that holds this project; see the Dockerfile')
+      _check(self.dataset != 'demo', 'runner=vertex needs a real dataset: '
+             'the demo data is generated on the local disk')
     _check(0 < self.eval_fraction < 1,
            f'eval_fraction={self.eval_fraction}: must be in (0, 1)')
     _check(len(self.labels) == self.model.num_classes,

@@ -34,7 +34,8 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
     data_root: where ExampleGen reads; defaults to config.data_root (the demo
       passes the folder it generated).
     metadata_connection_config: ML Metadata store; defaults to SQLite at
-      config.metadata_path.
+      config.metadata_path with the local runner, and to the orchestrator's
+      own store otherwise.
   """
   code_version = source_fingerprint()
   example_gen = create_example_gen(
@@ -97,10 +98,15 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
                   evaluator, tflite_export, pusher],
       enable_cache=True,
       metadata_connection_config=(
-          metadata_connection_config or
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
-              config.metadata_path)),
+          metadata_connection_config or _local_metadata(config)),
       beam_pipeline_args=list(config.beam_pipeline_args))
+
+
+def _local_metadata(config: RunConfig):
+  if config.runner != 'local':
+    return None  # Vertex AI Pipelines keeps its own ML Metadata.
+  return tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      config.metadata_path)
 
 
 def eval_config(config: RunConfig) -> tfma.EvalConfig:

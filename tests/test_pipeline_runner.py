@@ -26,6 +26,11 @@ def run(*flags):
     (['--output_stride=4'], 'output_stride=4'),
     (['--train_steps=-5'], 'train_steps=-5'),
     (['--aspp=maybe'], 'flag --aspp=maybe'),
+    (['--output_dir=gs://bucket/runs'], 'runner=local needs a local folder'),
+    (['--runner=vertex', '--dataset=people', f'--data_root={ROOT}'],
+     'runner=vertex needs the container image (--image)'),
+    (['--runner=vertex', '--image=gcr.io/p/i:1'],
+     'runner=vertex needs a real dataset'),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, flags, message):
   if not any(f.startswith('--output_dir') for f in flags):
