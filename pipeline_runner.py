@@ -19,6 +19,7 @@ warnings.filterwarnings('ignore', category=FutureWarning)
 from absl import app
 from absl import flags
 
+from data import files
 from pipeline import config as run_config
 from pipeline import console
 
@@ -114,9 +115,9 @@ def config_from_flags() -> run_config.RunConfig:
     if not FLAGS.data_root:
       raise ValueError(f'--data_root is required with --dataset={dataset}')
     data_root = _absolute(FLAGS.data_root)
-    if not _is_url(data_root) and not os.path.isdir(data_root):
+    if not files.is_url(data_root) and not os.path.isdir(data_root):
       raise ValueError(f'--data_root={FLAGS.data_root}: no such directory')
-  if not _is_url(output_dir):
+  if not files.is_url(output_dir):
     _check_writable(output_dir)
   from data.datasets import dataset_labels  # pylint: disable=g-import-not-at-top
   return run_config.build_run_config(
@@ -137,13 +138,9 @@ def config_from_flags() -> run_config.RunConfig:
       skip_bad_examples=FLAGS.skip_bad_examples)
 
 
-def _is_url(path: str) -> bool:
-  return '://' in path
-
-
 def _absolute(path: str) -> str:
   """Local paths made absolute (components run elsewhere); URLs as given."""
-  return path if _is_url(path) else os.path.abspath(path)
+  return path if files.is_url(path) else os.path.abspath(path)
 
 
 def _check_writable(output_dir: str) -> None:

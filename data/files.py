@@ -13,7 +13,8 @@ import posixpath
 from typing import List
 
 
-def _is_url(path: str) -> bool:
+def is_url(path: str) -> bool:
+  """True for URLs such as gs://bucket/x; False for local paths."""
   return '://' in path
 
 
@@ -23,7 +24,7 @@ def _gfile():
 
 
 def read_bytes(path: str) -> bytes:
-  if _is_url(path):
+  if is_url(path):
     with _gfile().GFile(path, 'rb') as f:
       return f.read()
   with open(path, 'rb') as f:
@@ -31,16 +32,16 @@ def read_bytes(path: str) -> bytes:
 
 
 def exists(path: str) -> bool:
-  return _gfile().exists(path) if _is_url(path) else os.path.exists(path)
+  return _gfile().exists(path) if is_url(path) else os.path.exists(path)
 
 
 def is_dir(path: str) -> bool:
-  return _gfile().isdir(path) if _is_url(path) else os.path.isdir(path)
+  return _gfile().isdir(path) if is_url(path) else os.path.isdir(path)
 
 
 def list_dir(path: str) -> List[str]:
   """Sorted entry names (no trailing slash), so listings are deterministic."""
-  names = _gfile().listdir(path) if _is_url(path) else os.listdir(path)
+  names = _gfile().listdir(path) if is_url(path) else os.listdir(path)
   return sorted(name.rstrip('/') for name in names)
 
 
@@ -50,7 +51,7 @@ def glob(pattern: str) -> List[str]:
   As in the shell (and Python's glob), a wildcard does not match a file name
   starting with '.'; tf.io.gfile's would, so those are dropped for URLs.
   """
-  if not _is_url(pattern):
+  if not is_url(pattern):
     return sorted(glob_lib.glob(pattern))
   if posixpath.basename(pattern).startswith('.'):
     return sorted(_gfile().glob(pattern))
@@ -59,14 +60,14 @@ def glob(pattern: str) -> List[str]:
 
 
 def join(*parts: str) -> str:
-  if _is_url(parts[0]):
+  if is_url(parts[0]):
     return posixpath.join(*parts)
   return os.path.join(*parts)
 
 
 def write_text(path: str, text: str) -> None:
   """Writes text to path as UTF-8, creating the parent folders."""
-  if _is_url(path):
+  if is_url(path):
     _gfile().makedirs(posixpath.dirname(path))
     with _gfile().GFile(path, 'w') as f:
       f.write(text)

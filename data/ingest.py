@@ -86,9 +86,9 @@ class _ReadFn(beam.DoFn):
 class ReadExamples(beam.PTransform):
   """Source + split pattern -> dict of PCollections.
 
-  'examples': example.SegmentationExample; 'keys': every listed key (the "in"
-  count);
-  'problems': (problem, path, detail) of skipped keys; 'notes': (name, n).
+  'examples': example.SegmentationExample; 'keys': every listed key (the
+  "in" count); 'problems': (problem, path, detail) of skipped keys; 'notes':
+  (name, n).
   """
 
   def __init__(self, source: Source, split_pattern: str,

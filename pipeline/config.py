@@ -11,6 +11,7 @@ import dataclasses
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from data import files
 from model.config import ModelConfig
 
 DATASETS = ('demo', 'people', 'voc', 'tfrecord')
@@ -98,7 +99,7 @@ class RunConfig:
            f'dataset={self.dataset!r}: must be one of {DATASETS}')
     _check(self.runner in RUNNERS,
            f'runner={self.runner!r}: must be one of {RUNNERS}')
-    _check(self.runner != 'local' or '://' not in self.output_dir,
+    _check(self.runner != 'local' or not files.is_url(self.output_dir),
            f'output_dir={self.output_dir}: runner=local needs a local folder '
            '(ML Metadata is a SQLite file in it)')
     if self.runner == 'vertex':
