@@ -73,7 +73,11 @@ VARIANTS = (
 
 def time_tflite(flatbuffer: bytes, threads: int, runs: int,
                 warmup: int) -> Dict[str, float]:
-  """Best and median milliseconds of `invoke` on a random uint8 frame."""
+  """Best and median milliseconds of `invoke` on a random uint8 frame.
+
+  A bare interpreter, not components.tflite_runner.TFLiteSegmenter: only
+  `invoke` is timed, as phone benchmarks do, without input/output copies.
+  """
   interpreter = tf.lite.Interpreter(model_content=flatbuffer,
                                     num_threads=threads)
   interpreter.allocate_tensors()

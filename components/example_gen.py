@@ -187,8 +187,9 @@ def create_example_gen(dataset: str, data_root: str, *,
       their own splits.
     voc_aug: train on the SBD augmented set (voc only).
     skip_bad_examples: skip and count bad inputs instead of failing.
-    code_version: fingerprint of the reader code (pipeline.code_version);
-      only part of the cache key, so that changed readers run again.
+    code_version: fingerprint of the project's source (pipeline.code_version,
+      which covers the readers); only part of the cache key, so that changed
+      code runs again.
   """
   if voc_aug and dataset != datasets.VOC:
     raise ValueError(f'voc_aug=True needs dataset={datasets.VOC!r}, got '

@@ -74,7 +74,7 @@ def TFLiteExport(  # pylint: disable=invalid-name
     with fileio.open(os.path.join(tflite_model.uri, filename), 'wb') as f:
       f.write(flatbuffer)
     kind = 'int8' if filename == INT8_FILE else 'float'
-    scores[kind] = evaluate_tflite(flatbuffer, examples.uri, size, labels)
+    scores[kind] = evaluate_tflite(flatbuffer, examples.uri, labels)
     logging.info('TFLite %s: %.1f KB, mean IoU %.4f on the eval split', kind,
                  len(flatbuffer) / 1024, scores[kind][metrics.MEAN_IOU])
     tflite_model.set_float_custom_property(
@@ -129,18 +129,15 @@ def model_metadata(input_size: int, labels: List[str]) -> Dict:
   }
 
 
-def evaluate_tflite(flatbuffer: bytes, examples_uri: str, input_size: int,
+def evaluate_tflite(flatbuffer: bytes, examples_uri: str,
                     labels: List[str]) -> Dict:
   """Scores of a TFLite model on the eval split, at original resolution."""
   segmenter = TFLiteSegmenter(flatbuffer)
   confusion = np.zeros((len(labels), len(labels)), np.int64)
-  for image, example in _resized_examples(examples_uri, features.EVAL_SPLIT,
-                                          input_size):
-    class_ids = segmenter.predict(image)[export.CLASS_IDS]
-    mask = example_io.mask_of(example)
-    resized = preprocessing.resize_mask(
-        tf.constant(class_ids[..., None]), *mask.shape)[..., 0].numpy()
-    confusion += metrics.confusion_matrix(mask, resized, len(labels))
+  for example in example_io.split_examples(examples_uri, features.EVAL_SPLIT):
+    confusion += metrics.confusion_matrix(
+        example_io.mask_of(example),
+        segmenter.segment(example_io.image_of(example)), len(labels))
   return metrics.scores_from_confusion(confusion, labels)
 
 

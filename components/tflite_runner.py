@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from components import preprocessing
 from model import export
 
 
@@ -20,3 +21,16 @@ class TFLiteSegmenter:
     """uint8 [S, S, 3] -> {'class_ids': [S, S], 'probabilities': [S, S, C]}."""
     outputs = self._run(**{export.IMAGE: np.asarray(image, np.uint8)[None]})
     return {name: value[0] for name, value in outputs.items()}
+
+  def segment(self, image: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 3] of any size -> class ids [H, W].
+
+    The image is resized as the Transform graph resizes it, and the ids are
+    resized back with nearest neighbour, so they line up with the original
+    mask (what the metric and the overlays need).
+    """
+    resized = preprocessing.resize_image(tf.constant(image),
+                                         self.input_size).numpy()
+    class_ids = self.predict(resized)[export.CLASS_IDS]
+    return preprocessing.resize_mask(tf.constant(class_ids[..., None]),
+                                     *image.shape[:2]).numpy()[..., 0]

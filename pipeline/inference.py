@@ -6,7 +6,6 @@ from typing import Callable, List, Tuple
 import numpy as np
 import tensorflow as tf
 
-from components import preprocessing
 from components.tflite_runner import TFLiteSegmenter
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
@@ -16,16 +15,7 @@ def load_segmenter(path: str) -> Tuple[Segmenter, List[str]]:
   """(image uint8 [H, W, 3] -> class ids [H, W], class names)."""
   if path.endswith('.tflite'):
     with open(path, 'rb') as f:
-      tflite = TFLiteSegmenter(f.read())
-
-    def segment(image: np.ndarray) -> np.ndarray:
-      resized = preprocessing.resize_image(tf.constant(image),
-                                           tflite.input_size).numpy()
-      class_ids = tflite.predict(resized)['class_ids']
-      return preprocessing.resize_mask(
-          tf.constant(class_ids[..., None]), *image.shape[:2]).numpy()[..., 0]
-
-    return segment, _labels(os.path.dirname(path))
+      return TFLiteSegmenter(f.read()).segment, _labels(os.path.dirname(path))
   if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
     raise ValueError(f'--model={path}: neither a .tflite file nor a '
                      'SavedModel folder (no saved_model.pb)')
@@ -41,6 +31,6 @@ def _labels(folder: str) -> List[str]:
   for candidate in (os.path.join(folder, 'labels.txt'),
                     os.path.join(folder, 'assets.extra', 'labels.txt')):
     if os.path.isfile(candidate):
-      with open(candidate) as f:
-        return f.read().split()
+      with open(candidate) as f:  # One name per line, in class-id order.
+        return [line.strip() for line in f if line.strip()]
   raise ValueError(f'no labels.txt in {folder} (or its assets.extra/)')
