@@ -16,6 +16,10 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest tests $(ARGS)
 
+.PHONY: test-fast
+test-fast: $(INSTALLED)
+	$(PY) -m pytest tests -m 'not slow' $(ARGS)
+
 install: $(INSTALLED)
 
 $(INSTALLED): requirements.lock setup.py

@@ -5,6 +5,7 @@ from pipeline.pipeline with the chosen orchestrator, and prints and writes
 the run summary. It holds no pipeline logic.
 """
 
+import dataclasses
 import os
 import warnings
 
@@ -19,27 +20,35 @@ warnings.filterwarnings('ignore', category=FutureWarning)
 from absl import app
 from absl import flags
 
+from data import datasets
 from data import files
+from model import config as model_config
+from model import flags as model_flags
 from pipeline import config as run_config
 from pipeline import console
 
-FLAGS = flags.FLAGS
-DEFAULT_PRESETS = {'demo': 'demo', 'people': 'people', 'voc': 'voc',
-                   'tfrecord': 'people'}
+# RunConfig's own defaults, so that the flags do not restate them.
+_RUN_DEFAULTS = {field.name: field.default
+                 for field in dataclasses.fields(run_config.RunConfig)}
 
-flags.DEFINE_enum('dataset', 'demo', run_config.DATASETS,
-                  'demo: the embedded synthetic people dataset (generated '
-                  'into <output_dir>/demo_data); people: a Supervisely '
-                  'Person project; voc: PASCAL VOC 2012; tfrecord: DeepLab-'
-                  'format TFRecords.')
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum(
+    'dataset', 'demo', tuple(datasets.DATASETS),
+    '; '.join(f'{d.name}: {d.description}'
+              for d in datasets.DATASETS.values()) + '.')
 flags.DEFINE_string('data_root', None,
-                    'Dataset folder (required unless --dataset=demo).')
+                    'Dataset folder (required unless the dataset is '
+                    'generated, as the demo is).')
 flags.DEFINE_string('output_dir', None,
                     'Where pipeline artifacts, ML Metadata, pushed models '
                     'and run_summary.json go. Default: runs/<dataset>.')
-flags.DEFINE_enum('preset', None, tuple(run_config.PRESETS),
-                  'Recipe to start from; default: the dataset\'s own '
-                  f'{DEFAULT_PRESETS}. Every flag below overrides it.')
+flags.DEFINE_enum(
+    'preset', None, tuple(run_config.PRESETS),
+    "Recipe to start from; default: the dataset's own (" + ', '.join(
+        f'{d.name}: {d.preset or "voc for the 21 VOC labels, else people"}'
+        for d in datasets.DATASETS.values()) + '). Every flag below '
+    'overrides it.')
 flags.DEFINE_enum('runner', 'local', run_config.RUNNERS,
                   'Orchestrator. local: LocalDagRunner with SQLite ML '
                   'Metadata. vertex: compile the pipeline JSON for Vertex '
@@ -47,16 +56,17 @@ flags.DEFINE_enum('runner', 'local', run_config.RUNNERS,
                   '--data_root and --output_dir may then be gs:// paths.')
 flags.DEFINE_string('image', None,
                     'vertex: the container image built from the Dockerfile.')
-flags.DEFINE_string('vertex_pipeline_file', 'mobile_deeplab_vertex.json',
+flags.DEFINE_string('vertex_pipeline_file',
+                    _RUN_DEFAULTS['vertex_pipeline_file'],
                     'vertex: where the compiled pipeline JSON is written.')
 flags.DEFINE_list('beam_pipeline_args', None,
                   'Comma-separated Beam options for the data components, '
                   'e.g. --beam_pipeline_args=--direct_running_mode='
                   'multi_processing,--direct_num_workers=2. Default: '
                   'in-memory for the demo, one worker per core otherwise.')
-flags.DEFINE_integer('demo_images', 240,
+flags.DEFINE_integer('demo_images', _RUN_DEFAULTS['demo_images'],
                      'Number of images of the generated demo dataset.')
-flags.DEFINE_float('eval_fraction', 0.1,
+flags.DEFINE_float('eval_fraction', _RUN_DEFAULTS['eval_fraction'],
                    'Supervisely/demo: fraction of images in the eval split '
                    '(stable hash of image/filename).')
 flags.DEFINE_bool('voc_aug', False,
@@ -64,30 +74,14 @@ flags.DEFINE_bool('voc_aug', False,
 flags.DEFINE_bool('skip_bad_examples', False,
                   'Skip and report bad inputs instead of stopping.')
 # Model (model.config.ModelConfig); unset flags keep the preset's value.
-flags.DEFINE_enum('backbone', None,
-                  ('mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small'),
-                  'Backbone network.')
-flags.DEFINE_float('depth_multiplier', None, 'Backbone width multiplier.')
-flags.DEFINE_integer('output_stride', None, 'Output stride: 8, 16 or 32.')
-flags.DEFINE_enum('head', None, ('deeplabv3plus', 'lraspp'),
-                  'Segmentation head.')
-flags.DEFINE_bool('aspp', None, 'deeplabv3plus: use ASPP.')
-flags.DEFINE_bool('decoder', None, 'deeplabv3plus: use the decoder.')
-flags.DEFINE_bool('quant_friendly', None,
-                  'Quantization-friendly separable convs (arXiv 1803.08607).')
-flags.DEFINE_integer('input_size', None, 'Model input size S (S x S).')
-flags.DEFINE_integer('channel_divisor', None,
-                     'Round backbone widths to multiples of this (8 to load '
-                     'ImageNet weights at depth multipliers other than 1; '
-                     'default: DeepLab\'s rule, see docs/models.md).')
-flags.DEFINE_string('backbone_weights', None,
-                    "'imagenet' (downloads when online) or a local Keras "
-                    'weights file for the backbone.')
-# Training (pipeline.config.TrainConfig).
+# num_classes comes from the dataset's labels.
+model_flags.define_model_flags(exclude=('num_classes',))
+flags.adopt_module_key_flags(model_flags)  # Listed by --help.
+# Training (model.config.TrainConfig).
 flags.DEFINE_integer('train_steps', None, 'Training steps.')
 flags.DEFINE_integer('batch_size', None, 'Training batch size.')
 flags.DEFINE_float('base_lr', None, 'Base learning rate (poly schedule).')
-flags.DEFINE_enum('optimizer', None, run_config.OPTIMIZERS, 'Optimizer.')
+flags.DEFINE_enum('optimizer', None, model_config.OPTIMIZERS, 'Optimizer.')
 flags.DEFINE_bool('augment', None,
                   'Random scale/crop/flip augmentation for training.')
 # Quality gates (pipeline.config.QualityGate).
@@ -97,9 +91,6 @@ flags.DEFINE_float('min_mean_iou', None,
 flags.DEFINE_float('max_int8_mean_iou_drop', None,
                    'Refuse the push if int8 TFLite loses more mean IoU.')
 
-_MODEL_FLAGS = ('backbone', 'depth_multiplier', 'output_stride', 'head',
-                'aspp', 'decoder', 'quant_friendly', 'input_size',
-                'channel_divisor', 'backbone_weights')
 _TRAIN_FLAGS = ('train_steps', 'batch_size', 'base_lr', 'optimizer',
                 'augment')
 _GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
@@ -107,35 +98,44 @@ _GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
 
 def config_from_flags() -> run_config.RunConfig:
   """The RunConfig the flags describe; ValueError on any bad value."""
-  dataset = FLAGS.dataset
-  output_dir = _absolute(FLAGS.output_dir or os.path.join('runs', dataset))
-  if dataset == 'demo':
+  dataset = datasets.get(FLAGS.dataset)
+  output_dir = _absolute(FLAGS.output_dir or os.path.join('runs',
+                                                          dataset.name))
+  if dataset.generate:
     data_root = os.path.join(output_dir, 'demo_data')
   else:
     if not FLAGS.data_root:
-      raise ValueError(f'--data_root is required with --dataset={dataset}')
+      raise ValueError(f'--data_root is required with --dataset='
+                       f'{dataset.name}')
     data_root = _absolute(FLAGS.data_root)
     if not files.is_url(data_root) and not os.path.isdir(data_root):
       raise ValueError(f'--data_root={FLAGS.data_root}: no such directory')
   if not files.is_url(output_dir):
     _check_writable(output_dir)
-  from data.datasets import dataset_labels  # pylint: disable=g-import-not-at-top
+  labels = dataset.labels(data_root)
   return run_config.build_run_config(
-      FLAGS.preset or DEFAULT_PRESETS[dataset], dataset=dataset,
-      data_root=data_root, output_dir=output_dir,
-      labels=dataset_labels('people' if dataset == 'demo' else dataset,
-                            data_root),
+      FLAGS.preset or datasets.default_preset(dataset, labels),
+      dataset=dataset.name, data_root=data_root, output_dir=output_dir,
+      labels=labels,
       overrides={
-          'model': {name: FLAGS[name].value for name in _MODEL_FLAGS},
-          'train': {name: FLAGS[name].value for name in _TRAIN_FLAGS},
-          'gate': {name: FLAGS[name].value for name in _GATE_FLAGS},
+          'model': model_flags.model_overrides(FLAGS),
+          'train': _set_flags(_TRAIN_FLAGS),
+          'gate': _set_flags(_GATE_FLAGS),
       },
       runner=FLAGS.runner, image=FLAGS.image,
+      vertex_pipeline_file=os.path.abspath(FLAGS.vertex_pipeline_file),
       beam_pipeline_args=(
           tuple(FLAGS.beam_pipeline_args) if FLAGS.beam_pipeline_args
-          else run_config.default_beam_pipeline_args(dataset)),
+          else run_config.default_beam_pipeline_args(dataset.name)),
       eval_fraction=FLAGS.eval_fraction, voc_aug=FLAGS.voc_aug,
-      skip_bad_examples=FLAGS.skip_bad_examples)
+      skip_bad_examples=FLAGS.skip_bad_examples,
+      demo_images=FLAGS.demo_images)
+
+
+def _set_flags(names) -> dict:
+  """{name: value} of the flags among `names` that the user set."""
+  return {name: FLAGS[name].value for name in names
+          if FLAGS[name].value is not None}
 
 
 def _absolute(path: str) -> str:
@@ -167,20 +167,19 @@ def main(argv) -> int:
   console.log_to_file(os.path.join(config.output_dir, 'pipeline.log'))
   console.say(f'Pipeline {config.pipeline_name}: dataset {config.dataset}, '
               f'output {config.output_dir}')
-  data_root = config.data_root
-  if config.dataset == 'demo':
-    from data import demo  # pylint: disable=g-import-not-at-top
-    data_root = demo.generate_demo_project(config.data_root,
-                                           num_images=FLAGS.demo_images)
-    console.say(f'Demo dataset ready in {data_root}')
+  generate = datasets.get(config.dataset).generate
+  if generate:
+    generate(config.data_root, config.demo_images)
+    console.say(f'Demo dataset ready in {config.data_root}')
   console.say('Loading TFX (about 15 s)...')
   # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx
+
   from pipeline import pipeline as dag
   from pipeline import report
   from pipeline import summary
   # pylint: enable=g-import-not-at-top
-  pipeline = dag.create_pipeline(config, data_root=data_root)
+  pipeline = dag.create_pipeline(config)
   tfx.orchestration.LocalDagRunner().run(pipeline)
   result = summary.collect(config, summary.metadata_store(config))
   if result['saved_model']:
@@ -199,7 +198,7 @@ def compile_for_vertex(config: run_config.RunConfig) -> int:
   from pipeline import pipeline as dag
   from pipeline import vertex
   # pylint: enable=g-import-not-at-top
-  path = os.path.abspath(FLAGS.vertex_pipeline_file)
+  path = config.vertex_pipeline_file
   vertex.compile_pipeline(dag.create_pipeline(config), config.image, path)
   console.say(f'Vertex AI pipeline written to {path} (image {config.image}, '
               f'pipeline root {config.pipeline_root}); submit it as the '

@@ -51,7 +51,7 @@ def main(_):
       overrides={'model': {'input_size': FLAGS.input_size},
                  'train': {'train_steps': FLAGS.steps,
                            'batch_size': FLAGS.batch_size,
-                           'steps_per_log': 50}},
+                           'steps_per_epoch': 50}},
       beam_pipeline_args=run_config.default_beam_pipeline_args('demo'))
   demo.generate_demo_project(config.data_root, FLAGS.demo_images)
   pipeline = dag.create_pipeline(config)
@@ -75,8 +75,7 @@ def main(_):
   model = builder.build_model(config.model)
   model.compile(optimizer=training.make_optimizer(config.train),
                 loss=losses.masked_sparse_cross_entropy)
-  steps_per_epoch = training.steps_per_chunk(config.train.train_steps,
-                                             config.train.steps_per_log)
+  steps_per_epoch = config.train.exact_steps_per_epoch
   progress = training.ProgressLogger(
       config.train.train_steps, steps_per_epoch, config.train.batch_size)
   model.fit(dataset, epochs=config.train.train_steps // steps_per_epoch,

@@ -1,4 +1,4 @@
-"""ExampleGen for Supervisely projects, PASCAL VOC 2012 (+ SBD) and TFRecords.
+"""ExampleGen for every dataset of data.datasets (Supervisely, VOC, TFRecords).
 
 `create_example_gen` returns a FileBasedExampleGen whose Beam executor reads
 the dataset lazily with data.ingest (the same transforms `python -m
@@ -117,8 +117,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                           != features.IMAGE_FILENAME):
       raise ValueError('output_config must partition by '
                        f'{features.IMAGE_FILENAME}: {output_config}')
-    source = datasets.make_source(
-        settings['dataset'],
+    source = datasets.get(settings['dataset']).source(
         exec_properties[standard_component_specs.INPUT_BASE_KEY],
         settings['voc_aug'])
     return ingest.read_splits(
@@ -129,23 +128,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         exec_properties.get(REPORT_PATH_KEY))
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    """One input split's examples, read lazily (the base-class contract).
-
-    GenerateExamplesByBeam does not go through it, to add the report.
-    """
-
-    @beam.ptransform_fn
-    def read_split(pipeline, exec_properties, split_pattern):
-      settings = settings_from_exec_properties(exec_properties)
-      source = datasets.make_source(
-          settings['dataset'],
-          exec_properties[standard_component_specs.INPUT_BASE_KEY],
-          settings['voc_aug'])
-      examples = (pipeline | ingest.ReadExamples(
-          source, split_pattern, settings['skip_bad_examples']))['examples']
-      return ingest.serialize(examples, 'Serialize')
-
-    return read_split
+    """Unreachable: GenerateExamplesByBeam, overridden above, reads splits."""
+    raise NotImplementedError(
+        'DatasetExampleGen reads every split in GenerateExamplesByBeam')
 
 
 class DatasetExampleGen(example_gen_component.FileBasedExampleGen):
@@ -154,12 +139,12 @@ class DatasetExampleGen(example_gen_component.FileBasedExampleGen):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
 
-def _configs(dataset: str, layout: datasets.Layout, eval_fraction: float):
+def _configs(layout: ingest.Layout, eval_fraction: float):
   """(input_config, output_config) with output splits exactly train, eval."""
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern)
       for name, pattern in layout.input_splits])
-  buckets = datasets.output_hash_buckets(dataset, layout, eval_fraction)
+  buckets = layout.output_hash_buckets(eval_fraction)
   if not buckets:
     return input_config, example_gen_pb2.Output()
   output_config = example_gen_pb2.Output(
@@ -171,32 +156,29 @@ def _configs(dataset: str, layout: datasets.Layout, eval_fraction: float):
 
 
 def create_example_gen(dataset: str, data_root: str, *,
-                       eval_fraction: float = datasets.DEFAULT_EVAL_FRACTION,
+                       eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
                        voc_aug: bool = False,
                        skip_bad_examples: bool = False,
                        code_version: str = ''):
   """The ExampleGen component of `dataset` under `data_root`.
 
   Args:
-    dataset: 'people' (a Supervisely project), 'voc' or 'tfrecord'.
-    data_root: the project folder (or its parent); for voc the folder holding
-      VOCdevkit, VOCdevkit or VOC2012; for tfrecord the folder of
-      `train-*`/`eval-*` (or `val-*`) files.
-    eval_fraction: share of a Supervisely project hashed into eval (by
-      image/filename, so an image never changes split). VOC and TFRecords keep
-      their own splits.
+    dataset: a name in data.datasets.DATASETS; its layout says where the
+      files are, its reader reads them (records without a reader are
+      imported as they are, with TFX's ImportExampleGen).
+    data_root: the dataset's folder (see docs/data.md for each layout).
+    eval_fraction: share of a single-split dataset (Supervisely) hashed into
+      eval (by image/filename, so an image never changes split). VOC and
+      TFRecords keep their own splits.
     voc_aug: train on the SBD augmented set (voc only).
     skip_bad_examples: skip and count bad inputs instead of failing.
     code_version: fingerprint of the project's source (pipeline.code_version,
       which covers the readers); only part of the cache key, so that changed
       code runs again.
   """
-  if voc_aug and dataset != datasets.VOC:
-    raise ValueError(f'voc_aug=True needs dataset={datasets.VOC!r}, got '
-                     f'{dataset!r}')
   layout = datasets.layout(dataset, data_root, voc_aug)
-  input_config, output_config = _configs(dataset, layout, eval_fraction)
-  if dataset == datasets.TFRECORD:
+  input_config, output_config = _configs(layout, eval_fraction)
+  if datasets.get(dataset).source is None:
     return tfx.components.ImportExampleGen(
         input_base=layout.input_base, input_config=input_config)
   settings = {

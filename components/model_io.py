@@ -14,12 +14,12 @@ from typing import List, Tuple
 import tf_keras
 from tfx.dsl.io import fileio
 
+from data import labels as labels_lib
 from model import builder
 from model.config import ModelConfig
 
 _EXTRA = 'assets.extra'
 _CONFIG = 'model_config.json'
-_LABELS = 'labels.txt'
 _WEIGHTS = 'keras_weights'  # TF checkpoint prefix: works on GCS too
 
 
@@ -31,8 +31,7 @@ def save_serving_model(model: tf_keras.Model, serving_dir: str,
   fileio.makedirs(extra)
   with fileio.open(os.path.join(extra, _CONFIG), 'w') as f:
     f.write(json.dumps(config.to_dict(), indent=2))
-  with fileio.open(os.path.join(extra, _LABELS), 'w') as f:
-    f.write(''.join(f'{label}\n' for label in labels))
+  labels_lib.write_labels(labels_path(serving_dir), labels)
   model.save_weights(os.path.join(extra, _WEIGHTS), save_format='tf')
 
 
@@ -41,8 +40,8 @@ def load_keras_model(serving_dir: str
   """(model with trained weights, its ModelConfig, class names)."""
   extra = os.path.join(serving_dir, _EXTRA)
   config = ModelConfig.from_dict(json.loads(
-      read_text(os.path.join(extra, _CONFIG))))
-  labels = read_text(os.path.join(extra, _LABELS)).splitlines()
+      _read_text(os.path.join(extra, _CONFIG))))
+  labels = list(labels_lib.read_labels(labels_path(serving_dir)))
   # The trained weights replace any pretrained ones: do not fetch those.
   model = builder.build_model(
       dataclasses.replace(config, backbone_weights=None))
@@ -52,9 +51,9 @@ def load_keras_model(serving_dir: str
 
 
 def labels_path(serving_dir: str) -> str:
-  return os.path.join(serving_dir, _EXTRA, _LABELS)
+  return os.path.join(serving_dir, _EXTRA, labels_lib.LABELS_FILE)
 
 
-def read_text(path: str) -> str:
+def _read_text(path: str) -> str:
   with fileio.open(path, 'r') as f:
     return f.read()

@@ -32,6 +32,7 @@ from tfx.utils import path_utils
 
 from components import tflite_export
 from components.artifacts import TFLiteModel
+from data import labels
 from model import metrics
 
 _STAGING_PREFIX = '.staging-'
@@ -107,7 +108,7 @@ def push_version(serving_dir: str, tflite_dir: str, destination: str,
   staging_dir = os.path.join(destination, _STAGING_PREFIX + version)
   io_utils.copy_dir(serving_dir, staging_dir)
   for filename in (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
-                   tflite_export.LABELS_FILE, tflite_export.METADATA_FILE,
+                   labels.LABELS_FILE, tflite_export.METADATA_FILE,
                    tflite_export.METRICS_FILE):
     fileio.copy(os.path.join(tflite_dir, filename),
                 os.path.join(staging_dir, filename))

@@ -9,7 +9,7 @@
 Both return per-pixel class ids. `serving_default` also returns the ids
 resized back (nearest neighbour) to each example's original size, padded with
 the ignore label to the largest image of the batch: that is what the mIoU
-metric (model.metrics) compares with the original-resolution masks.
+metric (components.iou_metric) compares with the original-resolution masks.
 """
 
 from typing import Dict
@@ -19,6 +19,9 @@ import tensorflow_transform as tft
 
 from components import preprocessing
 from data import features
+
+# serving_default's class ids at each example's original size.
+CLASS_IDS_ORIGINAL = 'class_ids_original'
 
 
 def build_signatures(model, tf_transform_output: tft.TFTransformOutput,
@@ -53,7 +56,7 @@ def build_signatures(model, tf_transform_output: tft.TFTransformOutput,
         fn_output_signature=tf.int32)
     outputs['original_height'] = sizes[:, 0]
     outputs['original_width'] = sizes[:, 1]
-    outputs['class_ids_original'] = _resize_back_padded(
+    outputs[CLASS_IDS_ORIGINAL] = _resize_back_padded(
         outputs['class_ids'], sizes)
     return outputs
 

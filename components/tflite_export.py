@@ -30,12 +30,12 @@ from components import preprocessing
 from components.artifacts import TFLiteModel
 from components.tflite_runner import TFLiteSegmenter
 from data import features
+from data import labels as labels_lib
 from model import export
 from model import metrics
 
 FLOAT_FILE = 'model.tflite'
 INT8_FILE = 'model_int8.tflite'
-LABELS_FILE = 'labels.txt'
 METADATA_FILE = 'metadata.json'
 METRICS_FILE = 'metrics.json'
 CONVERTER_LOG_FILE = 'converter.log'
@@ -83,8 +83,8 @@ def TFLiteExport(  # pylint: disable=invalid-name
   _write_json(os.path.join(tflite_model.uri, METRICS_FILE), scores)
   _write_json(os.path.join(tflite_model.uri, METADATA_FILE),
               model_metadata(size, labels))
-  fileio.copy(model_io.labels_path(serving_dir),
-              os.path.join(tflite_model.uri, LABELS_FILE), overwrite=True)
+  labels_lib.write_labels(
+      os.path.join(tflite_model.uri, labels_lib.LABELS_FILE), labels)
 
 
 @contextlib.contextmanager

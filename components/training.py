@@ -1,19 +1,21 @@
 """The Trainer component's module: `run_fn` fits and exports the model.
 
-Everything comes from `fn_args.custom_config` (built by
-pipeline.config.training_custom_config): the ModelConfig, the TrainConfig and
-the class names. Training resumes after a crash: checkpoints go to a
+The step count comes from TFX's TrainArgs (`fn_args.train_steps`), the rest
+from `fn_args.custom_config`, which `custom_config` below builds for the
+pipeline: the ModelConfig, the TrainConfig's other fields, the class names
+and where resume checkpoints go. Training resumes after a crash: checkpoints go to a
 directory keyed by the configuration and the input data, which outlives the
 failed Trainer execution (a rerun gets new artifact URIs, so the checkpoints
 cannot live inside them). TensorBoard logs go to the model run artifact.
 """
 
+import dataclasses
 import hashlib
 import json
 import math
 import os
 import time
-from typing import Optional
+from typing import Any, Dict, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
@@ -27,19 +29,36 @@ from components import training_input
 from model import builder
 from model import losses
 from model.config import ModelConfig
-from pipeline.config import TrainConfig
-
+from model.config import TrainConfig
 
 # Written into the TensorBoard log folder of the model run: steady-state
 # training speed (bench/train_throughput.py reads it).
 THROUGHPUT_FILE = 'throughput.json'
 
 
+def custom_config(model_config: ModelConfig, train_config: TrainConfig,
+                  labels: Sequence[str], checkpoint_dir: str
+                  ) -> Dict[str, Any]:
+  """The Trainer's custom_config: plain JSON-able values only.
+
+  train_config.train_steps is left out: the pipeline passes it as
+  TrainArgs(num_steps=...), TFX's own place for it.
+  """
+  train = dataclasses.asdict(train_config)
+  del train['train_steps']
+  return {
+      'model': model_config.to_dict(),
+      'train': train,
+      'labels': list(labels),
+      'checkpoint_dir': checkpoint_dir,
+  }
+
+
 def run_fn(fn_args: FnArgs) -> None:
   """Trains on the transformed train split and saves the serving model."""
   custom = fn_args.custom_config
   model_config = ModelConfig.from_dict(custom['model'])
-  train_config = TrainConfig(**custom['train'])
+  train_config = TrainConfig(train_steps=fn_args.train_steps, **custom['train'])
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
   dataset = training_input.make_dataset(
@@ -48,7 +67,7 @@ def run_fn(fn_args: FnArgs) -> None:
       min_scale=train_config.min_scale, max_scale=train_config.max_scale)
   model = builder.build_model(model_config)
   resume_dir = os.path.join(custom['checkpoint_dir'],
-                            _run_key(custom, fn_args))
+                            _run_key(model_config, train_config, fn_args))
   logging.info('Training %s for %d steps (batch %d)', _describe(model_config),
                train_config.train_steps, train_config.batch_size)
   fit(model, dataset, train_config, resume_dir,
@@ -66,8 +85,8 @@ def fit(model: tf_keras.Model, dataset: tf.data.Dataset, config: TrainConfig,
   """Trains `model` up to config.train_steps, resuming from `resume_dir`.
 
   A checkpoint of the model and optimizer (step count included, so the poly
-  schedule resumes too) is written to `resume_dir` every steps_per_log
-  steps. If one is there, training continues from it instead of step 0.
+  schedule resumes too) is written to `resume_dir` at the end of every
+  epoch (config.exact_steps_per_epoch steps). If one is there, training continues from it instead of step 0.
 
   Returns:
     The step training started from (0 for a fresh run).
@@ -82,7 +101,7 @@ def fit(model: tf_keras.Model, dataset: tf.data.Dataset, config: TrainConfig,
     checkpoint.restore(manager.latest_checkpoint
                        ).assert_existing_objects_matched()
   start = int(model.optimizer.iterations.numpy())
-  steps_per_epoch = steps_per_chunk(config.train_steps, config.steps_per_log)
+  steps_per_epoch = config.exact_steps_per_epoch
   if start:
     logging.info('Resuming at step %d/%d from %s', start, config.train_steps,
                  manager.latest_checkpoint)
@@ -140,18 +159,6 @@ def make_optimizer(config: TrainConfig) -> tf_keras.optimizers.Optimizer:
                                  weight_decay=decay)
 
 
-def steps_per_chunk(train_steps: int, steps_per_log: int) -> int:
-  """The largest divisor of train_steps not above steps_per_log.
-
-  Keras counts progress and checkpoints per epoch; with equal epochs that
-  divide train_steps exactly, training runs exactly train_steps steps.
-  """
-  for steps in range(min(steps_per_log, train_steps), 0, -1):
-    if train_steps % steps == 0:
-      return steps
-  return 1
-
-
 class ProgressLogger(tf_keras.callbacks.Callback):
   """One line per epoch: step, loss, learning rate and throughput.
 
@@ -192,10 +199,12 @@ class ProgressLogger(tf_keras.callbacks.Callback):
                  self._steps_per_epoch * self._batch_size / seconds)
 
 
-def _run_key(custom_config, fn_args: FnArgs) -> str:
+def _run_key(model_config: ModelConfig, train_config: TrainConfig,
+             fn_args: FnArgs) -> str:
   """Same configuration and same input data -> same resume directory."""
   identity = json.dumps(
-      {'model': custom_config['model'], 'train': custom_config['train'],
+      {'model': model_config.to_dict(),
+       'train': dataclasses.asdict(train_config),
        'transform_output': fn_args.transform_output,
        'train_files': sorted(fn_args.train_files)}, sort_keys=True)
   return hashlib.sha256(identity.encode()).hexdigest()[:16]

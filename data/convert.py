@@ -1,6 +1,6 @@
 """Converts a dataset to DeepLab-format TFRecords outside the pipeline.
 
-    python -m data.convert --format {voc,voc_aug,people} --data_root DIR \
+    python -m data.convert --format FORMAT --data_root DIR \
         --output_dir DIR [--eval_fraction 0.1] [--skip_bad_examples] \
         [Beam pipeline options, e.g. --runner DataflowRunner ...]
 
@@ -8,14 +8,15 @@ Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz`, `labels.txt` and
 `ingest_report.json`, and prints counts per split and per problem. The
 examples come from data.ingest.read_splits, the very Beam steps the
 ExampleGen executor runs (components/example_gen.py), with the same dataset
-layout and hash split (data.datasets), so a cluster prepared with this
+layout and hash split (data.datasets, data.ingest), so a cluster prepared with this
 command sees what the pipeline would have produced; the output folder is
 then ingestible with `--dataset tfrecord`. Neither it nor its Beam workers
 import TFX or TensorFlow (on local paths, see data/files.py), which keeps
 their start-up short.
 
 Without Beam options it runs locally with one worker process per core
-(pipeline.config.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
+(data.ingest.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
+FORMAT is one of the datasets' `convert_formats` (data.datasets).
 """
 
 import argparse
@@ -30,50 +31,44 @@ from data import datasets
 from data import features
 from data import files
 from data import ingest
+from data import labels
 from data import tfrecords
-from pipeline import config
-
-FORMATS = {
-    'voc': (datasets.VOC, False),
-    'voc_aug': (datasets.VOC, True),
-    'people': (datasets.PEOPLE, False),
-}
 
 
 def parse_args(argv: List[str]):
   parser = argparse.ArgumentParser(
       prog='python -m data.convert', description=__doc__.split('\n')[0])
-  parser.add_argument('--format', required=True, choices=sorted(FORMATS))
+  parser.add_argument('--format', required=True, choices=sorted(datasets.CONVERT_FORMATS))
   parser.add_argument('--data_root', required=True)
   parser.add_argument('--output_dir', required=True)
   parser.add_argument(
-      '--eval_fraction', type=float, default=datasets.DEFAULT_EVAL_FRACTION,
+      '--eval_fraction', type=float, default=ingest.DEFAULT_EVAL_FRACTION,
       help='people only: share of images hashed into eval (default '
-      f'{datasets.DEFAULT_EVAL_FRACTION})')
+      f'{ingest.DEFAULT_EVAL_FRACTION})')
   parser.add_argument('--skip_bad_examples', action='store_true',
                       help='skip and count bad inputs instead of failing')
   return parser.parse_known_args(argv)
 
 
 def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
-  """The user's Beam options, or config.LOCAL_BEAM_ARGS if there are none.
+  """The user's Beam options, or ingest.LOCAL_BEAM_ARGS if there are none.
 
   The user's replace the defaults rather than add to them, as with
   pipeline_runner.py's --beam_pipeline_args.
   """
   return pipeline_options.PipelineOptions(
-      list(beam_args) or list(config.LOCAL_BEAM_ARGS))
+      list(beam_args) or list(ingest.LOCAL_BEAM_ARGS))
 
 
 def convert(fmt: str, data_root: str, output_dir: str, *,
-            eval_fraction: float = datasets.DEFAULT_EVAL_FRACTION,
+            eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
             skip_bad_examples: bool = False,
             beam_args: Optional[List[str]] = None) -> dict:
   """Runs the conversion; returns the ingest report."""
-  dataset, voc_aug = FORMATS[fmt]
-  layout = datasets.layout(dataset, data_root, voc_aug)
-  buckets = datasets.output_hash_buckets(dataset, layout, eval_fraction)
-  source = datasets.make_source(dataset, layout.input_base, voc_aug)
+  dataset, voc_aug = datasets.CONVERT_FORMATS[fmt]
+  layout = dataset.layout(data_root, voc_aug)
+  buckets = layout.output_hash_buckets(eval_fraction)
+  source = dataset.source(layout.input_base, voc_aug)
   report_path = files.join(output_dir, ingest.REPORT_NAME)
   with beam.Pipeline(options=_beam_options(list(beam_args or []))
                      ) as pipeline:
@@ -82,8 +77,8 @@ def convert(fmt: str, data_root: str, output_dir: str, *,
     for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
       _ = splits[name] | f'Write[{name}]' >> tfrecords.WriteToGzipTFRecord(
           files.join(output_dir, name))
-  datasets.write_labels(output_dir, datasets.dataset_labels(dataset,
-                                                            data_root))
+  labels.write_labels(files.join(output_dir, labels.LABELS_FILE),
+                      dataset.labels(data_root))
   return ingest.read_report(report_path)
 
 
@@ -97,7 +92,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   for line in ingest.format_report(report):
     print(line)
   print(f'wrote {args.output_dir}/{{train,eval}}-*{tfrecords.SUFFIX}, '
-        f'labels.txt, {ingest.REPORT_NAME}')
+        f'{labels.LABELS_FILE}, {ingest.REPORT_NAME}')
   return 0
 
 

@@ -17,8 +17,8 @@ import base64
 import io
 import json
 import os
-import zlib
 from typing import Dict, List, Sequence, Tuple
+import zlib
 
 import numpy as np
 from PIL import Image

@@ -9,15 +9,14 @@ palette PNG would not do, because TF decodes palette PNGs to colours.
 """
 
 import dataclasses
-import io
 import struct
 import zlib
 
 import numpy as np
-from PIL import Image
 
 from data import example_proto
 from data import features
+from data import images
 from data import problems
 
 # Channels the model decodes every image to (DeepLab's build_data writes 3
@@ -36,28 +35,9 @@ class ImageInfo:
 
 
 def inspect_image(data: bytes, path: str) -> ImageInfo:
-  """Reads the header and decodes the whole image, so truncation is caught.
-
-  JPEGs are decoded in draft mode (libjpeg's 1/8 DCT scaling): every
-  entropy-coded byte is still read, so a truncated or corrupt file still
-  fails, at a fraction of the cost of a full decode.
-  """
-  try:
-    image = Image.open(io.BytesIO(data))
-    width, height = image.size
-    image_format = image.format
-    if image_format not in _FORMATS:
-      raise problems.BadExample(
-          problems.CORRUPT_IMAGE, path,
-          f'format {image_format} is not supported (JPEG or PNG)')
-    if image_format == 'JPEG':
-      image.draft(image.mode, (max(width // 8, 1), max(height // 8, 1)))
-    image.load()
-  except problems.BadExample:
-    raise
-  except Exception as e:  # PIL raises OSError, SyntaxError, ValueError...
-    raise problems.BadExample(problems.CORRUPT_IMAGE, path,
-                              f'cannot decode image: {e}') from e
+  """Reads the header and decodes the whole image, so truncation is caught."""
+  image_format, height, width = images.check_image(
+      data, path, problems.CORRUPT_IMAGE, 'image', formats=tuple(_FORMATS))
   return ImageInfo(_FORMATS[image_format], height, width)
 
 

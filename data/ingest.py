@@ -13,6 +13,7 @@ counts flow through the pipeline into one JSON report, so the rule
 
 import abc
 import bisect
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,12 +22,62 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import apache_beam as beam
 
 from data import example_proto
+from data import features
 from data import files
 from data import problems
 
 REPORT_NAME = 'ingest_report.json'
 _SAMPLES_PER_PROBLEM = 20
 _NAMESPACE = 'ingest'
+
+# Fraction of a single-split dataset (Supervisely) that goes to eval by
+# default: 10%, the share of Supervisely Person's 5,711 images that gives
+# ~570 eval images, enough for a stable mIoU, while keeping 90% for training.
+DEFAULT_EVAL_FRACTION = 0.1
+# Hash buckets of TFX's output split config; the eval fraction is rounded to
+# a multiple of 1/HASH_BUCKETS.
+HASH_BUCKETS = 1000
+
+# DirectRunner options for real datasets on one machine: one worker process
+# per core (num_workers 0). Beam's defaults, one in-process worker, use a
+# single core: the GIL serializes in-process threads.
+LOCAL_BEAM_ARGS = ('--direct_running_mode=multi_processing',
+                   '--direct_num_workers=0')
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """Where a dataset's files are, as ExampleGen and data.convert need it.
+
+  input_base: the folder every pattern is relative to.
+  input_splits: (split name, pattern) pairs; one split named 'all' means the
+    output is partitioned by hash, several are output splits as they are.
+  fingerprint_patterns: globs whose files' names, sizes and mtimes make the
+    cache fingerprint: change an image or a mask and ExampleGen runs again.
+  """
+  input_base: str
+  input_splits: Tuple[Tuple[str, str], ...]
+  fingerprint_patterns: Tuple[str, ...]
+
+  def output_hash_buckets(self, eval_fraction: float
+                          ) -> Optional[List[Tuple[str, int]]]:
+    """[(train, n), (eval, m)] when there is one input split, else None.
+
+    Several input splits must already be exactly train and eval.
+    """
+    names = [name for name, _ in self.input_splits]
+    if len(names) == 1:
+      eval_buckets = round(eval_fraction * HASH_BUCKETS)
+      if not 0 < eval_buckets < HASH_BUCKETS:
+        raise ValueError(
+            f'eval_fraction={eval_fraction}: must be in [{1 / HASH_BUCKETS}, '
+            f'{1 - 1 / HASH_BUCKETS}] so that both train and eval get images')
+      return [(features.TRAIN_SPLIT, HASH_BUCKETS - eval_buckets),
+              (features.EVAL_SPLIT, eval_buckets)]
+    if names != [features.TRAIN_SPLIT, features.EVAL_SPLIT]:
+      raise ValueError(f'{self.input_base}: input splits {names}; expected '
+                       f'{[features.TRAIN_SPLIT, features.EVAL_SPLIT]}')
+    return None
 
 
 class Source(abc.ABC):
@@ -165,7 +216,7 @@ def read_splits(pipeline: beam.Pipeline, source: Source,
               for i in range(len(hash_buckets))]
     parts = reads[0][1]['examples'] | 'SplitByHash' >> beam.Partition(
         _partition, len(bounds), bounds)
-    outputs = {name: part for (name, _), part in zip(hash_buckets, parts)}
+    outputs = {name: part for (name, _), part in zip(hash_buckets, parts, strict=True)}
   else:
     outputs = {name: read['examples'] for name, read in reads}
   outputs = {name: serialize(examples, f'Serialize[{name}]')

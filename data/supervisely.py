@@ -14,28 +14,28 @@ Bitmaps are base64(zlib(PNG)); the PNG's alpha channel (or its only channel,
 or its palette transparency) is the mask, pasted at `origin` = [x, y].
 Polygons are drawn with data.polygon, which reproduces the SDK's cv2
 rasterizer; a polygon that leaves the image is first cropped to it the way
-the SDK's loader does (see `sdk_crop`, which needs shapely). Objects are drawn in file order, later ones on top, as the SDK's
-`Annotation.draw` does. Person classes become 1, `neutral` becomes 255
+the SDK's loader does (data.polygon_crop). Objects are drawn in file order,
+later ones on top, as the SDK's `Annotation.draw` does. Person classes become 1, `neutral` becomes 255
 (ignored by loss and metrics), the rest of the image 0.
 """
 
 import base64
 import binascii
 import dataclasses
-import io
 import json
-import logging
-import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
+import zlib
 
 import numpy as np
-from PIL import Image
 
 from data import example as example_lib
 from data import features
 from data import files
+from data import images
+from data import ingest
 from data import labels
 from data import polygon
+from data import polygon_crop
 from data import problems
 
 # Supervisely Person class titles -> class ids in labels.PEOPLE_CLASSES.
@@ -84,6 +84,30 @@ def find_project(data_root: str) -> str:
   raise FileNotFoundError(
       f'{data_root}: not a Supervisely project: expected meta.json in it or in '
       'exactly one of its sub-folders')
+
+
+def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
+  """One input split, the whole project: ExampleGen hashes it into splits."""
+  del voc_aug  # VOC only; the registry refuses it for other datasets.
+  project = find_project(data_root)
+  return ingest.Layout(project, (('all', 'meta.json'),),
+                       ('meta.json', '*/img/*', '*/ann/*'))
+
+
+class SuperviselySource(ingest.Source):
+  """Reads a Supervisely project (current or legacy format)."""
+
+  def __init__(self, project_dir: str, voc_aug: bool = False):
+    del voc_aug  # VOC only.
+    self._project = project_dir
+    self._shapes = read_shapes(project_dir)
+
+  def list_keys(self, split_pattern: str):
+    del split_pattern  # One input split: the whole project.
+    return list_items(self._project), {}
+
+  def read(self, key: 'Item'):
+    return read_example(key, self._shapes)
 
 
 def read_shapes(project_dir: str) -> Dict[str, str]:
@@ -152,12 +176,8 @@ def decode_bitmap(data: str, path: str) -> np.ndarray:
     raw = zlib.decompress(raw)
   except zlib.error:
     pass  # Uncompressed PNG; if it is not one, PIL says so below.
-  try:
-    image = Image.open(io.BytesIO(raw))
-    image.load()
-  except Exception as e:
-    raise problems.BadExample(problems.BAD_BITMAP, path,
-                              f'bitmap data is not a PNG image: {e}') from e
+  image = images.open_image(raw, path, problems.BAD_BITMAP, 'bitmap',
+                            formats=('PNG',))
   if image.mode in ('P', 'L', 'RGB') and 'transparency' in image.info:
     image = image.convert('RGBA' if image.mode != 'L' else 'LA')
   if image.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
@@ -200,80 +220,6 @@ def _points(value, path: str, what: str) -> np.ndarray:
   return points.astype(np.int64)
 
 
-def _coords_list(shape: dict) -> list:
-  """Pieces of a shapely `mapping`, as the SDK's shapely_figure_to_coords_list.
-
-  Each piece is [exterior, *holes], rings without the repeated end point;
-  line pieces come out as point lists that the caller drops, as the SDK does.
-  """
-  kind = shape['type']
-
-  def dedupe(rings):
-    return [list(r[:-1]) if len(r) >= 2 and r[0] == r[-1] else list(r)
-            for r in rings]
-
-  if kind == 'Polygon':
-    return [dedupe(shape['coordinates'])]
-  if kind == 'MultiPolygon':
-    return [dedupe(p) for p in shape['coordinates']]
-  if kind == 'LineString':
-    return [list(shape['coordinates'])]
-  if kind == 'MultiLineString':
-    return [list(c) for c in shape['coordinates']]
-  if kind == 'GeometryCollection':
-    return [piece for g in shape['geometries'] for piece in _coords_list(g)]
-  return []
-
-
-def sdk_crop(exterior: np.ndarray, interior: List[np.ndarray], height: int,
-             width: int) -> Optional[List[Tuple[np.ndarray, List[np.ndarray]]]]:
-  """The pieces the SDK keeps of a polygon that leaves the image.
-
-  supervisely.Annotation crops every label whose bounding box is not inside
-  [0, w-1] x [0, h-1] when it is built or loaded (Label.crop ->
-  Polygon.crop): shapely `buffer(0)` of the polygon intersected with that
-  rectangle, new vertices rounded, pieces under 3 points dropped. It then
-  draws the pieces with cv2. Returns None when shapely is not installed
-  (the caller then clips while rasterizing, as cv2 alone would).
-  """
-  try:
-    from shapely import geometry as shapely_geometry  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
-  window = shapely_geometry.Polygon(
-      [(0, 0), (0, width - 1), (height - 1, width - 1), (height - 1, 0)])
-  try:
-    shape = shapely_geometry.Polygon(
-        exterior[:, ::-1], holes=[h[:, ::-1] for h in interior]
-    ).buffer(0).intersection(window)
-    pieces = _coords_list(shapely_geometry.mapping(shape))
-  except Exception:  # The SDK logs and drops polygons shapely rejects.
-    return []
-
-  def points(ring):
-    return np.array([(round(col), round(row)) for row, col in ring],
-                    dtype=np.int64).reshape(-1, 2)
-
-  out = []
-  for piece in pieces:
-    if piece and len(piece[0]) >= 3:
-      out.append((points(piece[0]),
-                  [points(h) for h in piece[1:] if len(h) > 2]))
-  return out
-
-
-_warned_no_shapely = []
-
-
-def _warn_no_shapely(path: str) -> None:
-  if not _warned_no_shapely:
-    _warned_no_shapely.append(path)
-    logging.warning(
-        '%s: a polygon leaves the image and shapely is not installed: it is '
-        'clipped while rasterizing, which differs from the Supervisely SDK '
-        '(it crops the geometry first) along the border', path)
-
-
 def _polygon_pixels(obj: dict, height: int, width: int, path: str
                     ) -> Tuple[np.ndarray, bool]:
   """(mask, clipped): the polygon's pixels and whether it left the image."""
@@ -288,10 +234,7 @@ def _polygon_pixels(obj: dict, height: int, width: int, path: str
       exterior.max(0) < (width, height)).all()
   if inside:
     return polygon.polygon_mask((height, width), exterior, interior), False
-  pieces = sdk_crop(exterior, interior, height, width)
-  if pieces is None:
-    _warn_no_shapely(path)
-    return polygon.polygon_mask((height, width), exterior, interior), True
+  pieces = polygon_crop.crop_to_image(exterior, interior, height, width)
   mask = np.zeros((height, width), dtype=bool)
   for piece_exterior, piece_holes in pieces:
     mask |= polygon.polygon_mask((height, width), piece_exterior, piece_holes)

@@ -13,16 +13,14 @@ from train and counted (`excluded_val_ids` in the report); eval stays VOC
 val with its original SegmentationClass masks.
 """
 
-import io
 from typing import List, Tuple
 
 import numpy as np
-from PIL import Image
 
-from data import datasets
 from data import example as example_lib
 from data import features
 from data import files
+from data import images
 from data import ingest
 from data import labels
 from data import problems
@@ -62,7 +60,8 @@ def find_aug_list(root: str) -> str:
       f'{AUG_LIST_CANDIDATES} (see docs/data.md)')
 
 
-def layout(data_root: str, aug: bool) -> 'datasets.Layout':
+def layout(data_root: str, aug: bool) -> ingest.Layout:
+  """Train (train.txt or SBD's train_aug.txt) and eval (val.txt) id lists."""
   root = find_root(data_root)
   train_list = find_aug_list(root) if aug else TRAIN_LIST
   patterns = [IMAGE_DIR + '/*', MASK_DIR + '/*', SPLITS_DIR + '/*']
@@ -71,8 +70,10 @@ def layout(data_root: str, aug: bool) -> 'datasets.Layout':
       raise FileNotFoundError(f'{root}: --voc_aug needs the SBD masks in '
                               f'{AUG_MASK_DIR}/ (see docs/data.md)')
     patterns += [AUG_MASK_DIR + '/*', train_list]
-  return datasets.Layout(root, (('train', train_list), ('eval', VAL_LIST)),
-                         tuple(dict.fromkeys(patterns)))
+  return ingest.Layout(
+      root, ((features.TRAIN_SPLIT, train_list),
+             (features.EVAL_SPLIT, VAL_LIST)),
+      tuple(dict.fromkeys(patterns)))
 
 
 def parse_id_list(text: str, path: str) -> List[str]:
@@ -98,12 +99,7 @@ def _read_ids(root: str, relative: str) -> List[str]:
 
 def read_mask(data: bytes, path: str) -> Tuple[np.ndarray, str]:
   """(class ids, PIL mode) of a mask PNG; indices of 'P', values of 'L'."""
-  try:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-  except Exception as e:
-    raise problems.BadExample(problems.CORRUPT_MASK, path,
-                              f'cannot decode mask: {e}') from e
+  image = images.open_image(data, path, problems.CORRUPT_MASK, 'mask')
   if image.mode in ('RGB', 'RGBA'):
     raise problems.BadExample(
         problems.RGB_MASK, path,

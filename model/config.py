@@ -1,8 +1,11 @@
-"""The one description of a segmentation model: every builder reads it.
+"""What a model is and how it is trained: the two configs every layer reads.
 
-A `ModelConfig` travels from the CLI, through the Trainer's `custom_config`
-(as a plain dict), into `model.builder.build_model`. It is validated where it
-is built, so a bad value fails before any expensive work starts.
+A `ModelConfig` (the architecture) and a `TrainConfig` (the recipe) travel
+from the CLI (pipeline.config presets plus flags), through the Trainer's
+`custom_config` (as plain dicts), into `model.builder.build_model` and
+`components.training`. They are validated where they are built, so a bad
+value fails before any expensive work starts. Choices (BACKBONES, HEADS,
+...) are declared here once; flags (model.flags) take them from here.
 """
 
 import dataclasses
@@ -11,6 +14,7 @@ from typing import Any, Dict, Optional
 BACKBONES = ('mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small')
 HEADS = ('deeplabv3plus', 'lraspp')
 OUTPUT_STRIDES = (8, 16, 32)
+OPTIMIZERS = ('sgd', 'adam')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +102,66 @@ class ModelConfig:
     return cls(**values)
 
 
-def _check(condition: bool, message: str) -> None:
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How the Trainer fits the model (DeepLab's recipe by default).
+
+  Attributes:
+    train_steps: optimizer steps; also the length of the poly schedule. In
+      a pipeline it reaches the Trainer as TFX's TrainArgs.num_steps.
+    batch_size: examples per step.
+    base_lr: initial learning rate of the poly schedule.
+    lr_power: exponent of the poly schedule (DeepLab: 0.9).
+    optimizer: one of OPTIMIZERS: 'sgd' (momentum, as DeepLab trains) or
+      'adam'.
+    momentum: SGD momentum.
+    weight_decay: decoupled weight decay (DeepLab: 4e-5 L2).
+    augment: random scale, crop/pad and horizontal flip for training.
+    min_scale, max_scale: range of the random scale (DeepLab: 0.5-2.0).
+    steps_per_epoch: at most this many steps between progress lines and
+      resume checkpoints (a Keras epoch); lowered to a divisor of
+      train_steps so that training runs exactly train_steps steps.
+  """
+  train_steps: int = 1000
+  batch_size: int = 8
+  base_lr: float = 0.007
+  lr_power: float = 0.9
+  optimizer: str = 'sgd'
+  momentum: float = 0.9
+  weight_decay: float = 4e-5
+  augment: bool = True
+  min_scale: float = 0.5
+  max_scale: float = 2.0
+  steps_per_epoch: int = 50
+
+  def __post_init__(self):
+    _check(self.train_steps > 0, f'train_steps={self.train_steps}: must be > 0',
+           'train')
+    _check(self.batch_size > 0, f'batch_size={self.batch_size}: must be > 0',
+           'train')
+    _check(self.base_lr > 0, f'base_lr={self.base_lr}: must be > 0', 'train')
+    _check(self.optimizer in OPTIMIZERS,
+           f'optimizer={self.optimizer!r}: must be one of {OPTIMIZERS}',
+           'train')
+    _check(0 < self.min_scale <= self.max_scale,
+           f'min_scale={self.min_scale}, max_scale={self.max_scale}: need '
+           '0 < min_scale <= max_scale', 'train')
+    _check(self.steps_per_epoch > 0,
+           f'steps_per_epoch={self.steps_per_epoch}: must be > 0', 'train')
+
+  @property
+  def exact_steps_per_epoch(self) -> int:
+    """The largest divisor of train_steps not above steps_per_epoch.
+
+    Keras counts progress and checkpoints per epoch; with equal epochs that
+    divide train_steps, training runs exactly train_steps steps.
+    """
+    for steps in range(min(self.steps_per_epoch, self.train_steps), 0, -1):
+      if self.train_steps % steps == 0:
+        return steps
+    return 1
+
+
+def _check(condition: bool, message: str, kind: str = 'model') -> None:
   if not condition:
-    raise ValueError(f'Invalid model config: {message}')
+    raise ValueError(f'Invalid {kind} config: {message}')

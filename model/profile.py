@@ -14,7 +14,6 @@ dense layers in one forward pass of one image; like the papers, it leaves
 out BatchNorm (folded at inference), activations, pooling and resizes.
 """
 
-import dataclasses
 import json
 from typing import Any, Dict, Iterator
 
@@ -24,6 +23,7 @@ import numpy as np
 import tf_keras
 
 from model import builder
+from model import flags as model_flags
 from model.config import ModelConfig
 
 
@@ -64,42 +64,17 @@ def _leaf_layers(model: tf_keras.Model) -> Iterator[tf_keras.layers.Layer]:
       yield layer
 
 
-def _define_flags() -> None:
-  """The CLI flags, one per ModelConfig field.
-
-  Defined only when this module runs as a program, so that importing it as
-  a library (tests, bench/) leaves the importer's flag namespace alone.
-  """
-  defaults = ModelConfig()
-  flags.DEFINE_string('backbone', defaults.backbone, 'Backbone.')
-  flags.DEFINE_float('depth_multiplier', defaults.depth_multiplier,
-                     'Width multiplier.')
-  flags.DEFINE_integer('output_stride', defaults.output_stride,
-                       'Output stride: 8, 16 or 32.')
-  flags.DEFINE_string('head', defaults.head, 'deeplabv3plus or lraspp.')
-  flags.DEFINE_boolean('aspp', defaults.aspp, 'Atrous rates in ASPP.')
-  flags.DEFINE_boolean('decoder', defaults.decoder, 'DeepLabV3+ decoder.')
-  flags.DEFINE_boolean('quant_friendly', defaults.quant_friendly,
-                       'arXiv 1803.08607 separable convs.')
-  flags.DEFINE_integer('num_classes', defaults.num_classes,
-                       'Classes including background.')
-  flags.DEFINE_integer('input_size', defaults.input_size,
-                       'Side of the square input.')
-  flags.DEFINE_integer('channel_divisor', defaults.channel_divisor,
-                       'Width rounding; default: the reference rule.')
-  flags.DEFINE_boolean('classifier', False,
-                       'Profile the backbone as its ImageNet classifier.')
-
-
 def main(argv):
   del argv
-  values = flags.FLAGS
-  config = ModelConfig(**{field.name: values[field.name].value
-                          for field in dataclasses.fields(ModelConfig)
-                          if field.name in values})
-  print(json.dumps(profile(config, values.classifier)))
+  config = ModelConfig(**model_flags.model_overrides())
+  print(json.dumps(profile(config, flags.FLAGS.classifier)))
 
 
 if __name__ == '__main__':
-  _define_flags()
+  # Defined only when this module runs as a program, so that importing it
+  # as a library (tests, bench/) leaves the importer's flags alone.
+  model_flags.define_model_flags(ModelConfig(), exclude=('backbone_weights',))
+  flags.adopt_module_key_flags(model_flags)  # Listed by --help.
+  flags.DEFINE_boolean('classifier', False,
+                       'Profile the backbone as its ImageNet classifier.')
   app.run(main)

@@ -6,7 +6,9 @@ from typing import Callable, List, Tuple
 import numpy as np
 import tensorflow as tf
 
+from components import model_io
 from components.tflite_runner import TFLiteSegmenter
+from data import labels
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
 
@@ -28,9 +30,10 @@ def load_segmenter(path: str) -> Tuple[Segmenter, List[str]]:
 
 
 def _labels(folder: str) -> List[str]:
-  for candidate in (os.path.join(folder, 'labels.txt'),
-                    os.path.join(folder, 'assets.extra', 'labels.txt')):
+  """A pushed version's labels.txt, or the one in a SavedModel's extras."""
+  for candidate in (os.path.join(folder, labels.LABELS_FILE),
+                    model_io.labels_path(folder)):
     if os.path.isfile(candidate):
-      with open(candidate) as f:  # One name per line, in class-id order.
-        return [line.strip() for line in f if line.strip()]
-  raise ValueError(f'no labels.txt in {folder} (or its assets.extra/)')
+      return list(labels.read_labels(candidate))
+  raise ValueError(f'no {labels.LABELS_FILE} in {folder} (nor '
+                   f'{model_io.labels_path(folder)})')

@@ -6,41 +6,29 @@ MobilePusher. Runners (pipeline_runner.py) only choose an orchestrator.
 """
 
 import json
-from typing import Optional
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from components import iou_metric
+from components import training
 from components.example_gen import create_example_gen
 from components.pusher import MobilePusher
 from components.tflite_export import TFLiteExport
 from data import features
-from model import metrics
 from pipeline.code_version import source_fingerprint
 from pipeline.config import RunConfig
-from pipeline.config import training_custom_config
 
 # Dotted paths: Beam workers and pipeline containers import the same code.
 PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
 RUN_FN = 'components.training.run_fn'
 
 
-def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
-                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
-  """Builds the pipeline.
-
-  Args:
-    config: the run's configuration.
-    data_root: where ExampleGen reads; defaults to config.data_root (the demo
-      passes the folder it generated).
-    metadata_connection_config: ML Metadata store; defaults to SQLite at
-      config.metadata_path with the local runner, and to the orchestrator's
-      own store otherwise.
-  """
+def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
+  """The pipeline of a run, every setting taken from `config`."""
   code_version = source_fingerprint()
   example_gen = create_example_gen(
-      'people' if config.dataset == 'demo' else config.dataset,
-      data_root or config.data_root, eval_fraction=config.eval_fraction,
+      config.dataset, config.data_root, eval_fraction=config.eval_fraction,
       voc_aug=config.voc_aug, skip_bad_examples=config.skip_bad_examples,
       code_version=code_version).with_id('ExampleGen')
   statistics_gen = tfx.components.StatisticsGen(
@@ -64,7 +52,8 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
       schema=schema_gen.outputs['schema'],
       train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=0),
-      custom_config={**training_custom_config(config),
+      custom_config={**training.custom_config(
+          config.model, config.train, config.labels, config.checkpoint_dir),
                      'code_version': code_version})
   model_resolver = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -97,14 +86,17 @@ def create_pipeline(config: RunConfig, data_root: Optional[str] = None,
                   example_validator, transform, trainer, model_resolver,
                   evaluator, tflite_export, pusher],
       enable_cache=True,
-      metadata_connection_config=(
-          metadata_connection_config or _local_metadata(config)),
+      metadata_connection_config=metadata_connection_config(config),
       beam_pipeline_args=list(config.beam_pipeline_args))
 
 
-def _local_metadata(config: RunConfig):
+def metadata_connection_config(config: RunConfig):
+  """The run's ML Metadata store: SQLite in output_dir for the local runner.
+
+  None for Vertex AI Pipelines, which keeps its own ML Metadata.
+  """
   if config.runner != 'local':
-    return None  # Vertex AI Pipelines keeps its own ML Metadata.
+    return None
   return tfx.orchestration.metadata.sqlite_metadata_connection_config(
       config.metadata_path)
 
@@ -128,8 +120,8 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
       metrics_specs=[tfma.MetricsSpec(metrics=[
           tfma.MetricConfig(class_name='ExampleCount'),
           tfma.MetricConfig(
-              class_name=metrics.SegmentationIoU.__name__,
-              module=metrics.__name__,
+              class_name=iou_metric.SegmentationIoU.__name__,
+              module=iou_metric.__name__,
               config=json.dumps({'class_names': list(config.labels)}),
               threshold=threshold),
       ])])

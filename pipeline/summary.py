@@ -13,26 +13,23 @@ from typing import Dict, Optional
 import ml_metadata as mlmd
 import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
-from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
 from components import tflite_export
 from data import features
 from model import metrics
+from pipeline import pipeline as dag
 from pipeline.config import RunConfig
 
 SUMMARY_FILE = 'run_summary.json'
 _NODE_CONTEXT = 'node'
 _RUN_CONTEXT = 'pipeline_run'
-_STATES = {3: 'COMPLETE', 4: 'FAILED', 5: 'CACHED', 6: 'CANCELED'}
 
 
 def metadata_store(config: RunConfig) -> mlmd.MetadataStore:
   """The run's SQLite ML Metadata store."""
-  return mlmd.MetadataStore(
-      tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path))
+  return mlmd.MetadataStore(dag.metadata_connection_config(config))
 
 
 def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
@@ -121,8 +118,8 @@ def latest_run_outputs(store: mlmd.MetadataStore, pipeline_name: str):
     component = _component_id(store, execution)
     timings.append({
         'component': component,
-        'state': _STATES.get(execution.last_known_state,
-                             str(execution.last_known_state)),
+        'state': mlmd.proto.Execution.State.Name(
+            execution.last_known_state),
         'seconds': (execution.last_update_time_since_epoch -
                     execution.create_time_since_epoch) / 1000.0,
     })

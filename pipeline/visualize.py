@@ -51,17 +51,17 @@ def grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str],
   header = 18
   scaled = [[_fit(image, cell) for image in row] for row in rows]
   widths = [max(image.width for image in column)
-            for column in zip(*scaled)]
+            for column in zip(*scaled, strict=True)]
   canvas = Image.new('RGB', (sum(widths), header + cell * len(rows)),
                      'white')
   draw = ImageDraw.Draw(canvas)
   x = 0
-  for width, title in zip(widths, titles):
+  for width, title in zip(widths, titles, strict=True):
     draw.text((x + 4, 3), title, fill='black')
     x += width
   for r, row in enumerate(scaled):
     x = 0
-    for width, image in zip(widths, row):
+    for width, image in zip(widths, row, strict=True):
       canvas.paste(image, (x, header + r * cell))
       x += width
   return canvas

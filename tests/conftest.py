@@ -1,7 +1,183 @@
-"""Test-wide settings: tf_keras models, quiet TensorFlow, no GPU probing."""
+"""Test-wide settings, and the helpers several test modules share.
 
+Settings: tf_keras models, quiet TensorFlow, no GPU probing. Shared helpers
+are fixtures here, so no test module imports another. TensorFlow and TFX are
+imported inside the helpers that use them: a run of one light test module
+does not pay their 10 s of imports.
+"""
+
+import glob
+import hashlib
+import io
 import os
 
+import numpy as np
+from PIL import Image
+import pytest
+
+from data import features
+from tests.fixtures import supervisely_replica as replica
+
+# Before any test module imports TensorFlow (nothing above does).
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
+
+# --- Reader output as TensorFlow parses it ---------------------------------
+# The readers serialize tf.Examples without TensorFlow (data/example_proto.py);
+# reader tests look at what `tf.train.Example` makes of those bytes, so every
+# reader test also checks the serialization.
+
+
+def _features_of(example):
+  import tensorflow as tf
+  return tf.train.Example.FromString(example.serialize()).features.feature
+
+
+def _mask_of(example):
+  png = _features_of(example)[features.MASK_ENCODED].bytes_list.value[0]
+  image = Image.open(io.BytesIO(png))
+  assert image.mode == 'L'
+  return np.asarray(image)
+
+
+@pytest.fixture
+def features_of():
+  """features_of(example): the feature map of its serialized tf.Example."""
+  return _features_of
+
+
+@pytest.fixture
+def mask_of():
+  """mask_of(example): the class-id array of its mask PNG (single-channel)."""
+  return _mask_of
+
+
+# --- ExampleGen: small people projects, run and read back ------------------
+
+
+def _people_project(root, count):
+  images = {}
+  for i in range(count):
+    mask_rect = [(2 + i % 5, 3), (20, 3), (20, 18), (2 + i % 5, 18)]
+    images[f'ds{1 + i % 2}/img{i:02d}.png'] = {
+        'image': replica.noise_image(24, 28, i),
+        'objects': [replica.polygon_object(mask_rect)]}
+  return replica.write_project(root, images)
+
+
+def _broken_project(root):
+  project = _people_project(root, 8)
+  with open(os.path.join(project, 'ds1', 'img', 'img02.png'), 'wb') as f:
+    f.write(b'\x89PNG broken')
+  os.remove(os.path.join(project, 'ds2', 'ann', 'img03.png.json'))
+  with open(os.path.join(project, 'ds1', 'ann', 'img04.png.json'), 'w') as f:
+    f.write('{"size": {"height": 24, "wid')
+  return project
+
+
+def _read_split(uri, split):
+  import tensorflow as tf
+  names = []
+  for path in sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*.gz'))):
+    for record in tf.data.TFRecordDataset(path, compression_type='GZIP'):
+      example = tf.train.Example.FromString(record.numpy())
+      names.append(example.features.feature[
+          features.IMAGE_FILENAME].bytes_list.value[0].decode())
+  return sorted(names)
+
+
+def _is_eval(filename, eval_fraction=0.1):
+  import tensorflow as tf
+  feature = tf.train.Feature(bytes_list=tf.train.BytesList(
+      value=[filename.encode()]))
+  bucket = int(hashlib.sha256(feature.SerializeToString(
+      deterministic=True)).hexdigest(), 16) % 1000
+  return bucket >= 1000 - round(eval_fraction * 1000)
+
+
+def _exec_properties(component):
+  from google.protobuf import message
+  from tfx.utils import proto_utils
+  props = {}
+  for key, value in component.exec_properties.items():
+    if isinstance(value, message.Message):
+      value = proto_utils.proto_to_json(value)
+    props[key] = value
+  return props
+
+
+def _execute_example_gen(component, output_dir):
+  from tfx.types import standard_artifacts
+
+  from components import example_gen
+  artifact = standard_artifacts.Examples()
+  artifact.uri = output_dir
+  executor = example_gen.Executor()
+  executor.Do({}, {'examples': [artifact]}, _exec_properties(component))
+  return output_dir
+
+
+@pytest.fixture
+def people_project():
+  """people_project(root, count): a Supervisely project of `count` images.
+
+  One person polygon per noise image, over two datasets (ds1, ds2).
+  """
+  return _people_project
+
+
+@pytest.fixture
+def broken_project():
+  """broken_project(root): 8 images, 5 good, 3 bad in three different ways."""
+  return _broken_project
+
+
+@pytest.fixture
+def read_split():
+  """read_split(uri, split): sorted image filenames of an Examples split."""
+  return _read_split
+
+
+@pytest.fixture
+def is_eval():
+  """is_eval(filename, eval_fraction=0.1): the documented hash split rule.
+
+  Computed independently of TFX, so tests check ExampleGen against it.
+  """
+  return _is_eval
+
+
+@pytest.fixture
+def run_in_pipeline(tmp_path):
+  """run_in_pipeline(component): runs it alone in a cached local pipeline.
+
+  Pipeline root and MLMD store live in the test's tmp_path, so calling it
+  again in the same test sees the first run's cache. Returns the last
+  execution and the sorted URIs of every artifact in the store.
+  """
+  def run(component):
+    from tfx.orchestration import metadata
+    from tfx.orchestration import pipeline as tfx_pipeline
+    from tfx.orchestration.local import local_dag_runner
+    connection = metadata.sqlite_metadata_connection_config(
+        str(tmp_path / 'mlmd.sqlite'))
+    pipeline = tfx_pipeline.Pipeline(
+        pipeline_name='ingest_test', pipeline_root=str(tmp_path / 'root'),
+        components=[component], enable_cache=True,
+        metadata_connection_config=connection)
+    local_dag_runner.LocalDagRunner().run(pipeline)
+    with metadata.Metadata(connection) as m:
+      executions = m.store.get_executions()
+      artifacts = m.store.get_artifacts()
+    return executions[-1], sorted(a.uri for a in artifacts)
+  return run
+
+
+@pytest.fixture
+def execute_example_gen():
+  """execute_example_gen(component, output_dir): ExampleGen's executor alone.
+
+  No pipeline and no cache; returns output_dir, the Examples artifact's URI.
+  """
+  return _execute_example_gen

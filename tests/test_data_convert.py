@@ -1,4 +1,4 @@
-"""python -m data.convert writes the shards ExampleGen would, and they import back."""
+"""data.convert writes the shards ExampleGen would, and they import back."""
 
 import glob
 import json
@@ -16,7 +16,6 @@ from data import datasets
 from data import features
 from data import labels
 from data import problems
-from tests import test_data_example_gen as helpers
 from tests.fixtures import voc_replica
 
 _IN_MEMORY = ['--direct_running_mode=in_memory']
@@ -33,8 +32,9 @@ def _records(pattern):
   return out
 
 
-def test_convert_people_then_import_as_tfrecord(tmp_path, capsys):
-  project = helpers._broken_project(str(tmp_path / 'people'))
+def test_convert_people_then_import_as_tfrecord(
+    tmp_path, capsys, broken_project, is_eval, run_in_pipeline):
+  project = broken_project(str(tmp_path / 'people'))
   out = str(tmp_path / 'shards')
   assert convert.main(['--format', 'people', '--data_root', project,
                        '--output_dir', out, '--skip_bad_examples',
@@ -46,15 +46,15 @@ def test_convert_people_then_import_as_tfrecord(tmp_path, capsys):
   eval_ = _records(os.path.join(out, 'eval-*-of-*.tfrecord.gz'))
   assert len(train) + len(eval_) == 5
   assert sorted(eval_) == sorted(n for n in list(train) + list(eval_)
-                                 if helpers._is_eval(n, 0.3))
+                                 if is_eval(n, 0.3))
   with open(os.path.join(out, 'ingest_report.json')) as f:
     report = json.load(f)
   assert report['output_splits'] == {'train': len(train), 'eval': len(eval_)}
-  assert datasets.dataset_labels('tfrecord', out) == labels.PEOPLE_CLASSES
+  assert datasets.get('tfrecord').labels(out) == labels.PEOPLE_CLASSES
 
   # The shards import back unchanged through --dataset tfrecord.
-  execution, uris = helpers._run(
-      tmp_path, example_gen.create_example_gen('tfrecord', out))
+  execution, uris = run_in_pipeline(
+      example_gen.create_example_gen('tfrecord', out))
   assert execution.last_known_state == execution.COMPLETE
   imported = {split: _records(os.path.join(uris[0], f'Split-{split}', '*'))
               for split in ('train', 'eval')}
@@ -92,7 +92,7 @@ def test_convert_voc_writes_voc_splits(tmp_path):
   png = eval_['v1'].features.feature[features.MASK_ENCODED].bytes_list.value[0]
   np.testing.assert_array_equal(
       tf.io.decode_png(png, channels=1).numpy()[..., 0], expected['v1'])
-  assert datasets.dataset_labels('tfrecord', out) == labels.VOC_CLASSES
+  assert datasets.get('tfrecord').labels(out) == labels.VOC_CLASSES
   # DeepLab's own shards are named val-*; they are the eval split.
   for path in glob.glob(os.path.join(out, 'eval-*')):
     os.rename(path, path.replace('eval-', 'val-'))

@@ -1,7 +1,7 @@
 """data.polygon reproduces cv2.fillPoly; expected pixels were drawn by cv2 4.14.
 
 The large randomized comparison against the SDK lives in
-test_data_supervisely_sdk.py (committed oracle fixtures); these cases pin the
+test_data_supervisely.py (committed oracle fixtures); these cases pin the
 rules one by one: boundary pixels in, even-odd self-intersection, holes
 cleared with their boundary, clipping at the image border.
 """

@@ -1,4 +1,9 @@
-"""Supervisely projects, current and legacy format, decode to exact masks."""
+"""data.supervisely: current and legacy projects decode to exact masks.
+
+Masks are checked against the replica builders' known pixels, and against
+the official SDK's own drawings (tests/fixtures/supervisely_sdk, committed
+oracle fixtures; see the section at the end).
+"""
 
 import base64
 import json
@@ -6,20 +11,13 @@ import os
 import zlib
 
 import numpy as np
+from PIL import Image
 import pytest
 
 from data import features
 from data import problems
 from data import supervisely
-from tests.fixtures import parsed
 from tests.fixtures import supervisely_replica as replica
-
-
-def _feature(example, key):
-  return parsed.features_of(example)[key]
-
-
-_mask_of = parsed.mask_of
 
 
 def _read_all(project):
@@ -30,30 +28,31 @@ def _read_all(project):
 
 @pytest.mark.parametrize('legacy,stem_names', [(False, False), (True, False),
                                                (True, True)])
-def test_project_decodes_to_expected_masks(tmp_path, legacy, stem_names):
+def test_project_decodes_to_expected_masks(tmp_path, legacy, stem_names,
+                                           mask_of, features_of):
   project, expected = replica.standard_project(
       str(tmp_path / 'p'), legacy=legacy, stem_names=stem_names)
   examples = _read_all(project)
   assert sorted(examples) == ['ds1/a.png', 'ds1/b.jpg', 'ds2/c.png']
   for filename, (example, notes) in examples.items():
-    np.testing.assert_array_equal(_mask_of(example), expected[filename])
+    np.testing.assert_array_equal(mask_of(example), expected[filename])
     assert notes == {}
+    feature = features_of(example)
     with open(os.path.join(project, filename.replace('/', '/img/')), 'rb') as f:
-      assert _feature(example, features.IMAGE_ENCODED).bytes_list.value[0] == (
-          f.read())
-    assert _feature(example, features.IMAGE_FILENAME).bytes_list.value == [
+      assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
+    assert feature[features.IMAGE_FILENAME].bytes_list.value == [
         filename.encode()]
     height, width = expected[filename].shape
-    assert _feature(example, features.IMAGE_HEIGHT).int64_list.value == [height]
-    assert _feature(example, features.IMAGE_WIDTH).int64_list.value == [width]
-    assert _feature(example, features.IMAGE_CHANNELS).int64_list.value == [3]
-    assert _feature(example, features.MASK_FORMAT).bytes_list.value == [b'png']
-  fmt = _feature(examples['ds1/b.jpg'][0], features.IMAGE_FORMAT)
+    assert feature[features.IMAGE_HEIGHT].int64_list.value == [height]
+    assert feature[features.IMAGE_WIDTH].int64_list.value == [width]
+    assert feature[features.IMAGE_CHANNELS].int64_list.value == [3]
+    assert feature[features.MASK_FORMAT].bytes_list.value == [b'png']
+  fmt = features_of(examples['ds1/b.jpg'][0])[features.IMAGE_FORMAT]
   assert fmt.bytes_list.value == [b'jpeg']
   assert set(np.unique(expected['ds1/b.jpg'])) == {0, 1, 255}
 
 
-def test_legacy_objects_with_type_field(tmp_path):
+def test_legacy_objects_with_type_field(tmp_path, mask_of):
   project, expected = replica.standard_project(str(tmp_path / 'p'),
                                                legacy=True)
   path = os.path.join(project, 'ds1', 'ann', 'b.jpg.json')
@@ -63,7 +62,7 @@ def test_legacy_objects_with_type_field(tmp_path):
   with open(path, 'w') as f:
     json.dump(ann, f)
   example, _ = _read_all(project)['ds1/b.jpg']
-  np.testing.assert_array_equal(_mask_of(example), expected['ds1/b.jpg'])
+  np.testing.assert_array_equal(mask_of(example), expected['ds1/b.jpg'])
 
 
 def test_find_project_accepts_parent_folder(tmp_path):
@@ -91,7 +90,7 @@ def test_uncompressed_png_bitmap_is_accepted():
 
 @pytest.mark.parametrize('data,message', [
     ('not base64 !!!', 'not base64'),
-    (base64.b64encode(zlib.compress(b'not a png')).decode(), 'not a PNG'),
+    (base64.b64encode(zlib.compress(b'not a png')).decode(), 'cannot decode bitmap'),
     (base64.b64encode(zlib.compress(replica.png_bytes(
         np.full((3, 3, 3), 255, np.uint8), 'RGB'))).decode(),
      'mode RGB without transparency'),
@@ -203,7 +202,7 @@ def test_bitmap_that_does_not_decode(project):
       zlib.compress(b'garbage')).decode()
   with open(path, 'w') as f:
     json.dump(ann, f)
-  _expect_bad(project, 'ds1/b.jpg', problems.BAD_BITMAP, path, 'not a PNG')
+  _expect_bad(project, 'ds1/b.jpg', problems.BAD_BITMAP, path, 'cannot decode bitmap')
 
 
 def test_unknown_class(project):
@@ -247,3 +246,57 @@ def test_image_without_annotation_and_annotation_without_image(project):
   os.remove(os.path.join(project, 'ds2', 'img', 'c.png'))
   _expect_bad(project, 'ds2/c.png', problems.MISSING_IMAGE,
               _ann_path(project, 'ds2/c.png'), 'no image c.png')
+
+
+# --- Against the official SDK, pixel for pixel. ----------------------------
+# tests/fixtures/supervisely_sdk was written by
+# tests/fixtures/make_supervisely_sdk_fixtures.py with the `supervisely` SDK
+# (versions in VERSIONS.json): a project whose annotations hold random
+# polygons (self-intersecting, with holes, partly outside the image), bitmaps
+# and neutral regions, and the masks the SDK itself draws after loading each
+# annotation file. The SDK is not needed here.
+
+SDK_ROOT = os.path.join(os.path.dirname(__file__), 'fixtures',
+                        'supervisely_sdk')
+SDK_PROJECT = os.path.join(SDK_ROOT, 'project')
+SDK_ITEMS = supervisely.list_items(SDK_PROJECT)
+
+
+def _has_outside_polygon(ann_path):
+  with open(ann_path) as f:
+    ann = json.load(f)
+  height, width = ann['size']['height'], ann['size']['width']
+  return any(
+      o['geometryType'] == 'polygon' and any(
+          not (0 <= x < width and 0 <= y < height)
+          for x, y in o['points']['exterior'])
+      for o in ann['objects'])
+
+
+def test_sdk_fixture_covers_the_hard_cases():
+  assert len(SDK_ITEMS) == 24
+  kinds = {'polygon': 0, 'bitmap': 0, 'hole': 0, 'neutral': 0}
+  for item in SDK_ITEMS:
+    with open(item.ann_path) as f:
+      for obj in json.load(f)['objects']:
+        kinds[obj['geometryType']] += 1
+        kinds['hole'] += bool(obj.get('points', {}).get('interior'))
+        kinds['neutral'] += obj['classTitle'] == 'neutral'
+  assert min(kinds.values()) >= 2, kinds
+  outside = sum(_has_outside_polygon(i.ann_path) for i in SDK_ITEMS)
+  assert 5 <= outside < len(SDK_ITEMS)
+
+
+@pytest.mark.parametrize('item', SDK_ITEMS, ids=lambda i: i.filename)
+def test_mask_equals_the_sdk_drawing(item, mask_of):
+  if _has_outside_polygon(item.ann_path):
+    # The SDK crops such polygons with shapely before drawing them.
+    pytest.importorskip('shapely')
+  example, notes = supervisely.read_example(
+      item, supervisely.read_shapes(SDK_PROJECT))
+  got = mask_of(example)
+  expected = np.asarray(Image.open(
+      os.path.join(SDK_ROOT, 'masks', item.dataset, item.image_name)))
+  np.testing.assert_array_equal(got, expected)
+  assert bool(notes.get(problems.CLIPPED_POLYGON)) == _has_outside_polygon(
+      item.ann_path)

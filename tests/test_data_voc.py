@@ -12,7 +12,6 @@ from data import datasets
 from data import features
 from data import problems
 from data import voc
-from tests.fixtures import parsed
 from tests.fixtures import voc_replica
 
 TRAIN = ['2007_000032', '2007_000039', '2008_000002']
@@ -23,11 +22,8 @@ def _root(data_root):
   return os.path.join(data_root, 'VOCdevkit', 'VOC2012')
 
 
-_mask_of = parsed.mask_of
-
-
-def _int(example, key):
-  return parsed.features_of(example)[key].int64_list.value[0]
+def _int(feature, key):
+  return feature[key].int64_list.value[0]
 
 
 def test_find_root_accepts_three_levels(tmp_path):
@@ -39,7 +35,8 @@ def test_find_root_accepts_three_levels(tmp_path):
     voc.find_root(os.path.join(root, 'JPEGImages'))
 
 
-def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path):
+def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path, mask_of,
+                                                       features_of):
   expected = voc_replica.write_devkit(str(tmp_path), TRAIN, VAL,
                                       gray=['2007_000039'])
   root = _root(str(tmp_path))
@@ -49,16 +46,16 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path):
     assert [k[0] for k in keys] == ids
     for key in keys:
       example, _ = source.read(key)
-      np.testing.assert_array_equal(_mask_of(example), expected[key[0]])
-      feature = parsed.features_of(example)
+      np.testing.assert_array_equal(mask_of(example), expected[key[0]])
+      feature = features_of(example)
       assert feature[features.IMAGE_FILENAME].bytes_list.value == [
           key[0].encode()]
       with open(os.path.join(root, 'JPEGImages', key[0] + '.jpg'), 'rb') as f:
         assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
       assert feature[features.IMAGE_FORMAT].bytes_list.value == [b'jpeg']
-      assert (_int(example, features.IMAGE_HEIGHT),
-              _int(example, features.IMAGE_WIDTH),
-              _int(example, features.IMAGE_CHANNELS)) == (30, 40, 3)
+      assert (_int(feature, features.IMAGE_HEIGHT),
+              _int(feature, features.IMAGE_WIDTH),
+              _int(feature, features.IMAGE_CHANNELS)) == (30, 40, 3)
   # The grayscale JPEG really is single-channel on disk.
   gray = Image.open(os.path.join(root, 'JPEGImages', '2007_000039.jpg'))
   assert gray.mode == 'L'
@@ -69,7 +66,8 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path):
 
 
 @pytest.mark.parametrize('two_columns', [False, True])
-def test_aug_excludes_val_ids_and_reads_aug_masks(tmp_path, two_columns):
+def test_aug_excludes_val_ids_and_reads_aug_masks(tmp_path, two_columns,
+                                                  mask_of):
   aug_train = TRAIN + ['2010_000005', VAL[0], '2011_000003', VAL[1]]
   expected = voc_replica.write_devkit(str(tmp_path), TRAIN, VAL,
                                       aug_train=aug_train,
@@ -85,14 +83,14 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(tmp_path, two_columns):
   modes = set()
   for key in keys:
     example, _ = source.read(key)
-    np.testing.assert_array_equal(_mask_of(example), expected['aug/' + key[0]])
+    np.testing.assert_array_equal(mask_of(example), expected['aug/' + key[0]])
     modes.add(Image.open(os.path.join(layout.input_base, voc.AUG_MASK_DIR,
                                       key[0] + '.png')).mode)
   assert modes == {'L', 'P'}
   keys, _ = source.list_keys(voc.VAL_LIST)
   for key in keys:
     example, _ = source.read(key)
-    np.testing.assert_array_equal(_mask_of(example), expected[key[0]])
+    np.testing.assert_array_equal(mask_of(example), expected[key[0]])
 
 
 def test_parse_id_list_forms():
@@ -199,19 +197,19 @@ def test_other_mask_modes_are_corrupt(devkit):
               'expected P or L')
 
 
-def test_voc_example_gen_run_with_aug_and_skipping(tmp_path):
-  from tests import test_data_example_gen as helpers  # Reuses the runner.
+def test_voc_example_gen_run_with_aug_and_skipping(
+    tmp_path, execute_example_gen, read_split):
   from components import example_gen
   aug_train = TRAIN + [VAL[0], '2010_000005']
   voc_replica.write_devkit(str(tmp_path / 'd'), TRAIN, VAL,
                            aug_train=aug_train)
   root = _root(str(tmp_path / 'd'))
   os.remove(os.path.join(root, voc.AUG_MASK_DIR, '2010_000005.png'))
-  uri = helpers._execute(example_gen.create_example_gen(
+  uri = execute_example_gen(example_gen.create_example_gen(
       'voc', str(tmp_path / 'd'), voc_aug=True, skip_bad_examples=True),
       str(tmp_path / 'out'))
-  assert helpers._read_split(uri, 'train') == sorted(TRAIN)
-  assert helpers._read_split(uri, 'eval') == sorted(VAL)
+  assert read_split(uri, 'train') == sorted(TRAIN)
+  assert read_split(uri, 'eval') == sorted(VAL)
   with open(os.path.join(uri, 'ingest_report.json')) as f:
     report = json.load(f)
   assert report['input_splits'] == {'train': 4, 'eval': 2}

@@ -77,13 +77,14 @@ def test_quant_friendly_separable_convs_have_no_depthwise_bn_nor_relu6():
                                           input_size=SIZE))
   layers = list(_all_layers(model))
   names = {layer.name for layer in layers}
-  depthwise = [l.name for l in layers
-               if isinstance(l, tf_keras.layers.DepthwiseConv2D)]
+  depthwise = [layer.name for layer in layers
+               if isinstance(layer, tf_keras.layers.DepthwiseConv2D)]
   assert len(depthwise) == 17 + 3 + 2  # backbone + ASPP + decoder
   assert not any(f'{name}_BN' in names or f'{name}/BatchNorm' in names
                  for name in depthwise)
-  relus = [l for l in layers if isinstance(l, tf_keras.layers.ReLU)]
-  assert relus and all(l.max_value is None for l in relus)
+  relus = [layer for layer in layers
+           if isinstance(layer, tf_keras.layers.ReLU)]
+  assert relus and all(relu.max_value is None for relu in relus)
 
 
 def test_standard_model_keeps_relu6_and_depthwise_bn():
@@ -91,10 +92,11 @@ def test_standard_model_keeps_relu6_and_depthwise_bn():
   names = {layer.name for layer in layers}
   assert 'block_5_depthwise_BN' in names
   assert 'decoder/conv1/depthwise/BatchNorm' in names
-  assert any(isinstance(l, tf_keras.layers.ReLU) and l.max_value == 6.0
-             for l in layers)
+  assert any(isinstance(layer, tf_keras.layers.ReLU) and
+             layer.max_value == 6.0 for layer in layers)
 
 
+@pytest.mark.slow
 def test_trains_with_fit_and_round_trips_through_savedmodel(tmp_path):
   tf_keras.utils.set_random_seed(0)
   model = builder.build_model(ModelConfig(input_size=SIZE, num_classes=3))

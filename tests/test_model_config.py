@@ -1,8 +1,9 @@
-"""ModelConfig: bad values fail at construction, naming the value."""
+"""ModelConfig and TrainConfig: bad values fail at construction, naming them."""
 
 import pytest
 
 from model.config import ModelConfig
+from model.config import TrainConfig
 
 
 @pytest.mark.parametrize('kwargs,message', [
@@ -45,3 +46,26 @@ def test_round_trips_through_a_dict():
 ])
 def test_width_divisor_follows_the_reference_rule(kwargs, divisor):
   assert ModelConfig(**kwargs).width_divisor == divisor
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    ({'train_steps': 0}, 'train_steps=0'),
+    ({'batch_size': -1}, 'batch_size=-1'),
+    ({'base_lr': 0}, 'base_lr=0'),
+    ({'optimizer': 'rmsprop'}, "optimizer='rmsprop'"),
+    ({'min_scale': 2.0, 'max_scale': 1.0}, 'min_scale=2.0'),
+    ({'steps_per_epoch': 0}, 'steps_per_epoch=0'),
+])
+def test_bad_train_config_names_the_value(kwargs, message):
+  with pytest.raises(ValueError, match='Invalid train config') as error:
+    TrainConfig(**kwargs)
+  assert message in str(error.value)
+
+
+@pytest.mark.parametrize('steps,per_epoch,expected', [
+    (700, 50, 50), (1000, 300, 250), (7, 50, 7), (13, 5, 1)])
+def test_exact_steps_per_epoch_divides_train_steps(steps, per_epoch,
+                                                   expected):
+  config = TrainConfig(train_steps=steps, steps_per_epoch=per_epoch)
+  assert config.exact_steps_per_epoch == expected
+  assert steps % expected == 0

@@ -62,6 +62,7 @@ def test_inference_model_contract(v2_model, v2_decoder):
                              tf.nn.softmax(logits).numpy(), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_int8_tflite_signature_io_types_and_size(v2_decoder):
   flatbuffer = export.convert_to_tflite(v2_decoder, _images(2))
   # Weights set the size, not the input size: this is the 256x256 size too.
@@ -81,6 +82,7 @@ def test_training_model_is_refused(v2_model):
     export.convert_to_tflite(v2_model)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('backbone,head,extra', [
     ('mobilenet_v2', 'deeplabv3plus', {}),
     ('mobilenet_v2', 'deeplabv3plus', {'aspp': True, 'output_stride': 8}),

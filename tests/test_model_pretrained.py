@@ -47,7 +47,8 @@ def test_local_weights_file_fills_every_backbone_layer(keras_weights, name,
   checked = 0
   for layer in weighted:
     for ours, theirs in zip(layer.get_weights(),
-                            source.get_layer(layer.name).get_weights()):
+                            source.get_layer(layer.name).get_weights(),
+                            strict=True):
       np.testing.assert_array_equal(ours, theirs)
       checked += 1
   assert checked == sum(len(layer.weights) for layer in weighted)

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from data import labels
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -50,3 +52,49 @@ def test_help_lists_the_flags():
                '--input_size', '--train_steps', '--batch_size', '--runner',
                '--beam_pipeline_args', '--preset'):
     assert flag in completed.stdout
+
+
+@pytest.fixture
+def parse_flags():
+  """Parses argv into the runner's flags; resets them afterwards."""
+  import pipeline_runner  # pylint: disable=g-import-not-at-top
+
+  def parse(*argv):
+    pipeline_runner.FLAGS.unparse_flags()
+    pipeline_runner.FLAGS(['pipeline_runner.py', *argv])
+    return pipeline_runner.config_from_flags()
+
+  yield parse
+  pipeline_runner.FLAGS.unparse_flags()
+
+
+@pytest.mark.parametrize('names,preset,size', [
+    (labels.VOC_CLASSES, 'voc', 513), (('background', 'cat'), 'people', 256)])
+def test_records_train_with_the_preset_of_their_labels(
+    tmp_path, parse_flags, names, preset, size):
+  labels.write_labels(str(tmp_path / labels.LABELS_FILE), names)
+  config = parse_flags('--dataset=tfrecord', f'--data_root={tmp_path}',
+                       f'--output_dir={tmp_path / "out"}')
+  assert (config.preset, config.model.input_size) == (preset, size)
+  assert config.labels == names
+  assert config.model.num_classes == len(names)
+  # --preset and single flags still win.
+  config = parse_flags('--dataset=tfrecord', f'--data_root={tmp_path}',
+                       f'--output_dir={tmp_path / "out"}', '--preset=demo',
+                       '--input_size=96')
+  assert (config.preset, config.model.input_size) == ('demo', 96)
+  assert config.model.depth_multiplier == 0.5  # From the demo preset.
+
+
+def test_every_run_setting_lands_in_the_run_config(tmp_path, parse_flags):
+  config = parse_flags(f'--output_dir={tmp_path}', '--demo_images=30',
+                       '--train_steps=7', '--min_mean_iou=0.25',
+                       '--vertex_pipeline_file=x.json', '--skip_bad_examples')
+  assert config.dataset == 'demo'
+  assert config.data_root == os.path.join(str(tmp_path), 'demo_data')
+  assert config.demo_images == 30
+  assert config.train.train_steps == 7
+  assert config.gate.min_mean_iou == 0.25
+  assert config.vertex_pipeline_file == os.path.abspath('x.json')
+  assert config.skip_bad_examples is True
+  assert config.beam_pipeline_args == ('--direct_running_mode=in_memory',)

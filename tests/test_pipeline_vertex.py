@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.fixtures import supervisely_replica as replica
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -13,6 +15,7 @@ BEAM_ARGS = ['--runner=DataflowRunner', '--project=p', '--region=r',
              '--temp_location=gs://bucket/tmp', '--setup_file=./setup.py']
 
 
+@pytest.mark.slow
 def test_cli_compiles_every_component_into_the_image(tmp_path):
   project, _ = replica.standard_project(str(tmp_path / 'people'))
   spec_file = tmp_path / 'spec' / 'pipeline.json'

@@ -1,8 +1,12 @@
 """pipeline.config: presets, overrides and validation."""
 
+import dataclasses
+
 import pytest
 
+from data import datasets
 from model.config import ModelConfig
+from model.config import TrainConfig
 from pipeline import config
 
 PEOPLE = ('background', 'person')
@@ -31,23 +35,37 @@ def test_voc_preset_is_the_papers_recipe():
   assert run.model.num_classes == 21
 
 
-def test_flags_override_presets_and_none_means_unset():
+def test_overrides_replace_only_the_fields_they_name():
   run = build('people', overrides={
-      'model': {'input_size': 128, 'aspp': None, 'decoder': False},
-      'train': {'train_steps': 10, 'batch_size': None}})
+      'model': {'input_size': 128, 'decoder': False},
+      'train': {'train_steps': 10}})
   assert run.model.input_size == 128
   assert run.model.decoder is False
   assert run.model.aspp is False  # preset value kept
   assert run.train.train_steps == 10
   assert run.train.batch_size == 16  # preset value kept
+  assert run.preset == 'people'
 
 
-def test_custom_config_round_trips_to_the_same_configs():
-  run = build()
-  custom = config.training_custom_config(run)
-  assert ModelConfig.from_dict(custom['model']) == run.model
-  assert config.TrainConfig(**custom['train']) == run.train
-  assert custom['labels'] == list(PEOPLE)
+def test_presets_are_typed_and_state_only_what_differs():
+  for name, preset in config.PRESETS.items():
+    assert isinstance(preset.model, ModelConfig), name
+    assert isinstance(preset.train, TrainConfig), name
+    assert isinstance(preset.gate, config.QualityGate), name
+  # The demo recipe, field by field against the defaults it changes.
+  demo = config.PRESETS['demo']
+  assert demo.model == dataclasses.replace(
+      ModelConfig(), depth_multiplier=0.5, quant_friendly=True,
+      input_size=128)
+  assert demo.train == dataclasses.replace(
+      TrainConfig(), train_steps=2000, base_lr=0.002, optimizer='adam',
+      weight_decay=0.0, min_scale=0.75, max_scale=1.5, steps_per_epoch=100)
+
+
+def test_every_dataset_default_preset_exists():
+  for dataset in datasets.DATASETS.values():
+    for names in (PEOPLE, tuple(f'c{i}' for i in range(21))):
+      assert datasets.default_preset(dataset, names) in config.PRESETS
 
 
 @pytest.mark.parametrize('overrides,message', [
@@ -68,6 +86,13 @@ def test_labels_must_match_num_classes_and_paths_derive_from_output_dir():
   assert run.serving_dir == '/o/serving'
   with pytest.raises(ValueError, match='eval_fraction'):
     build(eval_fraction=1.5)
+  with pytest.raises(ValueError, match='demo_images=0'):
+    build(demo_images=0)
+  with pytest.raises(ValueError, match="preset='fast'"):
+    config.RunConfig(
+        dataset='demo', data_root='/d', output_dir='/o', labels=PEOPLE,
+        preset='fast', model=ModelConfig(), train=TrainConfig(),
+        gate=config.QualityGate())
 
 
 def test_default_beam_args_in_memory_for_demo_all_cores_otherwise():

@@ -10,7 +10,6 @@ from PIL import Image
 from data import demo
 from data import features
 from data import supervisely
-from tests.fixtures import parsed
 
 
 def _files(root):
@@ -40,7 +39,7 @@ def test_other_seed_gives_other_images(tmp_path):
   images_a = [n for n in _files(a) if '/img/' in n]
   images_b = [n for n in _files(b) if '/img/' in n]
   assert len(images_a) == len(images_b) == 2
-  for name_a, name_b in zip(images_a, images_b):
+  for name_a, name_b in zip(images_a, images_b, strict=True):
     assert not filecmp.cmp(os.path.join(a, name_a), os.path.join(b, name_b),
                            shallow=False)
 
@@ -60,7 +59,7 @@ def test_reader_recovers_the_painted_label_map_exactly():
   assert kinds == {'bitmap', 'polygon'}
 
 
-def test_generated_project_goes_through_the_reader(tmp_path):
+def test_generated_project_goes_through_the_reader(tmp_path, features_of):
   root = demo.generate_demo_project(str(tmp_path), num_images=4)
   project = supervisely.find_project(root)
   shapes = supervisely.read_shapes(project)
@@ -68,7 +67,7 @@ def test_generated_project_goes_through_the_reader(tmp_path):
   assert len(items) == 4
   for item in items:
     example, _ = supervisely.read_example(item, shapes)
-    feature = parsed.features_of(example)
+    feature = features_of(example)
     with open(item.image_path, 'rb') as f:
       assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
     mask = np.asarray(Image.open(io.BytesIO(

@@ -10,9 +10,10 @@ from tfx.types import standard_artifacts
 from components import pusher
 from components import tflite_export
 from components.artifacts import TFLiteModel
+from data import labels
 
 TFLITE_FILES = (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
-                tflite_export.LABELS_FILE, tflite_export.METADATA_FILE,
+                labels.LABELS_FILE, tflite_export.METADATA_FILE,
                 tflite_export.METRICS_FILE)
 
 

@@ -27,6 +27,9 @@ NUM_IMAGES = 30
 TINY = [f'--demo_images={NUM_IMAGES}', f'--input_size={SIZE}',
         '--train_steps=12', '--batch_size=4']
 
+# Every test here waits for the module's pipeline run.
+pytestmark = pytest.mark.slow
+
 
 def run_cli(output_dir, *flags):
   completed = subprocess.run(
