@@ -1,8 +1,9 @@
 # The image every component runs in on Vertex AI Pipelines (or Kubeflow):
 #   docker build -t REGION-docker.pkg.dev/PROJECT/REPO/mobile-deeplab-tfx:TAG .
 #   docker push REGION-docker.pkg.dev/PROJECT/REPO/mobile-deeplab-tfx:TAG
-# It holds the same pinned set as `make test` plus this project, installed as
-# a package, so components import the code the tests import.
+# It holds the same pinned sets as `make test` (the clients venv included)
+# plus this project, installed as a package, so components import the code
+# the tests import.
 FROM python:3.10-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,7 +16,17 @@ COPY requirements.lock .
 RUN pip install --upgrade 'pip==24.2' 'setuptools==75.1.0' 'wheel==0.44.0' \
     && pip install -r requirements.lock
 
+# MediaPipe's metadata writer (TFLiteExport) needs its own venv: see
+# clients/__init__.py.
+COPY requirements-clients.lock .
+RUN python -m venv /opt/venv-clients \
+    && /opt/venv-clients/bin/pip install --upgrade 'pip==24.2' \
+       'setuptools==75.1.0' 'wheel==0.44.0' \
+    && /opt/venv-clients/bin/pip install -r requirements-clients.lock
+ENV MOBILE_DEEPLAB_CLIENTS_PYTHON=/opt/venv-clients/bin/python
+
 COPY setup.py pyproject.toml README.md ./
+COPY clients clients
 COPY data data
 COPY components components
 COPY model model

@@ -1,33 +1,47 @@
 # The two commands a person needs: `make demo` and `make test`.
 # Each creates (or reuses) .venv with Python 3.10, installs the pinned set from
-# requirements.lock plus this project, then does its job. A second run with
-# nothing changed skips the install.
+# requirements.lock plus this project, and .venv-clients with the pinned set
+# from requirements-clients.lock (MediaPipe and LiteRT, which need a protobuf
+# the TFX stack cannot share; see clients/__init__.py), then does its job. A
+# second run with nothing changed skips the installs.
 
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+CLIENTS_VENV := .venv-clients
+CLIENTS_PY := $(CLIENTS_VENV)/bin/python
+CLIENTS_INSTALLED := $(CLIENTS_VENV)/.installed
+PIP_TOOLS := 'pip==24.2' 'setuptools==75.1.0' 'wheel==0.44.0'
 ARGS ?=
 
-.PHONY: demo test install clean
+.PHONY: demo test install clients clean
 
-demo: $(INSTALLED)
+demo: $(INSTALLED) $(CLIENTS_INSTALLED)
 	$(PY) pipeline_runner.py --dataset=demo $(ARGS)
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(CLIENTS_INSTALLED)
 	$(PY) -m pytest tests $(ARGS)
 
 .PHONY: test-fast
-test-fast: $(INSTALLED)
+test-fast: $(INSTALLED) $(CLIENTS_INSTALLED)
 	$(PY) -m pytest tests -m 'not slow' $(ARGS)
 
-install: $(INSTALLED)
+install: $(INSTALLED) $(CLIENTS_INSTALLED)
+
+clients: $(CLIENTS_INSTALLED)
 
 $(INSTALLED): requirements.lock setup.py
 	@test -x $(PY) || bash .ci/find_python310.sh -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade 'pip==24.2' 'setuptools==75.1.0' 'wheel==0.44.0'
+	$(PY) -m pip install --quiet --upgrade $(PIP_TOOLS)
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
+$(CLIENTS_INSTALLED): requirements-clients.lock
+	@test -x $(CLIENTS_PY) || bash .ci/find_python310.sh -m venv $(CLIENTS_VENV)
+	$(CLIENTS_PY) -m pip install --quiet --upgrade $(PIP_TOOLS)
+	$(CLIENTS_PY) -m pip install --quiet -r requirements-clients.lock
+	@touch $@
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(CLIENTS_VENV) runs build *.egg-info

@@ -15,7 +15,7 @@ setuptools.setup(
                 'mobile-ready DeepLab models (SavedModel + TFLite).',
     packages=setuptools.find_packages(
         include=['pipeline', 'pipeline.*', 'components', 'components.*',
-                 'model', 'model.*', 'data', 'data.*']),
+                 'model', 'model.*', 'data', 'data.*', 'clients']),
     py_modules=['pipeline_runner'],
     python_requires='>=3.9,<3.11',
     install_requires=[

@@ -1,11 +1,9 @@
 r"""MediaPipe selfie segmentation as a peer row of the latency table.
 
 Runs under an interpreter that has `mediapipe<=0.10.21` (kept out of the
-project venv: it pins its own numpy/protobuf), e.g.
+project venv: it pins its own protobuf), e.g. the clients venv:
 
-  python3.10 -m venv /tmp/mpvenv && /tmp/mpvenv/bin/pip install \
-      'mediapipe<=0.10.21'
-  /tmp/mpvenv/bin/python bench/mediapipe_selfie.py
+  make clients && .venv-clients/bin/python bench/mediapipe_selfie.py
 
 and prints one JSON row. The model needs MediaPipe's runtime (custom op
 Convolution2DTransposeBias), so it is timed through the selfie segmentation

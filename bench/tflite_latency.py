@@ -1,7 +1,7 @@
 r"""TFLite latency and file size of every head/backbone, float and int8.
 
   TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/tflite_latency.py \
-      --mediapipe_python=/tmp/mpvenv/bin/python
+      --mediapipe_python=.venv-clients/bin/python
 
 converts each variant (random weights: latency and size do not depend on
 them) with `model.export`, times `Interpreter.invoke` on this CPU with 1 and

@@ -11,11 +11,13 @@ Layout of a pushed version `<push_destination>/<version>/`, which TF Serving
 serves as it is (--model_base_path=<push_destination>):
   saved_model.pb, variables/, assets.extra/
                       SavedModel (serving_default on tf.Example, serving_images)
-  model.tflite        float TFLite
-  model_int8.tflite   full-int8 TFLite
+  model.tflite        float TFLite    } each with TFLite Model Metadata for
+  model_fp16.tflite   float16 weights } image segmentation (MediaPipe's
+  model_int8.tflite   full-int8       } ImageSegmenter loads them)
+  frozen_model.pb     TF1 frozen graph (same input and outputs)
   labels.txt          class names, one per line, in class-id order
-  metadata.json       input size/type, outputs, labels
-  metrics.json        mIoU of both TFLite models on the eval split
+  metadata.json       input size/type, outputs, labels, frozen graph tensors
+  metrics.json        mIoU of the three TFLite models on the eval split
   pushed_from.json    the Trainer output it came from (no duplicate pushes)
 """
 
@@ -32,7 +34,6 @@ from tfx.utils import path_utils
 
 from components import tflite_export
 from components.artifacts import TFLiteModel
-from data import labels
 from model import metrics
 
 _STAGING_PREFIX = '.staging-'
@@ -107,9 +108,7 @@ def push_version(serving_dir: str, tflite_dir: str, destination: str,
   final_dir = os.path.join(destination, version)
   staging_dir = os.path.join(destination, _STAGING_PREFIX + version)
   io_utils.copy_dir(serving_dir, staging_dir)
-  for filename in (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
-                   labels.LABELS_FILE, tflite_export.METADATA_FILE,
-                   tflite_export.METRICS_FILE):
+  for filename in tflite_export.PUBLISHED_FILES:
     fileio.copy(os.path.join(tflite_dir, filename),
                 os.path.join(staging_dir, filename))
   with fileio.open(os.path.join(staging_dir, SOURCE_FILE), 'w') as f:

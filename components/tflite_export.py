@@ -1,13 +1,17 @@
-"""TFLiteExport: the phone models, and their mIoU measured on the eval split.
+"""TFLiteExport: the phone models and the frozen graph, and their mIoU.
 
-The Trainer's SavedModel is what the Evaluator measures; phones run TFLite
-files, and int8 quantization can cost accuracy. So this component converts
-the trained Keras model to a float and a full-int8 TFLite model (calibrated
-on training images) and evaluates both exactly as the Evaluator evaluates the
-SavedModel: each eval image decoded and resized as Transform does, the
-predicted ids resized back to the original size with nearest neighbour, one
-confusion matrix over the split (model.metrics). The Pusher reads the result
-to refuse an int8 model that lost too much.
+The Trainer's SavedModel is what the Evaluator measures and TF Serving
+serves; phones run TFLite files, and quantization can cost accuracy. So this
+component converts the trained Keras model to a float32, a float16-weight
+(the GPU-delegate format) and a full-int8 TFLite model (calibrated on
+training images), writes into each the TFLite Model Metadata that MediaPipe
+needs (components.tflite_metadata), and evaluates all three exactly as the
+Evaluator evaluates the SavedModel: each eval image decoded and resized as
+Transform does, the predicted ids resized back to the original size with
+nearest neighbour, one confusion matrix over the split (model.metrics). The
+Pusher reads the result to refuse an int8 model that lost too much. The same
+phone-contract model is also frozen into a TF1 GraphDef for TF1/C++
+consumers (model.export.freeze_graph).
 """
 
 import contextlib
@@ -27,6 +31,7 @@ from tfx.utils import path_utils
 from components import example_io
 from components import model_io
 from components import preprocessing
+from components import tflite_metadata
 from components.artifacts import TFLiteModel
 from components.tflite_runner import TFLiteSegmenter
 from data import features
@@ -34,11 +39,17 @@ from data import labels as labels_lib
 from model import export
 from model import metrics
 
-FLOAT_FILE = 'model.tflite'
-INT8_FILE = 'model_int8.tflite'
+# Kind (the key in metrics.json and in the run summary) -> TFLite file.
+TFLITE_FILES = {'float': 'model.tflite', 'fp16': 'model_fp16.tflite',
+                'int8': 'model_int8.tflite'}
+FROZEN_GRAPH_FILE = 'frozen_model.pb'
 METADATA_FILE = 'metadata.json'
 METRICS_FILE = 'metrics.json'
 CONVERTER_LOG_FILE = 'converter.log'
+# What MobilePusher publishes beside the SavedModel.
+PUBLISHED_FILES = (*TFLITE_FILES.values(), FROZEN_GRAPH_FILE,
+                   labels_lib.LABELS_FILE,
+                   METADATA_FILE, METRICS_FILE)
 
 
 @tfx.dsl.components.component
@@ -64,27 +75,35 @@ def TFLiteExport(  # pylint: disable=invalid-name
     converter_log = os.path.join(scratch, CONVERTER_LOG_FILE)
     with _native_logs_to(converter_log):
       models = {
-          FLOAT_FILE: export.convert_to_tflite(phone_model),
-          INT8_FILE: export.convert_to_tflite(phone_model, calibration),
+          'float': export.convert_to_tflite(phone_model),
+          'fp16': export.convert_to_tflite(phone_model, float16_weights=True),
+          'int8': export.convert_to_tflite(phone_model, calibration),
       }
     fileio.copy(converter_log,
                 os.path.join(tflite_model.uri, CONVERTER_LOG_FILE))
+    labels_file = labels_lib.write_labels(
+        os.path.join(scratch, labels_lib.LABELS_FILE), labels)
+    models = tflite_metadata.add_metadata(models, labels_file)
+  labels_lib.write_labels(
+      os.path.join(tflite_model.uri, labels_lib.LABELS_FILE), labels)
   scores = {}
-  for filename, flatbuffer in models.items():
-    with fileio.open(os.path.join(tflite_model.uri, filename), 'wb') as f:
+  for kind, flatbuffer in models.items():
+    with fileio.open(os.path.join(tflite_model.uri, TFLITE_FILES[kind]),
+                     'wb') as f:
       f.write(flatbuffer)
-    kind = 'int8' if filename == INT8_FILE else 'float'
     scores[kind] = evaluate_tflite(flatbuffer, examples.uri, labels)
     logging.info('TFLite %s: %.1f KB, mean IoU %.4f on the eval split', kind,
                  len(flatbuffer) / 1024, scores[kind][metrics.MEAN_IOU])
     tflite_model.set_float_custom_property(
         f'{kind}_mean_iou', scores[kind][metrics.MEAN_IOU])
+  graph_def, graph_tensors = export.freeze_graph(phone_model)
+  with fileio.open(os.path.join(tflite_model.uri, FROZEN_GRAPH_FILE),
+                   'wb') as f:
+    f.write(graph_def.SerializeToString())
 
   _write_json(os.path.join(tflite_model.uri, METRICS_FILE), scores)
   _write_json(os.path.join(tflite_model.uri, METADATA_FILE),
-              model_metadata(size, labels))
-  labels_lib.write_labels(
-      os.path.join(tflite_model.uri, labels_lib.LABELS_FILE), labels)
+              model_metadata(size, labels, graph_tensors))
 
 
 @contextlib.contextmanager
@@ -116,8 +135,12 @@ def _native_logs_to(path: str):
         os.close(fd)
 
 
-def model_metadata(input_size: int, labels: List[str]) -> Dict:
-  """What an app needs to feed the TFLite models and read their output."""
+def model_metadata(input_size: int, labels: List[str],
+                   frozen_graph_tensors: Dict) -> Dict:
+  """What an app needs to feed the models and read their output.
+
+  `frozen_graph_tensors` is model.export.freeze_graph's tensor names.
+  """
   return {
       'input': {'name': 'image', 'shape': [1, input_size, input_size, 3],
                 'dtype': 'uint8', 'color': 'RGB',
@@ -126,6 +149,8 @@ def model_metadata(input_size: int, labels: List[str]) -> Dict:
       'outputs': {'class_ids': 'int32 [1, S, S], argmax class per pixel',
                   'probabilities': 'float32 [1, S, S, C], softmax'},
       'labels': list(labels),
+      'tflite': dict(TFLITE_FILES),
+      'frozen_graph': {'file': FROZEN_GRAPH_FILE, **frozen_graph_tensors},
   }
 
 

@@ -1,17 +1,19 @@
-"""Phone-ready export: uint8 image in, class ids out, TFLite builtin ops only.
+"""Deployable export: uint8 image in, class ids out, TFLite builtin ops only.
 
-`inference_model` wraps a trained model for deployment and
-`convert_to_tflite` turns that wrapper into a float or full-int8 TFLite
-flatbuffer. Both keep the contract a phone app codes against: input `image`
-uint8 [1, S, S, 3] RGB; outputs `class_ids` int32 [1, S, S] and
-`probabilities` float32 [1, S, S, C].
+`inference_model` wraps a trained model for deployment; `convert_to_tflite`
+turns that wrapper into a float32, float16-weight or full-int8 TFLite
+flatbuffer and `freeze_graph` into a TF1 frozen GraphDef. All keep the
+contract an app codes against: input `image` uint8 [1, S, S, 3] RGB; outputs
+`class_ids` int32 [1, S, S] and `probabilities` float32 [1, S, S, C].
 """
 
-from typing import Iterable, Optional
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
+# TF's freezing utility for tf.functions; it has no public TF2 name.
+from tensorflow.python.framework import convert_to_constants
 
 from model import layers as model_layers
 
@@ -45,7 +47,8 @@ def inference_model(model: tf_keras.Model) -> tf_keras.Model:
 
 def convert_to_tflite(
     model: tf_keras.Model,
-    representative_images: Optional[Iterable[np.ndarray]] = None) -> bytes:
+    representative_images: Optional[Iterable[np.ndarray]] = None,
+    float16_weights: bool = False) -> bytes:
   """Converts an `inference_model` wrapper to a TFLite flatbuffer.
 
   Args:
@@ -53,25 +56,26 @@ def convert_to_tflite(
     representative_images: None for a float model; otherwise uint8
       [1, S, S, 3] arrays that calibrate full int8 quantization (builtin
       int8 kernels only; the uint8 input stays uint8).
+    float16_weights: store the weights as float16 (half the file; compute
+      stays float32 on CPU, float16 on GPU delegates). The format MediaPipe
+      ships its own segmentation models in.
 
   Returns:
     The serialized TFLite model, with one signature 'serving_default' whose
-    input is `image` and whose outputs are `class_ids` and `probabilities`.
+    input is `image` and whose outputs are `class_ids` and `probabilities`,
+    in that order: MediaPipe's ImageSegmenter reads the last output.
   """
-  if model.input.dtype != tf.uint8:
+  if representative_images is not None and float16_weights:
     raise ValueError(
-        f'convert_to_tflite({model.name!r}): input dtype is '
-        f'{model.input.dtype.name}, expected uint8; pass '
-        'inference_model(model), not the training model')
-  serve = tf.function(model, autograph=False, input_signature=[
-      tf.TensorSpec(model.input_shape, tf.uint8, name=IMAGE)])
+        f'convert_to_tflite({model.name!r}): representative_images (int8) '
+        'and float16_weights exclude each other; pass one')
   # The converter saves its trackable as a SavedModel to name the signature.
   # Handing it the variables alone, not the Keras model, spares it tracing
   # every layer for Keras serialization (10x faster, same ops and weights).
   trackable = tf.Module()
   trackable.variables_ = list(model.variables)
   converter = tf.lite.TFLiteConverter.from_concrete_functions(
-      [serve.get_concrete_function()], trackable)
+      [_image_function(model).get_concrete_function()], trackable)
   if representative_images is not None:
     calibration = [np.asarray(image, np.uint8)
                    for image in representative_images]
@@ -79,4 +83,44 @@ def convert_to_tflite(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.representative_dataset = lambda: ([image]
                                                 for image in calibration)
+  if float16_weights:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
   return converter.convert()
+
+
+def freeze_graph(model: tf_keras.Model
+                 ) -> Tuple[tf.compat.v1.GraphDef, Dict[str, str]]:
+  """An `inference_model` wrapper as a TF1 frozen graph.
+
+  The original TF1 project shipped `frozen_model.pb` for TF1 and C++
+  consumers, which load a GraphDef without a SavedModel loader. The
+  variables become constants; the outputs are named `class_ids` and
+  `probabilities` in the graph.
+
+  Returns:
+    (GraphDef, {'input': tensor name, 'outputs': {output: tensor name}}).
+  """
+  names = {}
+
+  def named_outputs(image):
+    outputs = {}
+    for name, tensor in model(image).items():
+      outputs[name] = tf.identity(tensor, name=name)
+      names[name] = outputs[name].name
+    return outputs
+
+  frozen = convert_to_constants.convert_variables_to_constants_v2(
+      _image_function(model, named_outputs).get_concrete_function())
+  return frozen.graph.as_graph_def(), {'input': frozen.inputs[0].name,
+                                       'outputs': names}
+
+
+def _image_function(model: tf_keras.Model, fn=None) -> tf.function:
+  """`fn` (default: the model) as a tf.function of the uint8 `image`."""
+  if model.input.dtype != tf.uint8:
+    raise ValueError(
+        f'{model.name!r}: input dtype is {model.input.dtype.name}, expected '
+        'uint8; pass inference_model(model), not the training model')
+  return tf.function(fn or model, autograph=False, input_signature=[
+      tf.TensorSpec(model.input_shape, tf.uint8, name=IMAGE)])

@@ -12,7 +12,7 @@ import hashlib
 import os
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_PACKAGES = ('components', 'data', 'model', 'pipeline')
+_PACKAGES = ('clients', 'components', 'data', 'model', 'pipeline')
 
 
 def source_fingerprint() -> str:

@@ -49,7 +49,7 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
       'metrics': _evaluator_metrics(
           _uri(outputs, 'Evaluator', 'evaluation'), config.labels),
       'metrics_tflite': {kind: tflite_scores.get(kind)
-                         for kind in ('float', 'int8')},
+                         for kind in tflite_export.TFLITE_FILES},
       'blessed': bool(blessing and _property(blessing, 'blessed')),
       'pushed_dir': (os.path.abspath(_property(pushed, 'pushed_destination'))
                      if pushed and _property(pushed, 'pushed') else None),
@@ -57,10 +57,8 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
                             if pushed else None) or None,
       'saved_model': (os.path.abspath(path_utils.serving_model_path(model_uri))
                       if model_uri else None),
-      'tflite': {
-          'float': _existing(tflite_uri, tflite_export.FLOAT_FILE),
-          'int8': _existing(tflite_uri, tflite_export.INT8_FILE),
-      },
+      'tflite': {kind: _existing(tflite_uri, filename)
+                 for kind, filename in tflite_export.TFLITE_FILES.items()},
       'examples': os.path.abspath(examples_uri) if examples_uri else None,
       'input_size': config.model.input_size,
       'labels': list(config.labels),

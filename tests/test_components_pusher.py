@@ -10,11 +10,10 @@ from tfx.types import standard_artifacts
 from components import pusher
 from components import tflite_export
 from components.artifacts import TFLiteModel
-from data import labels
 
-TFLITE_FILES = (tflite_export.FLOAT_FILE, tflite_export.INT8_FILE,
-                labels.LABELS_FILE, tflite_export.METADATA_FILE,
-                tflite_export.METRICS_FILE)
+TFLITE_FILES = ('model.tflite', 'model_fp16.tflite', 'model_int8.tflite',
+                'frozen_model.pb', 'labels.txt', 'metadata.json',
+                'metrics.json')
 
 
 @pytest.fixture
@@ -27,6 +26,7 @@ def model_dirs(tmp_path):
   tflite.mkdir()
   for name in TFLITE_FILES:
     (tflite / name).write_text(name)
+  (tflite / tflite_export.CONVERTER_LOG_FILE).write_text('not published')
   return str(serving), str(tflite)
 
 
