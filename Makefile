@@ -14,15 +14,19 @@ CLIENTS_INSTALLED := $(CLIENTS_VENV)/.installed
 PIP_TOOLS := 'pip==24.2' 'setuptools==75.1.0' 'wheel==0.44.0'
 ARGS ?=
 
-.PHONY: demo test install clients clean
+.PHONY: demo test test-fast lint install clients clean
 
 demo: $(INSTALLED) $(CLIENTS_INSTALLED)
 	$(PY) pipeline_runner.py --dataset=demo $(ARGS)
 
-test: $(INSTALLED) $(CLIENTS_INSTALLED)
+test: lint $(CLIENTS_INSTALLED)
 	$(PY) -m pytest tests $(ARGS)
 
-.PHONY: test-fast
+# Google style (pyproject.toml): lint findings and unformatted files fail.
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
 test-fast: $(INSTALLED) $(CLIENTS_INSTALLED)
 	$(PY) -m pytest tests -m 'not slow' $(ARGS)
 

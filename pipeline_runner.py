@@ -28,51 +28,85 @@ from pipeline import config as run_config
 from pipeline import console
 
 # RunConfig's own defaults, so that the flags do not restate them.
-_RUN_DEFAULTS = {field.name: field.default
-                 for field in dataclasses.fields(run_config.RunConfig)}
+_RUN_DEFAULTS = {
+  field.name: field.default
+  for field in dataclasses.fields(run_config.RunConfig)
+}
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum(
-    'dataset', 'demo', tuple(datasets.DATASETS),
-    '; '.join(f'{d.name}: {d.description}'
-              for d in datasets.DATASETS.values()) + '.')
-flags.DEFINE_string('data_root', None,
-                    'Dataset folder (required unless the dataset is '
-                    'generated, as the demo is).')
-flags.DEFINE_string('output_dir', None,
-                    'Where pipeline artifacts, ML Metadata, pushed models '
-                    'and run_summary.json go. Default: runs/<dataset>.')
+  'dataset',
+  'demo',
+  tuple(datasets.DATASETS),
+  '; '.join(f'{d.name}: {d.description}' for d in datasets.DATASETS.values())
+  + '.',
+)
+flags.DEFINE_string(
+  'data_root',
+  None,
+  'Dataset folder (required unless the dataset is generated, as the demo is).',
+)
+flags.DEFINE_string(
+  'output_dir',
+  None,
+  'Where pipeline artifacts, ML Metadata, pushed models '
+  'and run_summary.json go. Default: runs/<dataset>.',
+)
 flags.DEFINE_enum(
-    'preset', None, tuple(run_config.PRESETS),
-    "Recipe to start from; default: the dataset's own (" + ', '.join(
-        f'{d.name}: {d.preset or "voc for the 21 VOC labels, else people"}'
-        for d in datasets.DATASETS.values()) + '). Every flag below '
-    'overrides it.')
-flags.DEFINE_enum('runner', 'local', run_config.RUNNERS,
-                  'Orchestrator. local: LocalDagRunner with SQLite ML '
-                  'Metadata. vertex: compile the pipeline JSON for Vertex '
-                  'AI Pipelines (--image, --vertex_pipeline_file); '
-                  '--data_root and --output_dir may then be gs:// paths.')
-flags.DEFINE_string('image', None,
-                    'vertex: the container image built from the Dockerfile.')
-flags.DEFINE_string('vertex_pipeline_file',
-                    _RUN_DEFAULTS['vertex_pipeline_file'],
-                    'vertex: where the compiled pipeline JSON is written.')
-flags.DEFINE_list('beam_pipeline_args', None,
-                  'Comma-separated Beam options for the data components, '
-                  'e.g. --beam_pipeline_args=--direct_running_mode='
-                  'multi_processing,--direct_num_workers=2. Default: '
-                  'in-memory for the demo, one worker per core otherwise.')
-flags.DEFINE_integer('demo_images', _RUN_DEFAULTS['demo_images'],
-                     'Number of images of the generated demo dataset.')
-flags.DEFINE_float('eval_fraction', _RUN_DEFAULTS['eval_fraction'],
-                   'Supervisely/demo: fraction of images in the eval split '
-                   '(stable hash of image/filename).')
-flags.DEFINE_bool('voc_aug', False,
-                  'voc: train on the SBD augmented set (train_aug).')
-flags.DEFINE_bool('skip_bad_examples', False,
-                  'Skip and report bad inputs instead of stopping.')
+  'preset',
+  None,
+  tuple(run_config.PRESETS),
+  "Recipe to start from; default: the dataset's own ("
+  + ', '.join(
+    f'{d.name}: {d.preset or "voc for the 21 VOC labels, else people"}'
+    for d in datasets.DATASETS.values()
+  )
+  + '). Every flag below '
+  'overrides it.',
+)
+flags.DEFINE_enum(
+  'runner',
+  'local',
+  run_config.RUNNERS,
+  'Orchestrator. local: LocalDagRunner with SQLite ML '
+  'Metadata. vertex: compile the pipeline JSON for Vertex '
+  'AI Pipelines (--image, --vertex_pipeline_file); '
+  '--data_root and --output_dir may then be gs:// paths.',
+)
+flags.DEFINE_string(
+  'image', None, 'vertex: the container image built from the Dockerfile.'
+)
+flags.DEFINE_string(
+  'vertex_pipeline_file',
+  _RUN_DEFAULTS['vertex_pipeline_file'],
+  'vertex: where the compiled pipeline JSON is written.',
+)
+flags.DEFINE_list(
+  'beam_pipeline_args',
+  None,
+  'Comma-separated Beam options for the data components, '
+  'e.g. --beam_pipeline_args=--direct_running_mode='
+  'multi_processing,--direct_num_workers=2. Default: '
+  'in-memory for the demo, one worker per core otherwise.',
+)
+flags.DEFINE_integer(
+  'demo_images',
+  _RUN_DEFAULTS['demo_images'],
+  'Number of images of the generated demo dataset.',
+)
+flags.DEFINE_float(
+  'eval_fraction',
+  _RUN_DEFAULTS['eval_fraction'],
+  'Supervisely/demo: fraction of images in the eval split '
+  '(stable hash of image/filename).',
+)
+flags.DEFINE_bool(
+  'voc_aug', False, 'voc: train on the SBD augmented set (train_aug).'
+)
+flags.DEFINE_bool(
+  'skip_bad_examples', False, 'Skip and report bad inputs instead of stopping.'
+)
 # Model (model.config.ModelConfig); unset flags keep the preset's value.
 # num_classes comes from the dataset's labels.
 model_flags.define_model_flags(exclude=('num_classes',))
@@ -82,31 +116,34 @@ flags.DEFINE_integer('train_steps', None, 'Training steps.')
 flags.DEFINE_integer('batch_size', None, 'Training batch size.')
 flags.DEFINE_float('base_lr', None, 'Base learning rate (poly schedule).')
 flags.DEFINE_enum('optimizer', None, model_config.OPTIMIZERS, 'Optimizer.')
-flags.DEFINE_bool('augment', None,
-                  'Random scale/crop/flip augmentation for training.')
+flags.DEFINE_bool(
+  'augment', None, 'Random scale/crop/flip augmentation for training.'
+)
 # Quality gates (pipeline.config.QualityGate).
-flags.DEFINE_float('min_mean_iou', None,
-                   'The Evaluator blesses only models with at least this '
-                   'mean IoU.')
-flags.DEFINE_float('max_int8_mean_iou_drop', None,
-                   'Refuse the push if int8 TFLite loses more mean IoU.')
+flags.DEFINE_float(
+  'min_mean_iou',
+  None,
+  'The Evaluator blesses only models with at least this mean IoU.',
+)
+flags.DEFINE_float(
+  'max_int8_mean_iou_drop',
+  None,
+  'Refuse the push if int8 TFLite loses more mean IoU.',
+)
 
-_TRAIN_FLAGS = ('train_steps', 'batch_size', 'base_lr', 'optimizer',
-                'augment')
+_TRAIN_FLAGS = ('train_steps', 'batch_size', 'base_lr', 'optimizer', 'augment')
 _GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
 
 
 def config_from_flags() -> run_config.RunConfig:
   """The RunConfig the flags describe; ValueError on any bad value."""
   dataset = datasets.get(FLAGS.dataset)
-  output_dir = _absolute(FLAGS.output_dir or os.path.join('runs',
-                                                          dataset.name))
+  output_dir = _absolute(FLAGS.output_dir or os.path.join('runs', dataset.name))
   if dataset.generate:
     data_root = os.path.join(output_dir, 'demo_data')
   else:
     if not FLAGS.data_root:
-      raise ValueError(f'--data_root is required with --dataset='
-                       f'{dataset.name}')
+      raise ValueError(f'--data_root is required with --dataset={dataset.name}')
     data_root = _absolute(FLAGS.data_root)
     if not files.is_url(data_root) and not os.path.isdir(data_root):
       raise ValueError(f'--data_root={FLAGS.data_root}: no such directory')
@@ -114,28 +151,36 @@ def config_from_flags() -> run_config.RunConfig:
     _check_writable(output_dir)
   labels = dataset.labels(data_root)
   return run_config.build_run_config(
-      FLAGS.preset or datasets.default_preset(dataset, labels),
-      dataset=dataset.name, data_root=data_root, output_dir=output_dir,
-      labels=labels,
-      overrides={
-          'model': model_flags.model_overrides(FLAGS),
-          'train': _set_flags(_TRAIN_FLAGS),
-          'gate': _set_flags(_GATE_FLAGS),
-      },
-      runner=FLAGS.runner, image=FLAGS.image,
-      vertex_pipeline_file=os.path.abspath(FLAGS.vertex_pipeline_file),
-      beam_pipeline_args=(
-          tuple(FLAGS.beam_pipeline_args) if FLAGS.beam_pipeline_args
-          else run_config.default_beam_pipeline_args(dataset.name)),
-      eval_fraction=FLAGS.eval_fraction, voc_aug=FLAGS.voc_aug,
-      skip_bad_examples=FLAGS.skip_bad_examples,
-      demo_images=FLAGS.demo_images)
+    FLAGS.preset or datasets.default_preset(dataset, labels),
+    dataset=dataset.name,
+    data_root=data_root,
+    output_dir=output_dir,
+    labels=labels,
+    overrides={
+      'model': model_flags.model_overrides(FLAGS),
+      'train': _set_flags(_TRAIN_FLAGS),
+      'gate': _set_flags(_GATE_FLAGS),
+    },
+    runner=FLAGS.runner,
+    image=FLAGS.image,
+    vertex_pipeline_file=os.path.abspath(FLAGS.vertex_pipeline_file),
+    beam_pipeline_args=(
+      tuple(FLAGS.beam_pipeline_args)
+      if FLAGS.beam_pipeline_args
+      else run_config.default_beam_pipeline_args(dataset.name)
+    ),
+    eval_fraction=FLAGS.eval_fraction,
+    voc_aug=FLAGS.voc_aug,
+    skip_bad_examples=FLAGS.skip_bad_examples,
+    demo_images=FLAGS.demo_images,
+  )
 
 
 def _set_flags(names) -> dict:
   """{name: value} of the flags among `names` that the user set."""
-  return {name: FLAGS[name].value for name in names
-          if FLAGS[name].value is not None}
+  return {
+    name: FLAGS[name].value for name in names if FLAGS[name].value is not None
+  }
 
 
 def _absolute(path: str) -> str:
@@ -151,8 +196,9 @@ def _check_writable(output_dir: str) -> None:
       f.write('ok')
     os.remove(probe)
   except OSError as e:
-    raise ValueError(f'--output_dir={output_dir} is not writable: '
-                     f'{e.strerror}') from e
+    raise ValueError(
+      f'--output_dir={output_dir} is not writable: {e.strerror}'
+    ) from e
 
 
 def main(argv) -> int:
@@ -165,8 +211,10 @@ def main(argv) -> int:
   if config.runner == 'vertex':
     return compile_for_vertex(config)
   console.log_to_file(os.path.join(config.output_dir, 'pipeline.log'))
-  console.say(f'Pipeline {config.pipeline_name}: dataset {config.dataset}, '
-              f'output {config.output_dir}')
+  console.say(
+    f'Pipeline {config.pipeline_name}: dataset {config.dataset}, '
+    f'output {config.output_dir}'
+  )
   generate = datasets.get(config.dataset).generate
   if generate:
     generate(config.data_root, config.demo_images)
@@ -178,6 +226,7 @@ def main(argv) -> int:
   from pipeline import pipeline as dag
   from pipeline import report
   from pipeline import summary
+
   # pylint: enable=g-import-not-at-top
   pipeline = dag.create_pipeline(config)
   tfx.orchestration.LocalDagRunner().run(pipeline)
@@ -197,12 +246,15 @@ def compile_for_vertex(config: run_config.RunConfig) -> int:
   # pylint: disable=g-import-not-at-top
   from pipeline import pipeline as dag
   from pipeline import vertex
+
   # pylint: enable=g-import-not-at-top
   path = config.vertex_pipeline_file
   vertex.compile_pipeline(dag.create_pipeline(config), config.image, path)
-  console.say(f'Vertex AI pipeline written to {path} (image {config.image}, '
-              f'pipeline root {config.pipeline_root}); submit it as the '
-              'README shows.')
+  console.say(
+    f'Vertex AI pipeline written to {path} (image {config.image}, '
+    f'pipeline root {config.pipeline_root}); submit it as the '
+    'README shows.'
+  )
   return 0
 
 

@@ -19,8 +19,8 @@ wall seconds and images/s end to end (start-up included), the
 steady-state rate (extra images / extra seconds between the two sizes,
 which cancels the fixed start-up: interpreter, library imports, worker
 launch), ratios to naive; and peak memory, the largest sum of RSS over the
-process tree (sampled every 0.1 s, maximum over the repeats): equal peaks at both sizes show memory
-does not grow with the data.
+process tree (sampled every 0.1 s, maximum over the repeats): equal peaks
+at both sizes show memory does not grow with the data.
 """
 
 import argparse
@@ -58,8 +58,12 @@ def make_dataset(root: str, num_images: int, seed: int = 0) -> str:
     voc_id = f'2012_{index:06d}'
     ids.append(voc_id)
     base = rng.integers(0, 256, size=3)
-    image = (base + 0.25 * xx[..., None] + 0.2 * yy[..., None] +
-             rng.normal(0, 18, size=(375, 500, 3)))
+    image = (
+      base
+      + 0.25 * xx[..., None]
+      + 0.2 * yy[..., None]
+      + rng.normal(0, 18, size=(375, 500, 3))
+    )
     mask = np.zeros((375, 500), np.uint8)
     for _ in range(int(rng.integers(1, 4))):
       cy, cx = rng.integers(40, 335), rng.integers(40, 460)
@@ -70,14 +74,16 @@ def make_dataset(root: str, num_images: int, seed: int = 0) -> str:
       mask[blob] = int(rng.integers(1, 21))
       image[blob] = image[blob] * 0.5 + rng.integers(0, 256, size=3) * 0.5
     Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(
-        os.path.join(voc, 'JPEGImages', voc_id + '.jpg'), quality=90)
+      os.path.join(voc, 'JPEGImages', voc_id + '.jpg'), quality=90
+    )
     pil_mask = Image.fromarray(mask, mode='P')
     pil_mask.putpalette(palette)
     pil_mask.save(os.path.join(voc, 'SegmentationClass', voc_id + '.png'))
   split = int(num_images * 0.9)
   for name, part in (('train', ids[:split]), ('val', ids[split:])):
-    with open(os.path.join(voc, 'ImageSets/Segmentation', name + '.txt'),
-              'w') as f:
+    with open(
+      os.path.join(voc, 'ImageSets/Segmentation', name + '.txt'), 'w'
+    ) as f:
       f.write(''.join(i + '\n' for i in part))
   with open(marker, 'w') as f:
     f.write('ok')
@@ -87,13 +93,15 @@ def make_dataset(root: str, num_images: int, seed: int = 0) -> str:
 def naive_convert(data_root: str, output_dir: str) -> int:
   """The single-process loop every DeepLab user starts with."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   voc = os.path.join(data_root, 'VOCdevkit', 'VOC2012')
   os.makedirs(output_dir, exist_ok=True)
   count = 0
   options = tf.io.TFRecordOptions(compression_type='GZIP')
   for split, list_name in (('train', 'train'), ('eval', 'val')):
-    with open(os.path.join(voc, 'ImageSets/Segmentation',
-                           list_name + '.txt')) as f:
+    with open(
+      os.path.join(voc, 'ImageSets/Segmentation', list_name + '.txt')
+    ) as f:
       ids = f.read().split()
     path = os.path.join(output_dir, f'{split}-00000-of-00001.tfrecord.gz')
     with tf.io.TFRecordWriter(path, options) as writer:
@@ -102,8 +110,9 @@ def naive_convert(data_root: str, output_dir: str) -> int:
           image_bytes = f.read()
         image = Image.open(io.BytesIO(image_bytes))
         image.load()
-        mask = np.asarray(Image.open(
-            os.path.join(voc, 'SegmentationClass', voc_id + '.png')))
+        mask = np.asarray(
+          Image.open(os.path.join(voc, 'SegmentationClass', voc_id + '.png'))
+        )
         if mask.shape != (image.height, image.width):
           raise ValueError(f'{voc_id}: size mismatch')
         out = io.BytesIO()
@@ -115,13 +124,20 @@ def naive_convert(data_root: str, output_dir: str) -> int:
         def i(v):
           return tf.train.Feature(int64_list=tf.train.Int64List(value=[v]))
 
-        example = tf.train.Example(features=tf.train.Features(feature={
-            'image/encoded': b(image_bytes), 'image/format': b(b'jpeg'),
-            'image/filename': b(voc_id.encode()),
-            'image/height': i(image.height), 'image/width': i(image.width),
-            'image/channels': i(3),
-            'image/segmentation/class/encoded': b(out.getvalue()),
-            'image/segmentation/class/format': b(b'png')}))
+        example = tf.train.Example(
+          features=tf.train.Features(
+            feature={
+              'image/encoded': b(image_bytes),
+              'image/format': b(b'jpeg'),
+              'image/filename': b(voc_id.encode()),
+              'image/height': i(image.height),
+              'image/width': i(image.width),
+              'image/channels': i(3),
+              'image/segmentation/class/encoded': b(out.getvalue()),
+              'image/segmentation/class/format': b(b'png'),
+            }
+          )
+        )
         writer.write(example.SerializeToString())
         count += 1
   return count
@@ -148,8 +164,14 @@ def _tree_rss(pid: int) -> int:
 def timed(cmd, env):
   """(wall seconds, peak tree RSS bytes, stdout) of a subprocess."""
   start = time.perf_counter()
-  proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    cmd,
+    cwd=REPO,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   peak = [0]
 
   def sample():
@@ -171,10 +193,15 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--num_images', type=int, default=3000)
   parser.add_argument('--work_dir', default='/tmp/ingest_bench')
-  parser.add_argument('--repeats', type=int, default=3,
-                      help='runs of each command; medians are reported')
-  parser.add_argument('--naive_only', action='store_true',
-                      help=argparse.SUPPRESS)
+  parser.add_argument(
+    '--repeats',
+    type=int,
+    default=3,
+    help='runs of each command; medians are reported',
+  )
+  parser.add_argument(
+    '--naive_only', action='store_true', help=argparse.SUPPRESS
+  )
   parser.add_argument('--data_root')
   parser.add_argument('--output_dir')
   args = parser.parse_args()
@@ -185,49 +212,77 @@ def main():
   n, half = args.num_images, args.num_images // 2
   start = time.perf_counter()
   full_root = make_dataset(os.path.join(args.work_dir, f'voc-{n}'), n)
-  half_root = _half_dataset(full_root, os.path.join(args.work_dir,
-                                                    f'voc-{n}-half'))
-  print(f'data: {n} images ready in {time.perf_counter() - start:.0f}s',
-        flush=True)
+  half_root = _half_dataset(
+    full_root, os.path.join(args.work_dir, f'voc-{n}-half')
+  )
+  print(
+    f'data: {n} images ready in {time.perf_counter() - start:.0f}s', flush=True
+  )
   samples = {}
   for repeat in range(args.repeats):
     for size, data_root in ((half, half_root), (n, full_root)):
       runs = {
-          'naive': [sys.executable, os.path.abspath(__file__), '--naive_only',
-                    '--data_root', data_root],
-          'beam': [sys.executable, '-m', 'data.convert', '--format', 'voc',
-                   '--data_root', data_root],
+        'naive': [
+          sys.executable,
+          os.path.abspath(__file__),
+          '--naive_only',
+          '--data_root',
+          data_root,
+        ],
+        'beam': [
+          sys.executable,
+          '-m',
+          'data.convert',
+          '--format',
+          'voc',
+          '--data_root',
+          data_root,
+        ],
       }
       for name, cmd in runs.items():
         out_dir = os.path.join(args.work_dir, f'out-{name}-{size}')
         subprocess.run(['rm', '-rf', out_dir], check=True)
         seconds, peak, _ = timed(cmd + ['--output_dir', out_dir], env)
         samples.setdefault((name, size), []).append((seconds, peak))
-        print(f'run {repeat + 1}/{args.repeats}: {name} {size} images '
-              f'{seconds:.1f}s', flush=True)
+        print(
+          f'run {repeat + 1}/{args.repeats}: {name} {size} images '
+          f'{seconds:.1f}s',
+          flush=True,
+        )
   results = {}
   for (name, size), runs_of in samples.items():
     seconds = float(np.median([s for s, _ in runs_of]))
     results.setdefault(name, {})[size] = {
-        'seconds': round(seconds, 2),
-        'images_per_s': round(size / seconds, 1),
-        'peak_rss_mb': round(max(p for _, p in runs_of) / 2**20)}
+      'seconds': round(seconds, 2),
+      'images_per_s': round(size / seconds, 1),
+      'peak_rss_mb': round(max(p for _, p in runs_of) / 2**20),
+    }
   summary = {}
   for name, by_size in results.items():
     summary[name] = {
-        'end_to_end_images_per_s': by_size[n]['images_per_s'],
-        'steady_images_per_s': round(
-            (n - half) / (by_size[n]['seconds'] - by_size[half]['seconds']),
-            1),
-        'peak_rss_mb': {str(k): v['peak_rss_mb'] for k, v in by_size.items()},
+      'end_to_end_images_per_s': by_size[n]['images_per_s'],
+      'steady_images_per_s': round(
+        (n - half) / (by_size[n]['seconds'] - by_size[half]['seconds']), 1
+      ),
+      'peak_rss_mb': {str(k): v['peak_rss_mb'] for k, v in by_size.items()},
     }
   for key in ('end_to_end_images_per_s', 'steady_images_per_s'):
     summary['ratio_' + key] = round(
-        summary['beam'][key] / summary['naive'][key], 2)
-  print(json.dumps({'cores': os.cpu_count(), 'num_images': n,
-                    'repeats': args.repeats,
-                    'load_average_1m': os.getloadavg()[0],
-                    'runs': results, 'summary': summary}, indent=1))
+      summary['beam'][key] / summary['naive'][key], 2
+    )
+  print(
+    json.dumps(
+      {
+        'cores': os.cpu_count(),
+        'num_images': n,
+        'repeats': args.repeats,
+        'load_average_1m': os.getloadavg()[0],
+        'runs': results,
+        'summary': summary,
+      },
+      indent=1,
+    )
+  )
 
 
 def _half_dataset(full_root: str, half_root: str) -> str:
@@ -239,12 +294,14 @@ def _half_dataset(full_root: str, half_root: str) -> str:
     if not os.path.exists(os.path.join(dst, sub)):
       os.symlink(os.path.join(src, sub), os.path.join(dst, sub))
   for name in ('train', 'val'):
-    with open(os.path.join(src, 'ImageSets', 'Segmentation',
-                           name + '.txt')) as f:
+    with open(
+      os.path.join(src, 'ImageSets', 'Segmentation', name + '.txt')
+    ) as f:
       ids = f.read().split()
-    with open(os.path.join(dst, 'ImageSets', 'Segmentation',
-                           name + '.txt'), 'w') as f:
-      f.write(''.join(i + '\n' for i in ids[:len(ids) // 2]))
+    with open(
+      os.path.join(dst, 'ImageSets', 'Segmentation', name + '.txt'), 'w'
+    ) as f:
+      f.write(''.join(i + '\n' for i in ids[: len(ids) // 2]))
   return half_root
 
 

@@ -27,15 +27,20 @@ import numpy as np
 _RUNS = flags.DEFINE_integer('runs', 30, 'Timed frames.')
 _WARMUP = flags.DEFINE_integer('warmup', 3, 'Untimed frames first.')
 
-_MODEL = os.path.join(os.path.dirname(mp.__file__), 'modules',
-                      'selfie_segmentation', 'selfie_segmentation.tflite')
+_MODEL = os.path.join(
+  os.path.dirname(mp.__file__),
+  'modules',
+  'selfie_segmentation',
+  'selfie_segmentation.tflite',
+)
 
 
 def time_solution(cores, frame: np.ndarray) -> Dict[str, float]:
   """Best and median ms per frame, the process restricted to `cores`."""
   os.sched_setaffinity(0, cores)
   with mp.solutions.selfie_segmentation.SelfieSegmentation(
-      model_selection=0) as segmenter:
+    model_selection=0
+  ) as segmenter:
     for _ in range(_WARMUP.value):
       segmenter.process(frame)
     times = []
@@ -53,10 +58,10 @@ def main(argv):
   frame = frame.astype(np.uint8)
   cores = sorted(os.sched_getaffinity(0))
   row = {
-      'model': f'MediaPipe selfie segmentation (mediapipe {mp.__version__})',
-      'precision': 'float16 weights',
-      'madds': None,
-      'size_mb': os.path.getsize(_MODEL) / 2**20,
+    'model': f'MediaPipe selfie segmentation (mediapipe {mp.__version__})',
+    'precision': 'float16 weights',
+    'madds': None,
+    'size_mb': os.path.getsize(_MODEL) / 2**20,
   }
   for threads in (1, 2):
     timing = time_solution(cores[:threads], frame)

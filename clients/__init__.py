@@ -15,8 +15,9 @@ from typing import Sequence
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # Where `make clients` puts the venv; a container sets PYTHON_ENV instead.
-_DEFAULT_PYTHON = os.path.join(os.path.dirname(_HERE), '.venv-clients', 'bin',
-                               'python')
+_DEFAULT_PYTHON = os.path.join(
+  os.path.dirname(_HERE), '.venv-clients', 'bin', 'python'
+)
 PYTHON_ENV = 'MOBILE_DEEPLAB_CLIENTS_PYTHON'
 
 
@@ -25,9 +26,10 @@ def python() -> str:
   path = os.environ.get(PYTHON_ENV) or _DEFAULT_PYTHON
   if not os.access(path, os.X_OK):
     raise FileNotFoundError(
-        f'{path}: no Python of the clients venv (MediaPipe, LiteRT); create '
-        f'it with `make clients`, or point ${PYTHON_ENV} at one with '
-        'requirements-clients.lock installed')
+      f'{path}: no Python of the clients venv (MediaPipe, LiteRT); create '
+      f'it with `make clients`, or point ${PYTHON_ENV} at one with '
+      'requirements-clients.lock installed'
+    )
   return path
 
 
@@ -38,10 +40,15 @@ def run(script: str, args: Sequence[str], timeout: float = 600) -> str:
   dies with SIGSEGV on a model without segmentation metadata.
   """
   completed = subprocess.run(
-      [python(), os.path.join(_HERE, script), *args],
-      capture_output=True, text=True, timeout=timeout, check=False)
+    [python(), os.path.join(_HERE, script), *args],
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
   if completed.returncode:
     raise RuntimeError(
-        f'clients/{script} {" ".join(args)} exited with '
-        f'{completed.returncode}:\n{completed.stderr[-4000:]}')
+      f'clients/{script} {" ".join(args)} exited with '
+      f'{completed.returncode}:\n{completed.stderr[-4000:]}'
+    )
   return completed.stdout

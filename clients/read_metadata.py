@@ -1,4 +1,4 @@
-"""Prints the TFLite Model Metadata of TFLite files as JSON, as MediaPipe reads it.
+"""Prints the TFLite Model Metadata of TFLite files as JSON, as MediaPipe does.
 
 Runs in the clients venv (clients/__init__.py). Usage:
 
@@ -13,7 +13,9 @@ value out of the JSON) and the names of the packed associated files.
 import argparse
 import json
 
-from mediapipe.tasks.metadata import image_segmenter_metadata_schema_py_generated as segmenter_fb
+from mediapipe.tasks.metadata import (
+  image_segmenter_metadata_schema_py_generated as segmenter_fb,
+)
 from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_fb
 from mediapipe.tasks.python.metadata import metadata
 from mediapipe.tasks.python.metadata.metadata_writers import image_segmenter
@@ -22,17 +24,23 @@ from mediapipe.tasks.python.metadata.metadata_writers import image_segmenter
 def describe(model: bytes) -> dict:
   displayer = metadata.MetadataDisplayer.with_model_buffer(model)
   subgraph = metadata_fb.ModelMetadata.GetRootAs(
-      metadata.get_metadata_buffer(model)).SubgraphMetadata(0)
+    metadata.get_metadata_buffer(model)
+  ).SubgraphMetadata(0)
   activations = [
-      image_segmenter.Activation(segmenter_fb.ImageSegmenterOptions.GetRootAs(
-          custom.DataAsNumpy().tobytes()).Activation()).name
-      for custom in (subgraph.CustomMetadata(i)
-                     for i in range(subgraph.CustomMetadataLength()))
-      if custom.Name().decode() == 'SEGMENTER_METADATA']
+    image_segmenter.Activation(
+      segmenter_fb.ImageSegmenterOptions.GetRootAs(
+        custom.DataAsNumpy().tobytes()
+      ).Activation()
+    ).name
+    for custom in (
+      subgraph.CustomMetadata(i) for i in range(subgraph.CustomMetadataLength())
+    )
+    if custom.Name().decode() == 'SEGMENTER_METADATA'
+  ]
   return {
-      'metadata': json.loads(displayer.get_metadata_json()),
-      'activation': activations[0] if activations else None,
-      'associated_files': displayer.get_packed_associated_file_list(),
+    'metadata': json.loads(displayer.get_metadata_json()),
+    'activation': activations[0] if activations else None,
+    'associated_files': displayer.get_packed_associated_file_list(),
   }
 
 

@@ -31,24 +31,34 @@ import numpy as np
 def mediapipe_masks(model_path: str, photos):
   """[(category mask, confidence masks)] of each photo."""
   options = vision.ImageSegmenterOptions(
-      base_options=base_options.BaseOptions(model_asset_path=model_path),
-      running_mode=vision.RunningMode.IMAGE,
-      output_category_mask=True, output_confidence_masks=True)
+    base_options=base_options.BaseOptions(model_asset_path=model_path),
+    running_mode=vision.RunningMode.IMAGE,
+    output_category_mask=True,
+    output_confidence_masks=True,
+  )
   with vision.ImageSegmenter.create_from_options(options) as segmenter:
     results = []
     for photo in photos:
-      result = segmenter.segment(mp.Image(image_format=mp.ImageFormat.SRGB,
-                                          data=np.ascontiguousarray(photo)))
-      results.append((result.category_mask.numpy_view().copy(),
-                      np.stack([mask.numpy_view() for mask in
-                                result.confidence_masks], axis=-1)))
+      result = segmenter.segment(
+        mp.Image(
+          image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(photo)
+        )
+      )
+      results.append(
+        (
+          result.category_mask.numpy_view().copy(),
+          np.stack(
+            [mask.numpy_view() for mask in result.confidence_masks], axis=-1
+          ),
+        )
+      )
     return results
 
 
 def litert_class_ids(model_path: str, images, resolver):
   run = litert.Interpreter(
-      model_path=model_path,
-      experimental_op_resolver_type=resolver).get_signature_runner()
+    model_path=model_path, experimental_op_resolver_type=resolver
+  ).get_signature_runner()
   return [run(image=image[None])['class_ids'][0] for image in images]
 
 
@@ -68,9 +78,12 @@ def main():
       results[f'mediapipe_category/{m}/{i}'] = category
       results[f'mediapipe_confidence/{m}/{i}'] = confidence
     for name, resolver in (
-        ('litert_class_ids', litert.OpResolverType.AUTO),
-        ('litert_builtin_class_ids',
-         litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)):
+      ('litert_class_ids', litert.OpResolverType.AUTO),
+      (
+        'litert_builtin_class_ids',
+        litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+      ),
+    ):
       for i, class_ids in enumerate(litert_class_ids(path, resized, resolver)):
         results[f'{name}/{m}/{i}'] = class_ids
   np.savez_compressed(args.output, **results)

@@ -31,25 +31,34 @@ def with_metadata(model: bytes, labels_path: str) -> bytes:
   writer = metadata_writer.MetadataWriter(model)
   writer.add_general_info(_NAME, _DESCRIPTION)
   writer.add_image_input(
-      norm_mean=[0.0], norm_std=[1.0], name='image',
-      description='uint8 RGB [1, S, S, 3]: the photo resized to S x S '
-                  '(bilinear); the model normalizes it.')
-  writer.add_custom_metadata(image_segmenter.ImageSegmenterOptionsMd(
-      image_segmenter.Activation.NONE))
+    norm_mean=[0.0],
+    norm_std=[1.0],
+    name='image',
+    description='uint8 RGB [1, S, S, 3]: the photo resized to S x S '
+    '(bilinear); the model normalizes it.',
+  )
+  writer.add_custom_metadata(
+    image_segmenter.ImageSegmenterOptionsMd(image_segmenter.Activation.NONE)
+  )
   writer.add_feature_output(
-      'class_ids', 'int32 [1, S, S]: the most likely class of each pixel.')
+    'class_ids', 'int32 [1, S, S]: the most likely class of each pixel.'
+  )
   writer.add_segmentation_output(
-      metadata_writer.Labels().add_from_file(labels_path),
-      name='probabilities',
-      description='float32 [1, S, S, C]: softmax over the classes.')
+    metadata_writer.Labels().add_from_file(labels_path),
+    name='probabilities',
+    description='float32 [1, S, S, C]: softmax over the classes.',
+  )
   populated, _ = writer.populate()
   return bytes(populated)
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--labels', required=True,
-                      help='labels.txt: one class name per line, in id order')
+  parser.add_argument(
+    '--labels',
+    required=True,
+    help='labels.txt: one class name per line, in id order',
+  )
   parser.add_argument('models', nargs='+', help='.tflite files, rewritten')
   args = parser.parse_args()
   for path in args.models:

@@ -11,4 +11,5 @@ class TFLiteModel(artifact.Artifact):
   Its own type, not `Model`, so the latest-blessed-model Resolver and the
   Evaluator never mistake it for a Trainer output.
   """
+
   TYPE_NAME = 'mobile_deeplab.TFLiteModel'

@@ -43,8 +43,9 @@ from data import ingest
 REPORT_PATH_KEY = '_ingest_report_path'
 
 
-def _settings_to_custom_config(settings: Dict[str, Any]
-                               ) -> example_gen_pb2.CustomConfig:
+def _settings_to_custom_config(
+  settings: Dict[str, Any],
+) -> example_gen_pb2.CustomConfig:
   struct = struct_pb2.Struct()
   struct.update(settings)
   packed = any_pb2.Any()
@@ -52,8 +53,9 @@ def _settings_to_custom_config(settings: Dict[str, Any]
   return example_gen_pb2.CustomConfig(custom_config=packed)
 
 
-def settings_from_exec_properties(exec_properties: Dict[str, Any]
-                                  ) -> Dict[str, Any]:
+def settings_from_exec_properties(
+  exec_properties: Dict[str, Any],
+) -> Dict[str, Any]:
   """The dataset settings create_example_gen packed into custom_config."""
   value = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
   config = example_gen_pb2.CustomConfig()
@@ -63,26 +65,32 @@ def settings_from_exec_properties(exec_properties: Dict[str, Any]
     proto_utils.json_to_proto(value, config)
   struct = struct_pb2.Struct()
   if not config.custom_config.Unpack(struct):
-    raise ValueError(f'custom_config {value!r} does not hold the dataset '
-                     'settings of create_example_gen')
+    raise ValueError(
+      f'custom_config {value!r} does not hold the dataset '
+      'settings of create_example_gen'
+    )
   return json.loads(proto_utils.proto_to_json(struct))
 
 
 class DatasetDriver(driver.FileBasedDriver):
   """FileBasedDriver whose fingerprint also covers the images and masks."""
 
-  def resolve_exec_properties(self, exec_properties, pipeline_info,
-                              component_info):
+  def resolve_exec_properties(
+    self, exec_properties, pipeline_info, component_info
+  ):
     exec_properties = super().resolve_exec_properties(
-        exec_properties, pipeline_info, component_info)
+      exec_properties, pipeline_info, component_info
+    )
     settings = settings_from_exec_properties(exec_properties)
     base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     prints = [exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME]]
     for pattern in settings['fingerprint_patterns']:
-      prints.append(io_utils.generate_fingerprint(
-          pattern, os.path.join(base, pattern)))
+      prints.append(
+        io_utils.generate_fingerprint(pattern, os.path.join(base, pattern))
+      )
     exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = '\n'.join(
-        prints)
+      prints
+    )
     return exec_properties
 
 
@@ -92,7 +100,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   def Do(self, input_dict, output_dict, exec_properties):
     exec_properties = dict(exec_properties)
     examples_uri = artifact_utils.get_single_uri(
-        output_dict[standard_component_specs.EXAMPLES_KEY])
+      output_dict[standard_component_specs.EXAMPLES_KEY]
+    )
     report_path = os.path.join(examples_uri, ingest.REPORT_NAME)
     exec_properties[REPORT_PATH_KEY] = report_path
     super().Do(input_dict, output_dict, exec_properties)
@@ -106,60 +115,80 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     settings = settings_from_exec_properties(exec_properties)
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-        input_config)
+      exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+    )
     output_config = example_gen_pb2.Output()
     proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
-        output_config)
+      exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
+    )
     output_splits = output_config.split_config.splits
-    if output_splits and (output_config.split_config.partition_feature_name
-                          != features.IMAGE_FILENAME):
-      raise ValueError('output_config must partition by '
-                       f'{features.IMAGE_FILENAME}: {output_config}')
+    if output_splits and (
+      output_config.split_config.partition_feature_name
+      != features.IMAGE_FILENAME
+    ):
+      raise ValueError(
+        'output_config must partition by '
+        f'{features.IMAGE_FILENAME}: {output_config}'
+      )
     source = datasets.get(settings['dataset']).source(
-        exec_properties[standard_component_specs.INPUT_BASE_KEY],
-        settings['voc_aug'])
+      exec_properties[standard_component_specs.INPUT_BASE_KEY],
+      settings['voc_aug'],
+    )
     return ingest.read_splits(
-        pipeline, source,
-        [(s.name, s.pattern) for s in input_config.splits],
-        settings['skip_bad_examples'],
-        [(s.name, s.hash_buckets) for s in output_splits] or None,
-        exec_properties.get(REPORT_PATH_KEY))
+      pipeline,
+      source,
+      [(s.name, s.pattern) for s in input_config.splits],
+      settings['skip_bad_examples'],
+      [(s.name, s.hash_buckets) for s in output_splits] or None,
+      exec_properties.get(REPORT_PATH_KEY),
+    )
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     """Unreachable: GenerateExamplesByBeam, overridden above, reads splits."""
     raise NotImplementedError(
-        'DatasetExampleGen reads every split in GenerateExamplesByBeam')
+      'DatasetExampleGen reads every split in GenerateExamplesByBeam'
+    )
 
 
 class DatasetExampleGen(example_gen_component.FileBasedExampleGen):
   """FileBasedExampleGen with the dataset-aware driver and executor."""
+
   DRIVER_CLASS = DatasetDriver
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
 
 def _configs(layout: ingest.Layout, eval_fraction: float):
   """(input_config, output_config) with output splits exactly train, eval."""
-  input_config = example_gen_pb2.Input(splits=[
+  input_config = example_gen_pb2.Input(
+    splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern)
-      for name, pattern in layout.input_splits])
+      for name, pattern in layout.input_splits
+    ]
+  )
   buckets = layout.output_hash_buckets(eval_fraction)
   if not buckets:
     return input_config, example_gen_pb2.Output()
   output_config = example_gen_pb2.Output(
-      split_config=example_gen_pb2.SplitConfig(
-          splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n)
-                  for name, n in buckets],
-          partition_feature_name=features.IMAGE_FILENAME))
+    split_config=example_gen_pb2.SplitConfig(
+      splits=[
+        example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n)
+        for name, n in buckets
+      ],
+      partition_feature_name=features.IMAGE_FILENAME,
+    )
+  )
   return input_config, output_config
 
 
-def create_example_gen(dataset: str, data_root: str, *,
-                       eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
-                       voc_aug: bool = False,
-                       skip_bad_examples: bool = False,
-                       code_version: str = ''):
+def create_example_gen(
+  dataset: str,
+  data_root: str,
+  *,
+  eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
+  voc_aug: bool = False,
+  skip_bad_examples: bool = False,
+  code_version: str = '',
+):
   """The ExampleGen component of `dataset` under `data_root`.
 
   Args:
@@ -180,16 +209,18 @@ def create_example_gen(dataset: str, data_root: str, *,
   input_config, output_config = _configs(layout, eval_fraction)
   if datasets.get(dataset).source is None:
     return tfx.components.ImportExampleGen(
-        input_base=layout.input_base, input_config=input_config)
+      input_base=layout.input_base, input_config=input_config
+    )
   settings = {
-      'dataset': dataset,
-      'voc_aug': voc_aug,
-      'skip_bad_examples': skip_bad_examples,
-      'fingerprint_patterns': list(layout.fingerprint_patterns),
-      'code_version': code_version,
+    'dataset': dataset,
+    'voc_aug': voc_aug,
+    'skip_bad_examples': skip_bad_examples,
+    'fingerprint_patterns': list(layout.fingerprint_patterns),
+    'code_version': code_version,
   }
   return DatasetExampleGen(
-      input_base=layout.input_base,
-      input_config=input_config,
-      output_config=output_config,
-      custom_config=_settings_to_custom_config(settings))
+    input_base=layout.input_base,
+    input_config=input_config,
+    output_config=output_config,
+    custom_config=_settings_to_custom_config(settings),
+  )

@@ -16,11 +16,9 @@ from data import features
 from model import metrics
 
 
-def split_examples(examples_uri: str, split: str
-                   ) -> Iterator[tf.train.Example]:
+def split_examples(examples_uri: str, split: str) -> Iterator[tf.train.Example]:
   """The examples of one split (`Split-<name>/*.gz`), in file order."""
-  files = sorted(fileio.glob(os.path.join(examples_uri, f'Split-{split}',
-                                          '*')))
+  files = sorted(fileio.glob(os.path.join(examples_uri, f'Split-{split}', '*')))
   dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
   for serialized in dataset.as_numpy_iterator():
     yield tf.train.Example.FromString(serialized)
@@ -29,7 +27,8 @@ def split_examples(examples_uri: str, split: str
 def image_of(example: tf.train.Example) -> np.ndarray:
   """uint8 [H, W, 3], decoded as the Transform graph decodes it."""
   return preprocessing.decode_image(
-      _bytes(example, features.IMAGE_ENCODED)).numpy()
+    _bytes(example, features.IMAGE_ENCODED)
+  ).numpy()
 
 
 def mask_of(example: tf.train.Example) -> np.ndarray:

@@ -23,9 +23,13 @@ _CONFIG = 'model_config.json'
 _WEIGHTS = 'keras_weights'  # TF checkpoint prefix: works on GCS too
 
 
-def save_serving_model(model: tf_keras.Model, serving_dir: str,
-                       config: ModelConfig, labels: List[str],
-                       signatures) -> None:
+def save_serving_model(
+  model: tf_keras.Model,
+  serving_dir: str,
+  config: ModelConfig,
+  labels: List[str],
+  signatures,
+) -> None:
   model.save(serving_dir, save_format='tf', signatures=signatures)
   extra = os.path.join(serving_dir, _EXTRA)
   fileio.makedirs(extra)
@@ -35,16 +39,19 @@ def save_serving_model(model: tf_keras.Model, serving_dir: str,
   model.save_weights(os.path.join(extra, _WEIGHTS), save_format='tf')
 
 
-def load_keras_model(serving_dir: str
-                     ) -> Tuple[tf_keras.Model, ModelConfig, List[str]]:
+def load_keras_model(
+  serving_dir: str,
+) -> Tuple[tf_keras.Model, ModelConfig, List[str]]:
   """(model with trained weights, its ModelConfig, class names)."""
   extra = os.path.join(serving_dir, _EXTRA)
-  config = ModelConfig.from_dict(json.loads(
-      _read_text(os.path.join(extra, _CONFIG))))
+  config = ModelConfig.from_dict(
+    json.loads(_read_text(os.path.join(extra, _CONFIG)))
+  )
   labels = list(labels_lib.read_labels(labels_path(serving_dir)))
   # The trained weights replace any pretrained ones: do not fetch those.
   model = builder.build_model(
-      dataclasses.replace(config, backbone_weights=None))
+    dataclasses.replace(config, backbone_weights=None)
+  )
   status = model.load_weights(os.path.join(extra, _WEIGHTS))
   status.assert_existing_objects_matched().expect_partial()  # no optimizer
   return model, config, labels

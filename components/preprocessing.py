@@ -48,8 +48,9 @@ def decode_mask(encoded: tf.Tensor) -> tf.Tensor:
   return mask
 
 
-def preprocessing_fn(inputs: Dict[str, Any],
-                     custom_config: Dict[str, Any]) -> Dict[str, tf.Tensor]:
+def preprocessing_fn(
+  inputs: Dict[str, Any], custom_config: Dict[str, Any]
+) -> Dict[str, tf.Tensor]:
   """Raw examples -> {image, mask}, both PNG of the training size S x S.
 
   `custom_config['input_size']` is S. The mask is optional so that the same
@@ -57,16 +58,20 @@ def preprocessing_fn(inputs: Dict[str, Any],
   """
   size = int(custom_config['input_size'])
   outputs = {
-      features.IMAGE: _map_strings(
-          lambda encoded: tf.io.encode_png(
-              resize_image(decode_image(encoded), size)),
-          _dense_strings(inputs[features.IMAGE_ENCODED])),
+    features.IMAGE: _map_strings(
+      lambda encoded: tf.io.encode_png(
+        resize_image(decode_image(encoded), size)
+      ),
+      _dense_strings(inputs[features.IMAGE_ENCODED]),
+    ),
   }
   if features.MASK_ENCODED in inputs:
     outputs[features.MASK] = _map_strings(
-        lambda encoded: tf.io.encode_png(
-            resize_mask(decode_mask(encoded), size, size)),
-        _dense_strings(inputs[features.MASK_ENCODED]))
+      lambda encoded: tf.io.encode_png(
+        resize_mask(decode_mask(encoded), size, size)
+      ),
+      _dense_strings(inputs[features.MASK_ENCODED]),
+    )
   return outputs
 
 

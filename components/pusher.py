@@ -40,23 +40,24 @@ _STAGING_PREFIX = '.staging-'
 # Which Trainer output a version holds.
 SOURCE_FILE = 'pushed_from.json'
 
+
 @tfx.dsl.components.component
 def MobilePusher(  # pylint: disable=invalid-name
-    model: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.Model],
-    model_blessing: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.ModelBlessing],
-    tflite_model: tfx.dsl.components.InputArtifact[TFLiteModel],
-    pushed_model: tfx.dsl.components.OutputArtifact[
-        tfx.types.standard_artifacts.PushedModel],
-    push_destination: tfx.dsl.components.Parameter[str],
-    max_int8_mean_iou_drop: tfx.dsl.components.Parameter[float] = 0.05,
-    code_version: tfx.dsl.components.Parameter[str] = '',
+  model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
+  model_blessing: tfx.dsl.components.InputArtifact[
+    tfx.types.standard_artifacts.ModelBlessing
+  ],
+  tflite_model: tfx.dsl.components.InputArtifact[TFLiteModel],
+  pushed_model: tfx.dsl.components.OutputArtifact[
+    tfx.types.standard_artifacts.PushedModel
+  ],
+  push_destination: tfx.dsl.components.Parameter[str],
+  max_int8_mean_iou_drop: tfx.dsl.components.Parameter[float] = 0.05,
+  code_version: tfx.dsl.components.Parameter[str] = '',
 ) -> None:
   """Pushes when both gates pass; records why not otherwise."""
   del code_version  # Only part of the cache key (pipeline.code_version).
-  reason = refusal_reason(model_blessing, tflite_model,
-                          max_int8_mean_iou_drop)
+  reason = refusal_reason(model_blessing, tflite_model, max_int8_mean_iou_drop)
   if reason:
     logging.warning('Model not pushed: %s', reason)
     pushed_model.set_int_custom_property('pushed', 0)
@@ -67,14 +68,19 @@ def MobilePusher(  # pylint: disable=invalid-name
   if final_dir:
     logging.info('This model is already pushed as %s', final_dir)
   else:
-    final_dir = push_version(path_utils.serving_model_path(model.uri),
-                             tflite_model.uri, push_destination, model.uri)
+    final_dir = push_version(
+      path_utils.serving_model_path(model.uri),
+      tflite_model.uri,
+      push_destination,
+      model.uri,
+    )
     logging.info('Pushed the model to %s', final_dir)
   io_utils.copy_dir(final_dir, pushed_model.uri)
   pushed_model.set_int_custom_property('pushed', 1)
   pushed_model.set_string_custom_property('pushed_destination', final_dir)
-  pushed_model.set_string_custom_property('pushed_version',
-                                          os.path.basename(final_dir))
+  pushed_model.set_string_custom_property(
+    'pushed_version', os.path.basename(final_dir)
+  )
 
 
 def find_pushed(destination: str, model_uri: str) -> Optional[str]:
@@ -92,8 +98,9 @@ def find_pushed(destination: str, model_uri: str) -> Optional[str]:
   return None
 
 
-def push_version(serving_dir: str, tflite_dir: str, destination: str,
-                 model_uri: str) -> str:
+def push_version(
+  serving_dir: str, tflite_dir: str, destination: str, model_uri: str
+) -> str:
   """Publishes a new version folder (see module doc); returns its path.
 
   The version is the Unix time in seconds (TF Serving's convention), bumped
@@ -109,8 +116,9 @@ def push_version(serving_dir: str, tflite_dir: str, destination: str,
   staging_dir = os.path.join(destination, _STAGING_PREFIX + version)
   io_utils.copy_dir(serving_dir, staging_dir)
   for filename in tflite_export.PUBLISHED_FILES:
-    fileio.copy(os.path.join(tflite_dir, filename),
-                os.path.join(staging_dir, filename))
+    fileio.copy(
+      os.path.join(tflite_dir, filename), os.path.join(staging_dir, filename)
+    )
   with fileio.open(os.path.join(staging_dir, SOURCE_FILE), 'w') as f:
     f.write(json.dumps({'model': model_uri}))
   fileio.rename(staging_dir, final_dir)
@@ -123,17 +131,23 @@ def _list(directory: str):
   return [name.rstrip('/') for name in fileio.listdir(directory)]
 
 
-def refusal_reason(model_blessing, tflite_model,
-                   max_int8_mean_iou_drop: float) -> str:
+def refusal_reason(
+  model_blessing, tflite_model, max_int8_mean_iou_drop: float
+) -> str:
   """'' when the model may be pushed, else a sentence saying why not."""
   if not model_blessing.get_int_custom_property('blessed'):
-    return ('the Evaluator did not bless it (mean IoU under the bound, or '
-            'worse than the last blessed model); see its evaluation')
-  with fileio.open(os.path.join(tflite_model.uri,
-                                tflite_export.METRICS_FILE)) as f:
+    return (
+      'the Evaluator did not bless it (mean IoU under the bound, or '
+      'worse than the last blessed model); see its evaluation'
+    )
+  with fileio.open(
+    os.path.join(tflite_model.uri, tflite_export.METRICS_FILE)
+  ) as f:
     scores = json.load(f)
   drop = scores['float'][metrics.MEAN_IOU] - scores['int8'][metrics.MEAN_IOU]
   if drop > max_int8_mean_iou_drop:
-    return (f'the int8 TFLite model lost {drop:.4f} mean IoU against the '
-            f'float one (allowed: {max_int8_mean_iou_drop})')
+    return (
+      f'the int8 TFLite model lost {drop:.4f} mean IoU against the '
+      f'float one (allowed: {max_int8_mean_iou_drop})'
+    )
   return ''

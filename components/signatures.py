@@ -24,58 +24,72 @@ from data import features
 CLASS_IDS_ORIGINAL = 'class_ids_original'
 
 
-def build_signatures(model, tf_transform_output: tft.TFTransformOutput,
-                     input_size: int) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+def build_signatures(
+  model, tf_transform_output: tft.TFTransformOutput, input_size: int
+) -> Dict[str, tf.types.experimental.ConcreteFunction]:
   """The signatures to pass to `model.save(..., signatures=...)`."""
   model.tft_layer = tf_transform_output.transform_features_layer()
   # Only the image: serving requests carry no mask (the Transform graph then
   # computes only the outputs that need no mask).
-  raw_spec = {features.IMAGE_ENCODED:
-              tf_transform_output.raw_feature_spec()[features.IMAGE_ENCODED]}
+  raw_spec = {
+    features.IMAGE_ENCODED: tf_transform_output.raw_feature_spec()[
+      features.IMAGE_ENCODED
+    ]
+  }
 
   def predict(images: tf.Tensor) -> Dict[str, tf.Tensor]:
     logits = model(tf.cast(images, tf.float32), training=False)
     return {
-        'class_ids': tf.argmax(logits, axis=-1, output_type=tf.int32),
-        'probabilities': tf.nn.softmax(logits, axis=-1),
+      'class_ids': tf.argmax(logits, axis=-1, output_type=tf.int32),
+      'probabilities': tf.nn.softmax(logits, axis=-1),
     }
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None], tf.string, name='examples')])
+  @tf.function(
+    input_signature=[tf.TensorSpec([None], tf.string, name='examples')]
+  )
   def serve_examples(serialized):
     raw = tf.io.parse_example(serialized, raw_spec)
     transformed = model.tft_layer(raw)
-    images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=3),
-                       transformed[features.IMAGE],
-                       fn_output_signature=tf.TensorSpec(
-                           [input_size, input_size, 3], tf.uint8))
+    images = tf.map_fn(
+      lambda png: tf.io.decode_png(png, channels=3),
+      transformed[features.IMAGE],
+      fn_output_signature=tf.TensorSpec([input_size, input_size, 3], tf.uint8),
+    )
     outputs = predict(images)
     sizes = tf.map_fn(
-        lambda encoded: tf.shape(preprocessing.decode_image(encoded))[:2],
-        tf.reshape(raw[features.IMAGE_ENCODED], [-1]),
-        fn_output_signature=tf.int32)
+      lambda encoded: tf.shape(preprocessing.decode_image(encoded))[:2],
+      tf.reshape(raw[features.IMAGE_ENCODED], [-1]),
+      fn_output_signature=tf.int32,
+    )
     outputs['original_height'] = sizes[:, 0]
     outputs['original_width'] = sizes[:, 1]
     outputs[CLASS_IDS_ORIGINAL] = _resize_back_padded(
-        outputs['class_ids'], sizes)
+      outputs['class_ids'], sizes
+    )
     return outputs
 
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')])
+  @tf.function(
+    input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')
+    ]
+  )
   def serve_images(images):
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     resized = tf.map_fn(
-        lambda image: preprocessing.resize_image(image, input_size), images)
+      lambda image: preprocessing.resize_image(image, input_size), images
+    )
     outputs = predict(resized)
-    probabilities = tf.image.resize(outputs['probabilities'],
-                                    [height, width], method='bilinear')
+    probabilities = tf.image.resize(
+      outputs['probabilities'], [height, width], method='bilinear'
+    )
     class_ids = preprocessing.resize_mask(
-        outputs['class_ids'][..., None], height, width)[..., 0]
+      outputs['class_ids'][..., None], height, width
+    )[..., 0]
     return {'class_ids': class_ids, 'probabilities': probabilities}
 
   return {
-      'serving_default': serve_examples.get_concrete_function(),
-      'serving_images': serve_images.get_concrete_function(),
+    'serving_default': serve_examples.get_concrete_function(),
+    'serving_images': serve_images.get_concrete_function(),
   }
 
 
@@ -86,10 +100,15 @@ def _resize_back_padded(class_ids: tf.Tensor, sizes: tf.Tensor) -> tf.Tensor:
   def one(args):
     ids, size = args
     resized = preprocessing.resize_mask(ids[..., None], size[0], size[1])
-    padded = tf.pad(resized[..., 0],
-                    [[0, max_size[0] - size[0]], [0, max_size[1] - size[1]]],
-                    constant_values=features.IGNORE_LABEL)
+    padded = tf.pad(
+      resized[..., 0],
+      [[0, max_size[0] - size[0]], [0, max_size[1] - size[1]]],
+      constant_values=features.IGNORE_LABEL,
+    )
     return padded
 
-  return tf.map_fn(one, (class_ids, sizes),
-                   fn_output_signature=tf.TensorSpec([None, None], tf.int32))
+  return tf.map_fn(
+    one,
+    (class_ids, sizes),
+    fn_output_signature=tf.TensorSpec([None, None], tf.int32),
+  )

@@ -40,70 +40,92 @@ from model import export
 from model import metrics
 
 # Kind (the key in metrics.json and in the run summary) -> TFLite file.
-TFLITE_FILES = {'float': 'model.tflite', 'fp16': 'model_fp16.tflite',
-                'int8': 'model_int8.tflite'}
+TFLITE_FILES = {
+  'float': 'model.tflite',
+  'fp16': 'model_fp16.tflite',
+  'int8': 'model_int8.tflite',
+}
 FROZEN_GRAPH_FILE = 'frozen_model.pb'
 METADATA_FILE = 'metadata.json'
 METRICS_FILE = 'metrics.json'
 CONVERTER_LOG_FILE = 'converter.log'
 # What MobilePusher publishes beside the SavedModel.
-PUBLISHED_FILES = (*TFLITE_FILES.values(), FROZEN_GRAPH_FILE,
-                   labels_lib.LABELS_FILE,
-                   METADATA_FILE, METRICS_FILE)
+PUBLISHED_FILES = (
+  *TFLITE_FILES.values(),
+  FROZEN_GRAPH_FILE,
+  labels_lib.LABELS_FILE,
+  METADATA_FILE,
+  METRICS_FILE,
+)
 
 
 @tfx.dsl.components.component
 def TFLiteExport(  # pylint: disable=invalid-name
-    model: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.Model],
-    examples: tfx.dsl.components.InputArtifact[
-        tfx.types.standard_artifacts.Examples],
-    tflite_model: tfx.dsl.components.OutputArtifact[TFLiteModel],
-    num_calibration_images: tfx.dsl.components.Parameter[int] = 100,
-    code_version: tfx.dsl.components.Parameter[str] = '',
+  model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Model],
+  examples: tfx.dsl.components.InputArtifact[
+    tfx.types.standard_artifacts.Examples
+  ],
+  tflite_model: tfx.dsl.components.OutputArtifact[TFLiteModel],
+  num_calibration_images: tfx.dsl.components.Parameter[int] = 100,
+  code_version: tfx.dsl.components.Parameter[str] = '',
 ) -> None:
   """Converts, evaluates and writes the TFLite models (see module doc)."""
   del code_version  # Only part of the cache key (pipeline.code_version).
   serving_dir = path_utils.serving_model_path(model.uri)
   keras_model, config, labels = model_io.load_keras_model(serving_dir)
   size = config.input_size
-  calibration = [image[None] for image, _ in _resized_examples(
-      examples.uri, features.TRAIN_SPLIT, size,
-      limit=num_calibration_images)]
+  calibration = [
+    image[None]
+    for image, _ in _resized_examples(
+      examples.uri, features.TRAIN_SPLIT, size, limit=num_calibration_images
+    )
+  ]
   phone_model = export.inference_model(keras_model)
   with tempfile.TemporaryDirectory() as scratch:
     converter_log = os.path.join(scratch, CONVERTER_LOG_FILE)
     with _native_logs_to(converter_log):
       models = {
-          'float': export.convert_to_tflite(phone_model),
-          'fp16': export.convert_to_tflite(phone_model, float16_weights=True),
-          'int8': export.convert_to_tflite(phone_model, calibration),
+        'float': export.convert_to_tflite(phone_model),
+        'fp16': export.convert_to_tflite(phone_model, float16_weights=True),
+        'int8': export.convert_to_tflite(phone_model, calibration),
       }
-    fileio.copy(converter_log,
-                os.path.join(tflite_model.uri, CONVERTER_LOG_FILE))
+    fileio.copy(
+      converter_log, os.path.join(tflite_model.uri, CONVERTER_LOG_FILE)
+    )
     labels_file = labels_lib.write_labels(
-        os.path.join(scratch, labels_lib.LABELS_FILE), labels)
+      os.path.join(scratch, labels_lib.LABELS_FILE), labels
+    )
     models = tflite_metadata.add_metadata(models, labels_file)
   labels_lib.write_labels(
-      os.path.join(tflite_model.uri, labels_lib.LABELS_FILE), labels)
+    os.path.join(tflite_model.uri, labels_lib.LABELS_FILE), labels
+  )
   scores = {}
   for kind, flatbuffer in models.items():
-    with fileio.open(os.path.join(tflite_model.uri, TFLITE_FILES[kind]),
-                     'wb') as f:
+    with fileio.open(
+      os.path.join(tflite_model.uri, TFLITE_FILES[kind]), 'wb'
+    ) as f:
       f.write(flatbuffer)
     scores[kind] = evaluate_tflite(flatbuffer, examples.uri, labels)
-    logging.info('TFLite %s: %.1f KB, mean IoU %.4f on the eval split', kind,
-                 len(flatbuffer) / 1024, scores[kind][metrics.MEAN_IOU])
+    logging.info(
+      'TFLite %s: %.1f KB, mean IoU %.4f on the eval split',
+      kind,
+      len(flatbuffer) / 1024,
+      scores[kind][metrics.MEAN_IOU],
+    )
     tflite_model.set_float_custom_property(
-        f'{kind}_mean_iou', scores[kind][metrics.MEAN_IOU])
+      f'{kind}_mean_iou', scores[kind][metrics.MEAN_IOU]
+    )
   graph_def, graph_tensors = export.freeze_graph(phone_model)
-  with fileio.open(os.path.join(tflite_model.uri, FROZEN_GRAPH_FILE),
-                   'wb') as f:
+  with fileio.open(
+    os.path.join(tflite_model.uri, FROZEN_GRAPH_FILE), 'wb'
+  ) as f:
     f.write(graph_def.SerializeToString())
 
   _write_json(os.path.join(tflite_model.uri, METRICS_FILE), scores)
-  _write_json(os.path.join(tflite_model.uri, METADATA_FILE),
-              model_metadata(size, labels, graph_tensors))
+  _write_json(
+    os.path.join(tflite_model.uri, METADATA_FILE),
+    model_metadata(size, labels, graph_tensors),
+  )
 
 
 @contextlib.contextmanager
@@ -135,43 +157,53 @@ def _native_logs_to(path: str):
         os.close(fd)
 
 
-def model_metadata(input_size: int, labels: List[str],
-                   frozen_graph_tensors: Dict) -> Dict:
+def model_metadata(
+  input_size: int, labels: List[str], frozen_graph_tensors: Dict
+) -> Dict:
   """What an app needs to feed the models and read their output.
 
   `frozen_graph_tensors` is model.export.freeze_graph's tensor names.
   """
   return {
-      'input': {'name': 'image', 'shape': [1, input_size, input_size, 3],
-                'dtype': 'uint8', 'color': 'RGB',
-                'resize': 'bilinear to input size; normalization is inside '
-                          'the model'},
-      'outputs': {'class_ids': 'int32 [1, S, S], argmax class per pixel',
-                  'probabilities': 'float32 [1, S, S, C], softmax'},
-      'labels': list(labels),
-      'tflite': dict(TFLITE_FILES),
-      'frozen_graph': {'file': FROZEN_GRAPH_FILE, **frozen_graph_tensors},
+    'input': {
+      'name': 'image',
+      'shape': [1, input_size, input_size, 3],
+      'dtype': 'uint8',
+      'color': 'RGB',
+      'resize': 'bilinear to input size; normalization is inside the model',
+    },
+    'outputs': {
+      'class_ids': 'int32 [1, S, S], argmax class per pixel',
+      'probabilities': 'float32 [1, S, S, C], softmax',
+    },
+    'labels': list(labels),
+    'tflite': dict(TFLITE_FILES),
+    'frozen_graph': {'file': FROZEN_GRAPH_FILE, **frozen_graph_tensors},
   }
 
 
-def evaluate_tflite(flatbuffer: bytes, examples_uri: str,
-                    labels: List[str]) -> Dict:
+def evaluate_tflite(
+  flatbuffer: bytes, examples_uri: str, labels: List[str]
+) -> Dict:
   """Scores of a TFLite model on the eval split, at original resolution."""
   segmenter = TFLiteSegmenter(flatbuffer)
   confusion = np.zeros((len(labels), len(labels)), np.int64)
   for example in example_io.split_examples(examples_uri, features.EVAL_SPLIT):
     confusion += metrics.confusion_matrix(
-        example_io.mask_of(example),
-        segmenter.segment(example_io.image_of(example)), len(labels))
+      example_io.mask_of(example),
+      segmenter.segment(example_io.image_of(example)),
+      len(labels),
+    )
   return metrics.scores_from_confusion(confusion, labels)
 
 
-def _resized_examples(examples_uri: str, split: str, input_size: int,
-                      limit: int = None
-                      ) -> Iterator[Tuple[np.ndarray, tf.train.Example]]:
+def _resized_examples(
+  examples_uri: str, split: str, input_size: int, limit: int = None
+) -> Iterator[Tuple[np.ndarray, tf.train.Example]]:
   """(uint8 [S, S, 3] image as Transform resizes it, raw example)."""
   for count, example in enumerate(
-      example_io.split_examples(examples_uri, split)):
+    example_io.split_examples(examples_uri, split)
+  ):
     if limit is not None and count >= limit:
       return
     image = example_io.image_of(example)

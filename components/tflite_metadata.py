@@ -15,20 +15,24 @@ from typing import Dict
 import clients
 
 
-def add_metadata(models: Dict[str, bytes], labels_path: str
-                 ) -> Dict[str, bytes]:
+def add_metadata(
+  models: Dict[str, bytes], labels_path: str
+) -> Dict[str, bytes]:
   """The same TFLite models ({key: flatbuffer}), with metadata added.
 
   `labels_path` is a local labels.txt; it is packed into each file as is.
   """
   with tempfile.TemporaryDirectory() as scratch:
-    paths = {key: os.path.join(scratch, f'{index}.tflite')
-             for index, key in enumerate(models)}
+    paths = {
+      key: os.path.join(scratch, f'{index}.tflite')
+      for index, key in enumerate(models)
+    }
     for key, path in paths.items():
       with open(path, 'wb') as f:
         f.write(models[key])
-    clients.run('write_metadata.py', [f'--labels={labels_path}',
-                                      *paths.values()])
+    clients.run(
+      'write_metadata.py', [f'--labels={labels_path}', *paths.values()]
+    )
     with_metadata = {}
     for key, path in paths.items():
       with open(path, 'rb') as f:

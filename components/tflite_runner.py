@@ -11,11 +11,13 @@ class TFLiteSegmenter:
   """A TFLite model with input `image` uint8 [1, S, S, 3] and `class_ids`."""
 
   def __init__(self, flatbuffer: bytes, num_threads: int = None):
-    self._interpreter = tf.lite.Interpreter(model_content=flatbuffer,
-                                            num_threads=num_threads)
+    self._interpreter = tf.lite.Interpreter(
+      model_content=flatbuffer, num_threads=num_threads
+    )
     self._run = self._interpreter.get_signature_runner()
-    self.input_size = int(self._run.get_input_details()[export.IMAGE]
-                          ['shape'][1])
+    self.input_size = int(
+      self._run.get_input_details()[export.IMAGE]['shape'][1]
+    )
 
   def predict(self, image: np.ndarray) -> dict:
     """uint8 [S, S, 3] -> {'class_ids': [S, S], 'probabilities': [S, S, C]}."""
@@ -29,8 +31,10 @@ class TFLiteSegmenter:
     resized back with nearest neighbour, so they line up with the original
     mask (what the metric and the overlays need).
     """
-    resized = preprocessing.resize_image(tf.constant(image),
-                                         self.input_size).numpy()
+    resized = preprocessing.resize_image(
+      tf.constant(image), self.input_size
+    ).numpy()
     class_ids = self.predict(resized)[export.CLASS_IDS]
-    return preprocessing.resize_mask(tf.constant(class_ids[..., None]),
-                                     *image.shape[:2]).numpy()[..., 0]
+    return preprocessing.resize_mask(
+      tf.constant(class_ids[..., None]), *image.shape[:2]
+    ).numpy()[..., 0]

@@ -18,19 +18,27 @@ from data import features
 _PAD_PIXEL = 127.5
 
 
-def make_dataset(file_patterns: List[str],
-                 tf_transform_output: tft.TFTransformOutput,
-                 input_size: int, batch_size: int, *, augment: bool = False,
-                 min_scale: float = 0.5, max_scale: float = 2.0,
-                 shuffle: bool = True, repeat: bool = True,
-                 seed: int = None) -> tf.data.Dataset:
+def make_dataset(
+  file_patterns: List[str],
+  tf_transform_output: tft.TFTransformOutput,
+  input_size: int,
+  batch_size: int,
+  *,
+  augment: bool = False,
+  min_scale: float = 0.5,
+  max_scale: float = 2.0,
+  shuffle: bool = True,
+  repeat: bool = True,
+  seed: int = None,
+) -> tf.data.Dataset:
   """Batches of (float32 [B, S, S, 3] in [0, 255], uint8 [B, S, S, 1])."""
   spec = tf_transform_output.transformed_feature_spec()
-  files = tf.data.Dataset.list_files(file_patterns, shuffle=shuffle,
-                                     seed=seed)
+  files = tf.data.Dataset.list_files(file_patterns, shuffle=shuffle, seed=seed)
   dataset = files.interleave(
-      lambda f: tf.data.TFRecordDataset(f, compression_type='GZIP'),
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+    lambda f: tf.data.TFRecordDataset(f, compression_type='GZIP'),
+    num_parallel_calls=tf.data.AUTOTUNE,
+    deterministic=not shuffle,
+  )
   if shuffle:
     dataset = dataset.shuffle(1024, seed=seed, reshuffle_each_iteration=True)
   if repeat:
@@ -40,22 +48,29 @@ def make_dataset(file_patterns: List[str],
     example = tf.io.parse_single_example(serialized, spec)
     image = tf.io.decode_png(example[features.IMAGE], channels=3)
     mask = tf.io.decode_png(example[features.MASK], channels=1)
-    image = tf.cast(tf.ensure_shape(image, [input_size, input_size, 3]),
-                    tf.float32)
+    image = tf.cast(
+      tf.ensure_shape(image, [input_size, input_size, 3]), tf.float32
+    )
     mask = tf.ensure_shape(mask, [input_size, input_size, 1])
     if augment:
-      image, mask = random_scale_crop_flip(image, mask, input_size,
-                                           min_scale, max_scale)
+      image, mask = random_scale_crop_flip(
+        image, mask, input_size, min_scale, max_scale
+      )
     return image, mask
 
   dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
   return dataset.batch(batch_size, drop_remainder=repeat).prefetch(
-      tf.data.AUTOTUNE)
+    tf.data.AUTOTUNE
+  )
 
 
-def random_scale_crop_flip(image: tf.Tensor, mask: tf.Tensor, size: int,
-                           min_scale: float, max_scale: float
-                           ) -> Tuple[tf.Tensor, tf.Tensor]:
+def random_scale_crop_flip(
+  image: tf.Tensor,
+  mask: tf.Tensor,
+  size: int,
+  min_scale: float,
+  max_scale: float,
+) -> Tuple[tf.Tensor, tf.Tensor]:
   """One random DeepLab augmentation of a float image and its uint8 mask."""
   scale = tf.random.uniform([], min_scale, max_scale)
   scaled = tf.cast(tf.round(scale * size), tf.int32)
@@ -63,8 +78,10 @@ def random_scale_crop_flip(image: tf.Tensor, mask: tf.Tensor, size: int,
   mask = tf.image.resize(mask, [scaled, scaled], method='nearest')
   padded = tf.maximum(scaled, size)
   image = _pad_to(image - _PAD_PIXEL, padded) + _PAD_PIXEL
-  mask = _pad_to(tf.cast(mask, tf.int32) - features.IGNORE_LABEL,
-                 padded) + features.IGNORE_LABEL
+  mask = (
+    _pad_to(tf.cast(mask, tf.int32) - features.IGNORE_LABEL, padded)
+    + features.IGNORE_LABEL
+  )
   stacked = tf.concat([image, tf.cast(mask, tf.float32)], axis=-1)
   stacked = tf.image.random_crop(stacked, [size, size, 4])
   stacked = tf.image.random_flip_left_right(stacked)

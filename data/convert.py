@@ -5,14 +5,13 @@
         [Beam pipeline options, e.g. --runner DataflowRunner ...]
 
 Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz`, `labels.txt` and
-`ingest_report.json`, and prints counts per split and per problem. The
-examples come from data.ingest.read_splits, the very Beam steps the
-ExampleGen executor runs (components/example_gen.py), with the same dataset
-layout and hash split (data.datasets, data.ingest), so a cluster prepared with this
-command sees what the pipeline would have produced; the output folder is
-then ingestible with `--dataset tfrecord`. Neither it nor its Beam workers
-import TFX or TensorFlow (on local paths, see data/files.py), which keeps
-their start-up short.
+`ingest_report.json`, and prints counts per split and per problem. The examples
+come from data.ingest.read_splits, the very Beam steps the ExampleGen executor
+runs (components/example_gen.py), with the same dataset layout and hash split
+(data.datasets, data.ingest), so a cluster prepared with this command sees what
+the pipeline would have produced; the output folder is then ingestible with
+`--dataset tfrecord`. Neither it nor its Beam workers import TFX or TensorFlow
+(on local paths, see data/files.py), which keeps their start-up short.
 
 Without Beam options it runs locally with one worker process per core
 (data.ingest.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
@@ -37,16 +36,25 @@ from data import tfrecords
 
 def parse_args(argv: List[str]):
   parser = argparse.ArgumentParser(
-      prog='python -m data.convert', description=__doc__.split('\n')[0])
-  parser.add_argument('--format', required=True, choices=sorted(datasets.CONVERT_FORMATS))
+    prog='python -m data.convert', description=__doc__.split('\n')[0]
+  )
+  parser.add_argument(
+    '--format', required=True, choices=sorted(datasets.CONVERT_FORMATS)
+  )
   parser.add_argument('--data_root', required=True)
   parser.add_argument('--output_dir', required=True)
   parser.add_argument(
-      '--eval_fraction', type=float, default=ingest.DEFAULT_EVAL_FRACTION,
-      help='people only: share of images hashed into eval (default '
-      f'{ingest.DEFAULT_EVAL_FRACTION})')
-  parser.add_argument('--skip_bad_examples', action='store_true',
-                      help='skip and count bad inputs instead of failing')
+    '--eval_fraction',
+    type=float,
+    default=ingest.DEFAULT_EVAL_FRACTION,
+    help='people only: share of images hashed into eval (default '
+    f'{ingest.DEFAULT_EVAL_FRACTION})',
+  )
+  parser.add_argument(
+    '--skip_bad_examples',
+    action='store_true',
+    help='skip and count bad inputs instead of failing',
+  )
   return parser.parse_known_args(argv)
 
 
@@ -57,42 +65,61 @@ def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
   pipeline_runner.py's --beam_pipeline_args.
   """
   return pipeline_options.PipelineOptions(
-      list(beam_args) or list(ingest.LOCAL_BEAM_ARGS))
+    list(beam_args) or list(ingest.LOCAL_BEAM_ARGS)
+  )
 
 
-def convert(fmt: str, data_root: str, output_dir: str, *,
-            eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
-            skip_bad_examples: bool = False,
-            beam_args: Optional[List[str]] = None) -> dict:
+def convert(
+  fmt: str,
+  data_root: str,
+  output_dir: str,
+  *,
+  eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
+  skip_bad_examples: bool = False,
+  beam_args: Optional[List[str]] = None,
+) -> dict:
   """Runs the conversion; returns the ingest report."""
   dataset, voc_aug = datasets.CONVERT_FORMATS[fmt]
   layout = dataset.layout(data_root, voc_aug)
   buckets = layout.output_hash_buckets(eval_fraction)
   source = dataset.source(layout.input_base, voc_aug)
   report_path = files.join(output_dir, ingest.REPORT_NAME)
-  with beam.Pipeline(options=_beam_options(list(beam_args or []))
-                     ) as pipeline:
-    splits = ingest.read_splits(pipeline, source, layout.input_splits,
-                                skip_bad_examples, buckets, report_path)
+  with beam.Pipeline(options=_beam_options(list(beam_args or []))) as pipeline:
+    splits = ingest.read_splits(
+      pipeline,
+      source,
+      layout.input_splits,
+      skip_bad_examples,
+      buckets,
+      report_path,
+    )
     for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
       _ = splits[name] | f'Write[{name}]' >> tfrecords.WriteToGzipTFRecord(
-          files.join(output_dir, name))
-  labels.write_labels(files.join(output_dir, labels.LABELS_FILE),
-                      dataset.labels(data_root))
+        files.join(output_dir, name)
+      )
+  labels.write_labels(
+    files.join(output_dir, labels.LABELS_FILE), dataset.labels(data_root)
+  )
   return ingest.read_report(report_path)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
   args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-  report = convert(args.format, args.data_root, args.output_dir,
-                   eval_fraction=args.eval_fraction,
-                   skip_bad_examples=args.skip_bad_examples,
-                   beam_args=beam_args)
+  report = convert(
+    args.format,
+    args.data_root,
+    args.output_dir,
+    eval_fraction=args.eval_fraction,
+    skip_bad_examples=args.skip_bad_examples,
+    beam_args=beam_args,
+  )
   for line in ingest.format_report(report):
     print(line)
-  print(f'wrote {args.output_dir}/{{train,eval}}-*{tfrecords.SUFFIX}, '
-        f'{labels.LABELS_FILE}, {ingest.REPORT_NAME}')
+  print(
+    f'wrote {args.output_dir}/{{train,eval}}-*{tfrecords.SUFFIX}, '
+    f'{labels.LABELS_FILE}, {ingest.REPORT_NAME}'
+  )
   return 0
 
 

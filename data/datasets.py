@@ -38,6 +38,7 @@ class Dataset:
       of images) -> the folder, written or reused.
     voc_aug: whether --voc_aug means something for it.
   """
+
   name: str
   description: str
   layout: Callable[[str, bool], ingest.Layout]
@@ -53,35 +54,55 @@ def _fixed(names: Tuple[str, ...]) -> Callable[[str], Tuple[str, ...]]:
   return lambda data_root: names
 
 
-DATASETS: Dict[str, Dataset] = {d.name: d for d in (
+DATASETS: Dict[str, Dataset] = {
+  d.name: d
+  for d in (
     Dataset(
-        name='demo',
-        description='the embedded synthetic people dataset (Supervisely '
-        'format, generated into <output_dir>/demo_data)',
-        layout=supervisely.layout, source=supervisely.SuperviselySource,
-        labels=_fixed(labels.PEOPLE_CLASSES), preset='demo',
-        generate=demo.generate_demo_project),
+      name='demo',
+      description='the embedded synthetic people dataset (Supervisely '
+      'format, generated into <output_dir>/demo_data)',
+      layout=supervisely.layout,
+      source=supervisely.SuperviselySource,
+      labels=_fixed(labels.PEOPLE_CLASSES),
+      preset='demo',
+      generate=demo.generate_demo_project,
+    ),
     Dataset(
-        name='people', description='a Supervisely Person project',
-        layout=supervisely.layout, source=supervisely.SuperviselySource,
-        labels=_fixed(labels.PEOPLE_CLASSES), preset='people',
-        convert_formats={'people': False}),
+      name='people',
+      description='a Supervisely Person project',
+      layout=supervisely.layout,
+      source=supervisely.SuperviselySource,
+      labels=_fixed(labels.PEOPLE_CLASSES),
+      preset='people',
+      convert_formats={'people': False},
+    ),
     Dataset(
-        name='voc', description='PASCAL VOC 2012 (+ SBD with --voc_aug)',
-        layout=voc.layout, source=voc.VocSource,
-        labels=_fixed(labels.VOC_CLASSES), preset='voc',
-        convert_formats={'voc': False, 'voc_aug': True}, voc_aug=True),
+      name='voc',
+      description='PASCAL VOC 2012 (+ SBD with --voc_aug)',
+      layout=voc.layout,
+      source=voc.VocSource,
+      labels=_fixed(labels.VOC_CLASSES),
+      preset='voc',
+      convert_formats={'voc': False, 'voc_aug': True},
+      voc_aug=True,
+    ),
     Dataset(
-        name='tfrecord',
-        description='DeepLab-format TFRecords with a labels.txt',
-        layout=deeplab.layout, source=None, labels=deeplab.read_labels,
-        preset=None),
-)}
+      name='tfrecord',
+      description='DeepLab-format TFRecords with a labels.txt',
+      layout=deeplab.layout,
+      source=None,
+      labels=deeplab.read_labels,
+      preset=None,
+    ),
+  )
+}
 
 # data.convert --format name -> (dataset, voc_aug).
 CONVERT_FORMATS: Dict[str, Tuple[Dataset, bool]] = {
-    fmt: (dataset, voc_aug) for dataset in DATASETS.values()
-    for fmt, voc_aug in dataset.convert_formats.items()}
+  fmt: (dataset, voc_aug)
+  for dataset in DATASETS.values()
+  for fmt, voc_aug in dataset.convert_formats.items()
+}
 
 
 def get(name: str) -> Dataset:

@@ -19,12 +19,14 @@ def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
   del voc_aug  # VOC only; the registry refuses it for other datasets.
   eval_pattern = 'eval-*'
   if not files.exists(data_root) or not files.glob(
-      files.join(data_root, eval_pattern)):
+    files.join(data_root, eval_pattern)
+  ):
     eval_pattern = 'val-*'
   return ingest.Layout(
-      data_root, ((features.TRAIN_SPLIT, 'train-*'),
-                  (features.EVAL_SPLIT, eval_pattern)),
-      ('train-*', eval_pattern))
+    data_root,
+    ((features.TRAIN_SPLIT, 'train-*'), (features.EVAL_SPLIT, eval_pattern)),
+    ('train-*', eval_pattern),
+  )
 
 
 def read_labels(data_root: str) -> Tuple[str, ...]:
@@ -32,7 +34,8 @@ def read_labels(data_root: str) -> Tuple[str, ...]:
   path = files.join(data_root, labels.LABELS_FILE)
   if not files.exists(path):
     raise FileNotFoundError(
-        f'{path}: missing; DeepLab TFRecords need the class names beside '
-        'them, one per line in class-id order (data.convert writes this '
-        'file for the records it makes)')
+      f'{path}: missing; DeepLab TFRecords need the class names beside '
+      'them, one per line in class-id order (data.convert writes this '
+      'file for the records it makes)'
+    )
   return labels.read_labels(path)

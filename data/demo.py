@@ -31,19 +31,20 @@ CLASS_BITMAP = 'person_bmp'
 CLASS_NEUTRAL = 'neutral'
 
 META = {
-    'classes': [
-        {'title': CLASS_POLYGON, 'shape': 'polygon', 'color': '#E0E000'},
-        {'title': CLASS_BITMAP, 'shape': 'bitmap', 'color': '#00E0E0'},
-        {'title': CLASS_NEUTRAL, 'shape': 'bitmap', 'color': '#808080'},
-    ],
-    'tags': [],
+  'classes': [
+    {'title': CLASS_POLYGON, 'shape': 'polygon', 'color': '#E0E000'},
+    {'title': CLASS_BITMAP, 'shape': 'bitmap', 'color': '#00E0E0'},
+    {'title': CLASS_NEUTRAL, 'shape': 'bitmap', 'color': '#808080'},
+  ],
+  'tags': [],
 }
 
 Polygon = List[Tuple[float, float]]
 
 
-def generate_demo_project(output_dir: str, num_images: int = 240,
-                          seed: int = 0) -> str:
+def generate_demo_project(
+  output_dir: str, num_images: int = 240, seed: int = 0
+) -> str:
   """Writes (or reuses) the demo project under `output_dir`; returns its path.
 
   Images are split over two datasets, `ds1` and `ds2`, as real Supervisely
@@ -92,15 +93,16 @@ def render_example(rng: np.random.Generator):
     label_map[mask] = 1
   if rng.random() < 0.3:
     neutral = _blob(rng, height, width)
-    image[neutral] = (0.5 * image[neutral] + 0.5 * rng.integers(
-        60, 200, size=3)).astype(np.uint8)
+    image[neutral] = (
+      0.5 * image[neutral] + 0.5 * rng.integers(60, 200, size=3)
+    ).astype(np.uint8)
     objects.append(_bitmap_object(CLASS_NEUTRAL, neutral))
     label_map[neutral] = 255
   annotation = {
-      'description': '',
-      'size': {'height': height, 'width': width},
-      'tags': [],
-      'objects': objects,
+    'description': '',
+    'size': {'height': height, 'width': width},
+    'tags': [],
+    'objects': objects,
   }
   extension = 'png' if rng.random() < 0.25 else 'jpg'
   return image, annotation, extension, label_map
@@ -113,19 +115,27 @@ def _background(rng: np.random.Generator, height: int, width: int):
   kind = int(rng.integers(4))
   if kind == 0:
     angle = rng.uniform(0, np.pi)
-    t = (np.cos(angle) * xx + np.sin(angle) * yy)
+    t = np.cos(angle) * xx + np.sin(angle) * yy
     t = (t - t.min()) / max(float(np.ptp(t)), 1.0)
   elif kind == 1:
     angle, period = rng.uniform(0, np.pi), rng.uniform(6, 24)
     t = 0.5 + 0.5 * np.sin(
-        (np.cos(angle) * xx + np.sin(angle) * yy) * 2 * np.pi / period)
+      (np.cos(angle) * xx + np.sin(angle) * yy) * 2 * np.pi / period
+    )
   elif kind == 2:
     cell = int(rng.integers(8, 24))
     t = ((yy // cell + xx // cell) % 2).astype(np.float32)
   else:
     coarse = rng.random((height // 16 + 2, width // 16 + 2))
-    t = np.asarray(Image.fromarray((coarse * 255).astype(np.uint8)).resize(
-        (width, height), Image.BICUBIC), np.float32) / 255.0
+    t = (
+      np.asarray(
+        Image.fromarray((coarse * 255).astype(np.uint8)).resize(
+          (width, height), Image.BICUBIC
+        ),
+        np.float32,
+      )
+      / 255.0
+    )
   image = colors[0] * (1 - t[..., None]) + colors[1] * t[..., None]
   image += rng.normal(0, 12, size=image.shape)
   for _ in range(int(rng.integers(0, 4))):
@@ -134,8 +144,9 @@ def _background(rng: np.random.Generator, height: int, width: int):
   return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _person_parts(rng: np.random.Generator, height: int,
-                  width: int) -> List[Polygon]:
+def _person_parts(
+  rng: np.random.Generator, height: int, width: int
+) -> List[Polygon]:
   """Polygons of one standing figure: head, torso, two arms, two legs."""
   size = rng.uniform(0.55, 0.95) * height
   cx = rng.uniform(0.15, 0.85) * width
@@ -145,17 +156,21 @@ def _person_parts(rng: np.random.Generator, height: int,
     return (cx + x * size, top + y * size)
 
   head_r = 0.1
-  head = [at(head_r * np.cos(a) * 0.85, 0.1 + head_r * np.sin(a))
-          for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)]
+  head = [
+    at(head_r * np.cos(a) * 0.85, 0.1 + head_r * np.sin(a))
+    for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)
+  ]
   torso = [at(-0.15, 0.2), at(0.15, 0.2), at(0.12, 0.56), at(-0.12, 0.56)]
   parts = [head, torso]
   for side in (-1, 1):
     angle = rng.uniform(0.05, 0.9)
-    parts.append(_limb(at(side * 0.14, 0.22), side * angle, 0.36 * size,
-                       0.08 * size))
+    parts.append(
+      _limb(at(side * 0.14, 0.22), side * angle, 0.36 * size, 0.08 * size)
+    )
     angle = rng.uniform(0.0, 0.35)
-    parts.append(_limb(at(side * 0.06, 0.54), side * angle, 0.45 * size,
-                       0.1 * size))
+    parts.append(
+      _limb(at(side * 0.06, 0.54), side * angle, 0.45 * size, 0.1 * size)
+    )
   return [_clip_polygon(p, height, width) for p in parts]
 
 
@@ -164,13 +179,22 @@ def _limb(start, angle: float, length: float, thickness: float) -> Polygon:
   dx, dy = np.sin(angle), np.cos(angle)
   nx, ny = dy * thickness / 2, -dx * thickness / 2
   end = (start[0] + dx * length, start[1] + dy * length)
-  return [(start[0] + nx, start[1] + ny), (end[0] + nx, end[1] + ny),
-          (end[0] - nx, end[1] - ny), (start[0] - nx, start[1] - ny)]
+  return [
+    (start[0] + nx, start[1] + ny),
+    (end[0] + nx, end[1] + ny),
+    (end[0] - nx, end[1] - ny),
+    (start[0] - nx, start[1] - ny),
+  ]
 
 
 def _clip_polygon(polygon: Polygon, height: int, width: int) -> Polygon:
-  return [(float(np.clip(round(x), 0, width - 1)),
-           float(np.clip(round(y), 0, height - 1))) for x, y in polygon]
+  return [
+    (
+      float(np.clip(round(x), 0, width - 1)),
+      float(np.clip(round(y), 0, height - 1)),
+    )
+    for x, y in polygon
+  ]
 
 
 def _union(parts: Sequence[Polygon], height: int, width: int) -> np.ndarray:
@@ -178,16 +202,22 @@ def _union(parts: Sequence[Polygon], height: int, width: int) -> np.ndarray:
   mask = np.zeros((height, width), bool)
   for part in parts:
     mask |= supervisely.rasterize_polygon(
-        [[int(x), int(y)] for x, y in part], [], height, width)
+      [[int(x), int(y)] for x, y in part], [], height, width
+    )
   return mask
 
 
-def _paint_person(rng: np.random.Generator, image: np.ndarray,
-                  mask: np.ndarray, parts: Sequence[Polygon]) -> None:
+def _paint_person(
+  rng: np.random.Generator,
+  image: np.ndarray,
+  mask: np.ndarray,
+  parts: Sequence[Polygon],
+) -> None:
   """Colours the figure's pixels: skin head, shirt on torso/arms, trousers."""
   height, width = mask.shape
-  skin = rng.choice([[224, 172, 140], [198, 134, 66], [141, 85, 36],
-                     [255, 219, 172]])
+  skin = rng.choice(
+    [[224, 172, 140], [198, 134, 66], [141, 85, 36], [255, 219, 172]]
+  )
   shirt, trousers = rng.integers(0, 256, size=(2, 3))
   head = _union(parts[:1], height, width)
   legs = _union(parts[4::2], height, width) & mask & ~head
@@ -207,11 +237,13 @@ def _blob(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 def _polygon_object(polygon: Polygon) -> Dict:
   return {
-      'classTitle': CLASS_POLYGON,
-      'geometryType': 'polygon',
-      'tags': [],
-      'points': {'exterior': [[int(x), int(y)] for x, y in polygon],
-                 'interior': []},
+    'classTitle': CLASS_POLYGON,
+    'geometryType': 'polygon',
+    'tags': [],
+    'points': {
+      'exterior': [[int(x), int(y)] for x, y in polygon],
+      'interior': [],
+    },
   }
 
 
@@ -219,15 +251,15 @@ def _bitmap_object(class_title: str, mask: np.ndarray) -> Dict:
   """A Supervisely bitmap: base64(zlib(PNG)) of the mask's bounding box."""
   rows, cols = np.nonzero(mask)
   top, left = int(rows.min()), int(cols.min())
-  crop = mask[top:rows.max() + 1, left:cols.max() + 1]
+  crop = mask[top : rows.max() + 1, left : cols.max() + 1]
   png = io.BytesIO()
   Image.fromarray(crop.astype(np.uint8) * 255, mode='L').save(png, 'PNG')
   data = base64.b64encode(zlib.compress(png.getvalue())).decode('ascii')
   return {
-      'classTitle': class_title,
-      'geometryType': 'bitmap',
-      'tags': [],
-      'bitmap': {'data': data, 'origin': [left, top]},
+    'classTitle': class_title,
+    'geometryType': 'bitmap',
+    'tags': [],
+    'bitmap': {'data': data, 'origin': [left, top]},
   }
 
 

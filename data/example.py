@@ -37,7 +37,8 @@ class ImageInfo:
 def inspect_image(data: bytes, path: str) -> ImageInfo:
   """Reads the header and decodes the whole image, so truncation is caught."""
   image_format, height, width = images.check_image(
-      data, path, problems.CORRUPT_IMAGE, 'image', formats=tuple(_FORMATS))
+    data, path, problems.CORRUPT_IMAGE, 'image', formats=tuple(_FORMATS)
+  )
   return ImageInfo(_FORMATS[image_format], height, width)
 
 
@@ -51,28 +52,37 @@ def encode_mask(mask: np.ndarray) -> bytes:
   wasted on masks.
   """
   if mask.dtype != np.uint8 or mask.ndim != 2:
-    raise ValueError(f'mask must be a 2-D uint8 array, got {mask.dtype} '
-                     f'{mask.shape}')
+    raise ValueError(
+      f'mask must be a 2-D uint8 array, got {mask.dtype} {mask.shape}'
+    )
   height, width = mask.shape
   rows = np.zeros((height, width + 1), np.uint8)  # Column 0: filter "None".
   rows[:, 1:] = mask
-  compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS, 9,
-                                zlib.Z_RLE)
+  compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_RLE)
   pixels = compressor.compress(rows.tobytes()) + compressor.flush()
   # IHDR: 8-bit depth, colour type 0 (grayscale), deflate, no interlace.
   header = struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0)
-  return (_PNG_SIGNATURE + _png_chunk(b'IHDR', header) +
-          _png_chunk(b'IDAT', pixels) + _png_chunk(b'IEND', b''))
+  return (
+    _PNG_SIGNATURE
+    + _png_chunk(b'IHDR', header)
+    + _png_chunk(b'IDAT', pixels)
+    + _png_chunk(b'IEND', b'')
+  )
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-  return (struct.pack('>I', len(data)) + kind + data +
-          struct.pack('>I', zlib.crc32(kind + data)))
+  return (
+    struct.pack('>I', len(data))
+    + kind
+    + data
+    + struct.pack('>I', zlib.crc32(kind + data))
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class SegmentationExample:
   """One image and its class-id mask PNG, as the readers produce them."""
+
   filename: str  # The value of image/filename.
   image_bytes: bytes  # The original image file.
   info: ImageInfo
@@ -80,16 +90,19 @@ class SegmentationExample:
 
   def serialize(self) -> bytes:
     """The serialized tf.train.Example (deterministic)."""
-    return example_proto.example({
+    return example_proto.example(
+      {
         features.IMAGE_ENCODED: example_proto.bytes_feature(self.image_bytes),
         features.IMAGE_FORMAT: example_proto.bytes_feature(
-            self.info.format.encode()),
+          self.info.format.encode()
+        ),
         features.IMAGE_FILENAME: example_proto.bytes_feature(
-            self.filename.encode()),
+          self.filename.encode()
+        ),
         features.IMAGE_HEIGHT: example_proto.int64_feature(self.info.height),
         features.IMAGE_WIDTH: example_proto.int64_feature(self.info.width),
-        features.IMAGE_CHANNELS: example_proto.int64_feature(
-            DECODED_CHANNELS),
+        features.IMAGE_CHANNELS: example_proto.int64_feature(DECODED_CHANNELS),
         features.MASK_ENCODED: example_proto.bytes_feature(self.mask_png),
         features.MASK_FORMAT: example_proto.bytes_feature(b'png'),
-    })
+      }
+    )

@@ -37,8 +37,9 @@ def _varint(value: int) -> bytes:
 
 def _field(number: int, payload: bytes) -> bytes:
   """A length-delimited field: key, length, payload."""
-  return (_varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) +
-          payload)
+  return (
+    _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+  )
 
 
 def bytes_feature(value: bytes) -> bytes:
@@ -56,6 +57,7 @@ def int64_feature(value: int) -> bytes:
 def example(serialized_features: Mapping[str, bytes]) -> bytes:
   """A serialized Example from feature name -> serialized Feature."""
   entries = b''.join(
-      _field(1, _field(1, name.encode('utf-8')) + _field(2, feature))
-      for name, feature in sorted(serialized_features.items()))
+    _field(1, _field(1, name.encode('utf-8')) + _field(2, feature))
+    for name, feature in sorted(serialized_features.items())
+  )
   return _field(1, entries)

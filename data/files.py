@@ -20,6 +20,7 @@ def is_url(path: str) -> bool:
 
 def _gfile():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   return tf.io.gfile
 
 
@@ -55,8 +56,11 @@ def glob(pattern: str) -> List[str]:
     return sorted(glob_lib.glob(pattern))
   if posixpath.basename(pattern).startswith('.'):
     return sorted(_gfile().glob(pattern))
-  return sorted(path for path in _gfile().glob(pattern)
-                if not posixpath.basename(path).startswith('.'))
+  return sorted(
+    path
+    for path in _gfile().glob(pattern)
+    if not posixpath.basename(path).startswith('.')
+  )
 
 
 def join(*parts: str) -> str:

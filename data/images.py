@@ -14,8 +14,13 @@ from PIL import Image
 from data import problems
 
 
-def open_image(data: bytes, path: str, problem: str, what: str,
-               formats: Optional[Sequence[str]] = None) -> Image.Image:
+def open_image(
+  data: bytes,
+  path: str,
+  problem: str,
+  what: str,
+  formats: Optional[Sequence[str]] = None,
+) -> Image.Image:
   """The decoded image; raises BadExample(problem) when it cannot be.
 
   Args:
@@ -30,9 +35,13 @@ def open_image(data: bytes, path: str, problem: str, what: str,
   return image
 
 
-def check_image(data: bytes, path: str, problem: str, what: str,
-                formats: Optional[Sequence[str]] = None
-                ) -> Tuple[str, int, int]:
+def check_image(
+  data: bytes,
+  path: str,
+  problem: str,
+  what: str,
+  formats: Optional[Sequence[str]] = None,
+) -> Tuple[str, int, int]:
   """(PIL format, height, width) of bytes that decode; else BadExample.
 
   For checks that need no pixels: JPEGs are decoded with libjpeg's 1/8 DCT
@@ -47,17 +56,25 @@ def check_image(data: bytes, path: str, problem: str, what: str,
   return image.format, height, width
 
 
-def _open(data: bytes, path: str, problem: str, what: str,
-          formats: Optional[Sequence[str]]) -> Image.Image:
+def _open(
+  data: bytes,
+  path: str,
+  problem: str,
+  what: str,
+  formats: Optional[Sequence[str]],
+) -> Image.Image:
   try:
     image = Image.open(io.BytesIO(data))
   except Exception as e:  # PIL raises OSError, SyntaxError, ValueError...
-    raise problems.BadExample(problem, path,
-                              f'cannot decode {what}: {e}') from e
+    raise problems.BadExample(
+      problem, path, f'cannot decode {what}: {e}'
+    ) from e
   if formats and image.format not in formats:
     raise problems.BadExample(
-        problem, path, f'{what} format {image.format} is not supported '
-        f'({" or ".join(formats)})')
+      problem,
+      path,
+      f'{what} format {image.format} is not supported ({" or ".join(formats)})',
+    )
   return image
 
 
@@ -65,5 +82,6 @@ def _load(image: Image.Image, path: str, problem: str, what: str) -> None:
   try:
     image.load()
   except Exception as e:
-    raise problems.BadExample(problem, path,
-                              f'cannot decode {what}: {e}') from e
+    raise problems.BadExample(
+      problem, path, f'cannot decode {what}: {e}'
+    ) from e

@@ -1,4 +1,4 @@
-"""Beam transforms shared by the ExampleGen executor and `python -m data.convert`.
+"""Beam transforms shared by the ExampleGen executor and `data.convert`.
 
 Reading is lazy and parallel: one element lists the dataset on a worker (only
 names are held in memory), a Reshuffle spreads the names over all workers,
@@ -41,8 +41,10 @@ HASH_BUCKETS = 1000
 # DirectRunner options for real datasets on one machine: one worker process
 # per core (num_workers 0). Beam's defaults, one in-process worker, use a
 # single core: the GIL serializes in-process threads.
-LOCAL_BEAM_ARGS = ('--direct_running_mode=multi_processing',
-                   '--direct_num_workers=0')
+LOCAL_BEAM_ARGS = (
+  '--direct_running_mode=multi_processing',
+  '--direct_num_workers=0',
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,12 +57,14 @@ class Layout:
   fingerprint_patterns: globs whose files' names, sizes and mtimes make the
     cache fingerprint: change an image or a mask and ExampleGen runs again.
   """
+
   input_base: str
   input_splits: Tuple[Tuple[str, str], ...]
   fingerprint_patterns: Tuple[str, ...]
 
-  def output_hash_buckets(self, eval_fraction: float
-                          ) -> Optional[List[Tuple[str, int]]]:
+  def output_hash_buckets(
+    self, eval_fraction: float
+  ) -> Optional[List[Tuple[str, int]]]:
     """[(train, n), (eval, m)] when there is one input split, else None.
 
     Several input splits must already be exactly train and eval.
@@ -70,13 +74,18 @@ class Layout:
       eval_buckets = round(eval_fraction * HASH_BUCKETS)
       if not 0 < eval_buckets < HASH_BUCKETS:
         raise ValueError(
-            f'eval_fraction={eval_fraction}: must be in [{1 / HASH_BUCKETS}, '
-            f'{1 - 1 / HASH_BUCKETS}] so that both train and eval get images')
-      return [(features.TRAIN_SPLIT, HASH_BUCKETS - eval_buckets),
-              (features.EVAL_SPLIT, eval_buckets)]
+          f'eval_fraction={eval_fraction}: must be in [{1 / HASH_BUCKETS}, '
+          f'{1 - 1 / HASH_BUCKETS}] so that both train and eval get images'
+        )
+      return [
+        (features.TRAIN_SPLIT, HASH_BUCKETS - eval_buckets),
+        (features.EVAL_SPLIT, eval_buckets),
+      ]
     if names != [features.TRAIN_SPLIT, features.EVAL_SPLIT]:
-      raise ValueError(f'{self.input_base}: input splits {names}; expected '
-                       f'{[features.TRAIN_SPLIT, features.EVAL_SPLIT]}')
+      raise ValueError(
+        f'{self.input_base}: input splits {names}; expected '
+        f'{[features.TRAIN_SPLIT, features.EVAL_SPLIT]}'
+      )
     return None
 
 
@@ -100,7 +109,6 @@ class Source(abc.ABC):
 
 
 class _ListFn(beam.DoFn):
-
   def __init__(self, source: Source, split_pattern: str):
     self._source = source
     self._pattern = split_pattern
@@ -113,7 +121,6 @@ class _ListFn(beam.DoFn):
 
 
 class _ReadFn(beam.DoFn):
-
   def __init__(self, source: Source, skip_bad_examples: bool):
     self._source = source
     self._skip = skip_bad_examples
@@ -142,8 +149,9 @@ class ReadExamples(beam.PTransform):
   (name, n).
   """
 
-  def __init__(self, source: Source, split_pattern: str,
-               skip_bad_examples: bool):
+  def __init__(
+    self, source: Source, split_pattern: str, skip_bad_examples: bool
+  ):
     super().__init__()
     self._source = source
     self._pattern = split_pattern
@@ -151,20 +159,26 @@ class ReadExamples(beam.PTransform):
 
   def expand(self, pbegin):
     listed = (
-        pbegin
-        | 'Start' >> beam.Create([None])
-        | 'List' >> beam.ParDo(_ListFn(self._source, self._pattern)
-                              ).with_outputs('notes', main='keys'))
+      pbegin
+      | 'Start' >> beam.Create([None])
+      | 'List'
+      >> beam.ParDo(_ListFn(self._source, self._pattern)).with_outputs(
+        'notes', main='keys'
+      )
+    )
     # Without the reshuffle, reading would fuse with the single listing
     # element and run on one worker.
     keys = listed.keys | 'Spread' >> beam.Reshuffle()
     read = keys | 'Read' >> beam.ParDo(
-        _ReadFn(self._source, self._skip)).with_outputs(
-            'problems', 'notes', main='examples')
-    notes = ((listed.notes, read.notes)
-             | 'AllNotes' >> beam.Flatten())
-    return {'examples': read.examples, 'keys': keys,
-            'problems': read.problems, 'notes': notes}
+      _ReadFn(self._source, self._skip)
+    ).with_outputs('problems', 'notes', main='examples')
+    notes = (listed.notes, read.notes) | 'AllNotes' >> beam.Flatten()
+    return {
+      'examples': read.examples,
+      'keys': keys,
+      'problems': read.problems,
+      'notes': notes,
+    }
 
 
 def hash_bucket(filename: str, total_buckets: int) -> int:
@@ -189,12 +203,14 @@ def serialize(examples: beam.PCollection, label: str) -> beam.PCollection:
   return examples | label >> beam.Map(lambda e: e.serialize())
 
 
-def read_splits(pipeline: beam.Pipeline, source: Source,
-                input_splits: Sequence[Tuple[str, str]],
-                skip_bad_examples: bool,
-                hash_buckets: Optional[Sequence[Tuple[str, int]]] = None,
-                report_path: Optional[str] = None
-                ) -> Dict[str, beam.PCollection]:
+def read_splits(
+  pipeline: beam.Pipeline,
+  source: Source,
+  input_splits: Sequence[Tuple[str, str]],
+  skip_bad_examples: bool,
+  hash_buckets: Optional[Sequence[Tuple[str, int]]] = None,
+  report_path: Optional[str] = None,
+) -> Dict[str, beam.PCollection]:
   """Split name -> serialized tf.Examples, what ExampleGen and convert write.
 
   Args:
@@ -206,21 +222,35 @@ def read_splits(pipeline: beam.Pipeline, source: Source,
       by `hash_bucket`; None keeps the input splits as output splits.
     report_path: where to write the JSON report, if anywhere.
   """
-  reads = [(name, pipeline | f'Read[{name}]' >> ReadExamples(
-      source, pattern, skip_bad_examples)) for name, pattern in input_splits]
+  reads = [
+    (
+      name,
+      pipeline
+      | f'Read[{name}]' >> ReadExamples(source, pattern, skip_bad_examples),
+    )
+    for name, pattern in input_splits
+  ]
   if hash_buckets:
     if len(reads) != 1:
-      raise ValueError(f'hash_buckets need one input split, got '
-                       f'{[name for name, _ in input_splits]}')
-    bounds = [sum(b for _, b in hash_buckets[:i + 1])
-              for i in range(len(hash_buckets))]
+      raise ValueError(
+        f'hash_buckets need one input split, got '
+        f'{[name for name, _ in input_splits]}'
+      )
+    bounds = [
+      sum(b for _, b in hash_buckets[: i + 1]) for i in range(len(hash_buckets))
+    ]
     parts = reads[0][1]['examples'] | 'SplitByHash' >> beam.Partition(
-        _partition, len(bounds), bounds)
-    outputs = {name: part for (name, _), part in zip(hash_buckets, parts, strict=True)}
+      _partition, len(bounds), bounds
+    )
+    outputs = {
+      name: part for (name, _), part in zip(hash_buckets, parts, strict=True)
+    }
   else:
     outputs = {name: read['examples'] for name, read in reads}
-  outputs = {name: serialize(examples, f'Serialize[{name}]')
-             for name, examples in outputs.items()}
+  outputs = {
+    name: serialize(examples, f'Serialize[{name}]')
+    for name, examples in outputs.items()
+  }
   if report_path:
     write_report(reads, outputs, report_path)
   return outputs
@@ -230,8 +260,12 @@ class _ReportFn(beam.CombineFn):
   """Merges ('in'|'written'|'problem'|'note', ...) events into the report."""
 
   def create_accumulator(self):
-    return {'input_splits': {}, 'output_splits': {}, 'problems': {},
-            'notes': {}}
+    return {
+      'input_splits': {},
+      'output_splits': {},
+      'problems': {},
+      'notes': {},
+    }
 
   def add_input(self, acc, event):
     kind = event[0]
@@ -243,8 +277,9 @@ class _ReportFn(beam.CombineFn):
       entry = acc['problems'].setdefault(problem, {'count': 0, 'examples': []})
       entry['count'] += 1
       entry['examples'] = sorted(
-          entry['examples'] + [{'path': path, 'detail': detail}],
-          key=lambda x: x['path'])[:_SAMPLES_PER_PROBLEM]
+        entry['examples'] + [{'path': path, 'detail': detail}],
+        key=lambda x: x['path'],
+      )[:_SAMPLES_PER_PROBLEM]
     elif kind == 'note':
       acc['notes'][event[1]] = acc['notes'].get(event[1], 0) + event[2]
     return acc
@@ -256,12 +291,13 @@ class _ReportFn(beam.CombineFn):
         for key, value in acc[table].items():
           merged[table][key] = merged[table].get(key, 0) + value
       for problem, entry in acc['problems'].items():
-        into = merged['problems'].setdefault(problem,
-                                             {'count': 0, 'examples': []})
+        into = merged['problems'].setdefault(
+          problem, {'count': 0, 'examples': []}
+        )
         into['count'] += entry['count']
-        into['examples'] = sorted(into['examples'] + entry['examples'],
-                                  key=lambda x: x['path']
-                                  )[:_SAMPLES_PER_PROBLEM]
+        into['examples'] = sorted(
+          into['examples'] + entry['examples'], key=lambda x: x['path']
+        )[:_SAMPLES_PER_PROBLEM]
     return merged
 
   def extract_output(self, acc):
@@ -274,21 +310,29 @@ class _ReportFn(beam.CombineFn):
 
 def _write_report(report: Dict[str, Any], path: str) -> Dict[str, Any]:
   files.write_text(path, json.dumps(report, indent=2, sort_keys=True))
-  logging.info('Ingest: %d in, %d written %s, %d skipped %s, notes %s; '
-               'report %s', report['in'], report['written'],
-               report['output_splits'], report['skipped'],
-               {k: v['count'] for k, v in report['problems'].items()},
-               report['notes'], path)
+  logging.info(
+    'Ingest: %d in, %d written %s, %d skipped %s, notes %s; report %s',
+    report['in'],
+    report['written'],
+    report['output_splits'],
+    report['skipped'],
+    {k: v['count'] for k, v in report['problems'].items()},
+    report['notes'],
+    path,
+  )
   if report['in'] != report['written'] + report['skipped']:
     raise RuntimeError(
-        f'{path}: {report["in"]} examples in but {report["written"]} written '
-        f'+ {report["skipped"]} skipped; every input must be accounted for')
+      f'{path}: {report["in"]} examples in but {report["written"]} written '
+      f'+ {report["skipped"]} skipped; every input must be accounted for'
+    )
   return report
 
 
-def write_report(reads: Sequence[Tuple[str, Dict[str, beam.PCollection]]],
-                 outputs: Dict[str, beam.PCollection], path: str
-                 ) -> beam.PCollection:
+def write_report(
+  reads: Sequence[Tuple[str, Dict[str, beam.PCollection]]],
+  outputs: Dict[str, beam.PCollection],
+  path: str,
+) -> beam.PCollection:
   """Adds the steps that write the JSON report of `reads` and `outputs` to path.
 
   Args:
@@ -300,20 +344,31 @@ def write_report(reads: Sequence[Tuple[str, Dict[str, beam.PCollection]]],
   """
   events: List[beam.PCollection] = []
   for name, read in reads:
-    events.append(read['keys'] | f'CountIn[{name}]' >> beam.combiners.Count.Globally()
-                  | f'InEvent[{name}]' >> beam.Map(lambda n, s=name: ('in', s, n)))
-    events.append(read['problems'] | f'ProblemEvent[{name}]' >> beam.Map(
-        lambda p: ('problem',) + tuple(p)))
-    events.append(read['notes'] | f'NoteEvent[{name}]' >> beam.Map(
-        lambda n: ('note',) + tuple(n)))
+    events.append(
+      read['keys']
+      | f'CountIn[{name}]' >> beam.combiners.Count.Globally()
+      | f'InEvent[{name}]' >> beam.Map(lambda n, s=name: ('in', s, n))
+    )
+    events.append(
+      read['problems']
+      | f'ProblemEvent[{name}]' >> beam.Map(lambda p: ('problem',) + tuple(p))
+    )
+    events.append(
+      read['notes']
+      | f'NoteEvent[{name}]' >> beam.Map(lambda n: ('note',) + tuple(n))
+    )
   for name, examples in outputs.items():
-    events.append(examples | f'CountOut[{name}]' >> beam.combiners.Count.Globally()
-                  | f'OutEvent[{name}]' >> beam.Map(
-                      lambda n, s=name: ('written', s, n)))
-  return (events
-          | 'AllEvents' >> beam.Flatten()
-          | 'Report' >> beam.CombineGlobally(_ReportFn())
-          | 'WriteReport' >> beam.Map(_write_report, path))
+    events.append(
+      examples
+      | f'CountOut[{name}]' >> beam.combiners.Count.Globally()
+      | f'OutEvent[{name}]' >> beam.Map(lambda n, s=name: ('written', s, n))
+    )
+  return (
+    events
+    | 'AllEvents' >> beam.Flatten()
+    | 'Report' >> beam.CombineGlobally(_ReportFn())
+    | 'WriteReport' >> beam.Map(_write_report, path)
+  )
 
 
 def read_report(path: str) -> Dict[str, Any]:
@@ -322,8 +377,10 @@ def read_report(path: str) -> Dict[str, Any]:
 
 def format_report(report: Dict[str, Any]) -> Iterable[str]:
   """Human-readable lines: counts per split and per problem."""
-  yield (f'in: {report["in"]}  written: {report["written"]}  '
-         f'skipped: {report["skipped"]}')
+  yield (
+    f'in: {report["in"]}  written: {report["written"]}  '
+    f'skipped: {report["skipped"]}'
+  )
   for split, count in sorted(report['output_splits'].items()):
     yield f'  split {split}: {count}'
   for problem, entry in sorted(report['problems'].items()):

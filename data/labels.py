@@ -13,9 +13,28 @@ from data import files
 
 # PASCAL VOC 2012 segmentation classes, in the order of the devkit's class ids.
 VOC_CLASSES = (
-    'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus',
-    'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike',
-    'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+  'background',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
+)
 
 # Supervisely Person (and the embedded demo, which uses its format).
 PEOPLE_CLASSES = ('background', 'person')
@@ -31,16 +50,22 @@ def check_labels(names: Sequence[str], source: str) -> Tuple[str, ...]:
   """
   names = tuple(names)
   if len(names) < 2:
-    raise ValueError(f'{source}: {len(names)} class names {names}; need at '
-                     'least 2 (background and one class)')
+    raise ValueError(
+      f'{source}: {len(names)} class names {names}; need at '
+      'least 2 (background and one class)'
+    )
   for index, name in enumerate(names):
     if not isinstance(name, str) or not name or name != name.strip():
-      raise ValueError(f'{source}: class {index} is {name!r}; names must be '
-                       'non-empty, without leading or trailing white space')
+      raise ValueError(
+        f'{source}: class {index} is {name!r}; names must be '
+        'non-empty, without leading or trailing white space'
+      )
   repeated = sorted({name for name in names if names.count(name) > 1})
   if repeated:
-    raise ValueError(f'{source}: class names {repeated} appear more than '
-                     'once; each class id needs its own name')
+    raise ValueError(
+      f'{source}: class names {repeated} appear more than '
+      'once; each class id needs its own name'
+    )
   return names
 
 

@@ -1,4 +1,4 @@
-"""Polygon rasterization that reproduces OpenCV's `cv2.fillPoly` pixel for pixel.
+"""Polygon rasterization that reproduces OpenCV's `cv2.fillPoly` exactly.
 
 Supervisely draws polygon labels with `cv2.fillPoly` (supervisely/geometry/
 polygon.py: exterior filled with 1, then all holes filled with 0). Its rule is
@@ -9,8 +9,9 @@ edges that leave the image are re-anchored on their clipped end points. PIL's
 ImageDraw differs on a few pixels per edge, which is enough to move a thin
 limb. So this module ports the integer arithmetic of OpenCV 4.x drawing.cpp
 (`CollectPolyEdges`, `FillEdgeCollection`, `LineIterator`, `clipLine`) to numpy
-instead of adding OpenCV (and its 60 MB wheel) as a dependency. tests/fixtures/supervisely_sdk holds
-masks drawn by the SDK itself; tests/test_data_polygon.py compares against them.
+instead of adding OpenCV (and its 60 MB wheel) as a dependency.
+tests/fixtures/supervisely_sdk holds masks drawn by the SDK itself;
+tests/test_data_polygon.py compares against them.
 
 Coordinates are integer (x, y) = (column, row); points outside the image are
 allowed and clipped exactly as OpenCV clips them.
@@ -30,8 +31,9 @@ def _trunc_div(a: int, b: int) -> int:
   return q if (a >= 0) == (b >= 0) else -q
 
 
-def _clip_line(width: int, height: int, x1: int, y1: int, x2: int, y2: int
-               ) -> Tuple[bool, int, int, int, int]:
+def _clip_line(
+  width: int, height: int, x1: int, y1: int, x2: int, y2: int
+) -> Tuple[bool, int, int, int, int]:
   """OpenCV `clipLine`: Cohen-Sutherland clip to [0, w-1] x [0, h-1].
 
   Returns (inside, x1, y1, x2, y2). Like OpenCV, the end points may have been
@@ -67,11 +69,16 @@ def _clip_line(width: int, height: int, x1: int, y1: int, x2: int, y2: int
   return (c1 | c2) == 0, x1, y1, x2, y2
 
 
-def _line_pixels(width: int, height: int, x1: int, y1: int, x2: int, y2: int
-                 ) -> List[Tuple[int, int]]:
+def _line_pixels(
+  width: int, height: int, x1: int, y1: int, x2: int, y2: int
+) -> List[Tuple[int, int]]:
   """Pixels of OpenCV's 8-connected `Line` (LineIterator, left to right)."""
-  if not (0 <= x1 < width and 0 <= x2 < width and 0 <= y1 < height
-          and 0 <= y2 < height):
+  if not (
+    0 <= x1 < width
+    and 0 <= x2 < width
+    and 0 <= y1 < height
+    and 0 <= y2 < height
+  ):
     inside, x1, y1, x2, y2 = _clip_line(width, height, x1, y1, x2, y2)
     if not inside:
       return []
@@ -104,9 +111,13 @@ def _line_pixels(width: int, height: int, x1: int, y1: int, x2: int, y2: int
   return pixels
 
 
-def _collect_edges(width: int, height: int, points: np.ndarray,
-                   outline: List[Tuple[int, int]], edges: List[Tuple[int, ...]]
-                   ) -> None:
+def _collect_edges(
+  width: int,
+  height: int,
+  points: np.ndarray,
+  outline: List[Tuple[int, int]],
+  edges: List[Tuple[int, ...]],
+) -> None:
   """OpenCV `CollectPolyEdges` with shift 0 and an 8-connected line type.
 
   Appends the outline pixels to `outline` and (y0, y1, x, dx) fixed-point
@@ -121,8 +132,12 @@ def _collect_edges(width: int, height: int, points: np.ndarray,
     # the image (OpenCV: "a more accurate PolyEdge"), on the originals if not.
     t0x, t0y, t1x, t1y = px0, py0, px1, py1
     c0y, c1y = py0, py1
-    if not (0 <= px0 < width and 0 <= px1 < width and 0 <= py0 < height
-            and 0 <= py1 < height):
+    if not (
+      0 <= px0 < width
+      and 0 <= px1 < width
+      and 0 <= py0 < height
+      and 0 <= py1 < height
+    ):
       _, t0x, t0y, t1x, t1y = _clip_line(width, height, px0, py0, px1, py1)
       if t0y != t1y:
         c0y, c1y = t0y, t1y
@@ -172,8 +187,9 @@ def _fill_edges(mask: np.ndarray, edges: List[Tuple[int, ...]]) -> None:
   mask |= np.cumsum(coverage[:, :width], axis=1) > 0
 
 
-def fill_polygons(shape: Tuple[int, int], contours: Sequence[np.ndarray]
-                  ) -> np.ndarray:
+def fill_polygons(
+  shape: Tuple[int, int], contours: Sequence[np.ndarray]
+) -> np.ndarray:
   """Boolean mask of `cv2.fillPoly(zeros(shape), contours, 1)`.
 
   Args:
@@ -196,8 +212,11 @@ def fill_polygons(shape: Tuple[int, int], contours: Sequence[np.ndarray]
   return mask
 
 
-def polygon_mask(shape: Tuple[int, int], exterior: np.ndarray,
-                 interiors: Sequence[np.ndarray] = ()) -> np.ndarray:
+def polygon_mask(
+  shape: Tuple[int, int],
+  exterior: np.ndarray,
+  interiors: Sequence[np.ndarray] = (),
+) -> np.ndarray:
   """Pixels Supervisely's Polygon._draw_impl sets: exterior minus holes."""
   mask = fill_polygons(shape, [exterior])
   if interiors:

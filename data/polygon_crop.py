@@ -16,25 +16,33 @@ from shapely import geometry
 Piece = Tuple[np.ndarray, List[np.ndarray]]  # (exterior, holes), (x, y) ints.
 
 
-def crop_to_image(exterior: np.ndarray, interior: List[np.ndarray],
-                  height: int, width: int) -> List[Piece]:
+def crop_to_image(
+  exterior: np.ndarray, interior: List[np.ndarray], height: int, width: int
+) -> List[Piece]:
   """The pieces the SDK keeps of a polygon that leaves the image."""
   window = geometry.Polygon(
-      [(0, 0), (0, width - 1), (height - 1, width - 1), (height - 1, 0)])
+    [(0, 0), (0, width - 1), (height - 1, width - 1), (height - 1, 0)]
+  )
   try:
-    shape = geometry.Polygon(
-        exterior[:, ::-1], holes=[h[:, ::-1] for h in interior]
-    ).buffer(0).intersection(window)
+    shape = (
+      geometry.Polygon(exterior[:, ::-1], holes=[h[:, ::-1] for h in interior])
+      .buffer(0)
+      .intersection(window)
+    )
     pieces = _coords_list(geometry.mapping(shape))
   except Exception:  # The SDK logs and drops polygons shapely rejects.
     return []
 
   def points(ring):
-    return np.array([(round(col), round(row)) for row, col in ring],
-                    dtype=np.int64).reshape(-1, 2)
+    return np.array(
+      [(round(col), round(row)) for row, col in ring], dtype=np.int64
+    ).reshape(-1, 2)
 
-  return [(points(piece[0]), [points(h) for h in piece[1:] if len(h) > 2])
-          for piece in pieces if piece and len(piece[0]) >= 3]
+  return [
+    (points(piece[0]), [points(h) for h in piece[1:] if len(h) > 2])
+    for piece in pieces
+    if piece and len(piece[0]) >= 3
+  ]
 
 
 def _coords_list(shape: dict) -> list:
@@ -46,8 +54,9 @@ def _coords_list(shape: dict) -> list:
   kind = shape['type']
 
   def dedupe(rings):
-    return [list(r[:-1]) if len(r) >= 2 and r[0] == r[-1] else list(r)
-            for r in rings]
+    return [
+      list(r[:-1]) if len(r) >= 2 and r[0] == r[-1] else list(r) for r in rings
+    ]
 
   if kind == 'Polygon':
     return [dedupe(shape['coordinates'])]

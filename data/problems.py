@@ -18,8 +18,18 @@ BAD_ANNOTATION = 'bad_annotation'  # Malformed or truncated Supervisely JSON.
 BAD_BITMAP = 'bad_bitmap'  # Bitmap data that does not decode.
 UNKNOWN_CLASS = 'unknown_class'
 
-ALL = (MISSING_IMAGE, MISSING_MASK, CORRUPT_IMAGE, CORRUPT_MASK, SIZE_MISMATCH,
-       MASK_VALUES, RGB_MASK, BAD_ANNOTATION, BAD_BITMAP, UNKNOWN_CLASS)
+ALL = (
+  MISSING_IMAGE,
+  MISSING_MASK,
+  CORRUPT_IMAGE,
+  CORRUPT_MASK,
+  SIZE_MISMATCH,
+  MASK_VALUES,
+  RGB_MASK,
+  BAD_ANNOTATION,
+  BAD_BITMAP,
+  UNKNOWN_CLASS,
+)
 
 # Repaired, not skipped: polygons with points outside the image are clipped
 # to it (as the Supervisely SDK draws them); counted so users see it.
@@ -32,8 +42,9 @@ class BadExample(ValueError):
 
   def __init__(self, problem: str, path: str, detail: str):
     if problem not in ALL:
-      raise ValueError(f'unknown problem name {problem!r}; expected one of '
-                       f'{ALL}')
+      raise ValueError(
+        f'unknown problem name {problem!r}; expected one of {ALL}'
+      )
     self.problem = problem
     self.path = path
     self.detail = detail

@@ -44,8 +44,13 @@ class _HuffmanGzipFile:
 
   def __init__(self, raw):
     self._raw = raw
-    self._deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED,
-                                     _GZIP_WBITS, 8, zlib.Z_HUFFMAN_ONLY)
+    self._deflate = zlib.compressobj(
+      zlib.Z_DEFAULT_COMPRESSION,
+      zlib.DEFLATED,
+      _GZIP_WBITS,
+      8,
+      zlib.Z_HUFFMAN_ONLY,
+    )
 
   def write(self, data: bytes) -> None:
     self._raw.write(self._deflate.compress(data))
@@ -60,8 +65,11 @@ class _GzipTFRecordSink(filebasedsink.FileBasedSink):
 
   def __init__(self, file_path_prefix: str, file_name_suffix: str):
     super().__init__(
-        file_path_prefix, coders.BytesCoder(), file_name_suffix,
-        compression_type=filesystem.CompressionTypes.UNCOMPRESSED)
+      file_path_prefix,
+      coders.BytesCoder(),
+      file_name_suffix,
+      compression_type=filesystem.CompressionTypes.UNCOMPRESSED,
+    )
 
   def open(self, temp_path):
     return _HuffmanGzipFile(super().open(temp_path))

@@ -34,6 +34,7 @@ class Block:
     squeeze_excite: squeeze-and-excite after the depthwise conv (V3 "SE").
     activation: 'relu6', 'relu' or 'hard_swish' (V3 "NL").
   """
+
   kernel: int
   expansion: float
   filters: int
@@ -45,11 +46,12 @@ class Block:
 @dataclasses.dataclass(frozen=True)
 class KerasNames:
   """How tf_keras.applications names one family's layers."""
+
   stem: str
   stem_bn: str
   block_prefix: str  # block i > 0 is f'{block_prefix}{i}'.
-  separator: str     # between a block prefix and its layer names.
-  bn: str            # suffix of a conv's BatchNorm.
+  separator: str  # between a block prefix and its layer names.
+  bn: str  # suffix of a conv's BatchNorm.
   add: str
   last_conv_bn: str
 
@@ -76,6 +78,7 @@ class BackboneSpec:
       which classifies the pooled features directly.
     se_ratio: squeeze-excite bottleneck ratio (V3 paper, section 5.3).
   """
+
   stem_filters: int
   stem_scales: bool
   stem_activation: str
@@ -92,71 +95,106 @@ def _v2_blocks() -> Tuple[Block, ...]:
 
   Only the first block of a row strides.
   """
-  rows = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-          (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+  rows = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+  )
   return tuple(
-      Block(3, t, c, s if i == 0 else 1, False, 'relu6')
-      for t, c, n, s in rows for i in range(n))
+    Block(3, t, c, s if i == 0 else 1, False, 'relu6')
+    for t, c, n, s in rows
+    for i in range(n)
+  )
 
 
 # MobileNetV3 paper (arXiv 1905.02244) Table 1: (kernel, exp size / input
 # channels, #out, SE, NL, s).
 _V3_LARGE = (
-    Block(3, 1, 16, 1, False, 'relu'),
-    Block(3, 64 / 16, 24, 2, False, 'relu'),
-    Block(3, 72 / 24, 24, 1, False, 'relu'),
-    Block(5, 72 / 24, 40, 2, True, 'relu'),
-    Block(5, 120 / 40, 40, 1, True, 'relu'),
-    Block(5, 120 / 40, 40, 1, True, 'relu'),
-    Block(3, 240 / 40, 80, 2, False, 'hard_swish'),
-    Block(3, 200 / 80, 80, 1, False, 'hard_swish'),
-    Block(3, 2.3, 80, 1, False, 'hard_swish'),  # 184 = _depth(80 * 2.3)
-    Block(3, 2.3, 80, 1, False, 'hard_swish'),
-    Block(3, 480 / 80, 112, 1, True, 'hard_swish'),
-    Block(3, 672 / 112, 112, 1, True, 'hard_swish'),
-    Block(5, 672 / 112, 160, 2, True, 'hard_swish'),
-    Block(5, 960 / 160, 160, 1, True, 'hard_swish'),
-    Block(5, 960 / 160, 160, 1, True, 'hard_swish'),
+  Block(3, 1, 16, 1, False, 'relu'),
+  Block(3, 64 / 16, 24, 2, False, 'relu'),
+  Block(3, 72 / 24, 24, 1, False, 'relu'),
+  Block(5, 72 / 24, 40, 2, True, 'relu'),
+  Block(5, 120 / 40, 40, 1, True, 'relu'),
+  Block(5, 120 / 40, 40, 1, True, 'relu'),
+  Block(3, 240 / 40, 80, 2, False, 'hard_swish'),
+  Block(3, 200 / 80, 80, 1, False, 'hard_swish'),
+  Block(3, 2.3, 80, 1, False, 'hard_swish'),  # 184 = _depth(80 * 2.3)
+  Block(3, 2.3, 80, 1, False, 'hard_swish'),
+  Block(3, 480 / 80, 112, 1, True, 'hard_swish'),
+  Block(3, 672 / 112, 112, 1, True, 'hard_swish'),
+  Block(5, 672 / 112, 160, 2, True, 'hard_swish'),
+  Block(5, 960 / 160, 160, 1, True, 'hard_swish'),
+  Block(5, 960 / 160, 160, 1, True, 'hard_swish'),
 )
 
 # MobileNetV3 paper Table 2.
 _V3_SMALL = (
-    Block(3, 1, 16, 2, True, 'relu'),
-    Block(3, 72 / 16, 24, 2, False, 'relu'),
-    Block(3, 88 / 24, 24, 1, False, 'relu'),
-    Block(5, 96 / 24, 40, 2, True, 'hard_swish'),
-    Block(5, 240 / 40, 40, 1, True, 'hard_swish'),
-    Block(5, 240 / 40, 40, 1, True, 'hard_swish'),
-    Block(5, 120 / 40, 48, 1, True, 'hard_swish'),
-    Block(5, 144 / 48, 48, 1, True, 'hard_swish'),
-    Block(5, 288 / 48, 96, 2, True, 'hard_swish'),
-    Block(5, 576 / 96, 96, 1, True, 'hard_swish'),
-    Block(5, 576 / 96, 96, 1, True, 'hard_swish'),
+  Block(3, 1, 16, 2, True, 'relu'),
+  Block(3, 72 / 16, 24, 2, False, 'relu'),
+  Block(3, 88 / 24, 24, 1, False, 'relu'),
+  Block(5, 96 / 24, 40, 2, True, 'hard_swish'),
+  Block(5, 240 / 40, 40, 1, True, 'hard_swish'),
+  Block(5, 240 / 40, 40, 1, True, 'hard_swish'),
+  Block(5, 120 / 40, 48, 1, True, 'hard_swish'),
+  Block(5, 144 / 48, 48, 1, True, 'hard_swish'),
+  Block(5, 288 / 48, 96, 2, True, 'hard_swish'),
+  Block(5, 576 / 96, 96, 1, True, 'hard_swish'),
+  Block(5, 576 / 96, 96, 1, True, 'hard_swish'),
 )
 
-_V2_NAMES = KerasNames(stem='Conv1', stem_bn='bn_Conv1',
-                       block_prefix='block_', separator='_', bn='_BN',
-                       add='add', last_conv_bn='Conv_1_bn')
-_V3_NAMES = KerasNames(stem='Conv', stem_bn='Conv/BatchNorm',
-                       block_prefix='expanded_conv_', separator='/',
-                       bn='/BatchNorm', add='Add',
-                       last_conv_bn='Conv_1/BatchNorm')
+_V2_NAMES = KerasNames(
+  stem='Conv1',
+  stem_bn='bn_Conv1',
+  block_prefix='block_',
+  separator='_',
+  bn='_BN',
+  add='add',
+  last_conv_bn='Conv_1_bn',
+)
+_V3_NAMES = KerasNames(
+  stem='Conv',
+  stem_bn='Conv/BatchNorm',
+  block_prefix='expanded_conv_',
+  separator='/',
+  bn='/BatchNorm',
+  add='Add',
+  last_conv_bn='Conv_1/BatchNorm',
+)
 
 SPECS: Dict[str, BackboneSpec] = {
-    'mobilenet_v2': BackboneSpec(
-        stem_filters=32, stem_scales=True, stem_activation='relu6',
-        blocks=_v2_blocks(), last_conv_filters=1280, last_activation='relu6',
-        names=_V2_NAMES),
-    'mobilenet_v3_large': BackboneSpec(
-        stem_filters=16, stem_scales=False, stem_activation='hard_swish',
-        blocks=_V3_LARGE, last_conv_filters=None,
-        last_activation='hard_swish', names=_V3_NAMES,
-        classifier_filters=1280),
-    'mobilenet_v3_small': BackboneSpec(
-        stem_filters=16, stem_scales=False, stem_activation='hard_swish',
-        blocks=_V3_SMALL, last_conv_filters=None,
-        last_activation='hard_swish', names=_V3_NAMES,
-        classifier_filters=1024),
+  'mobilenet_v2': BackboneSpec(
+    stem_filters=32,
+    stem_scales=True,
+    stem_activation='relu6',
+    blocks=_v2_blocks(),
+    last_conv_filters=1280,
+    last_activation='relu6',
+    names=_V2_NAMES,
+  ),
+  'mobilenet_v3_large': BackboneSpec(
+    stem_filters=16,
+    stem_scales=False,
+    stem_activation='hard_swish',
+    blocks=_V3_LARGE,
+    last_conv_filters=None,
+    last_activation='hard_swish',
+    names=_V3_NAMES,
+    classifier_filters=1280,
+  ),
+  'mobilenet_v3_small': BackboneSpec(
+    stem_filters=16,
+    stem_scales=False,
+    stem_activation='hard_swish',
+    blocks=_V3_SMALL,
+    last_conv_filters=None,
+    last_activation='hard_swish',
+    names=_V3_NAMES,
+    classifier_filters=1024,
+  ),
 }
 
 
@@ -174,11 +212,16 @@ def make_divisible(value: float, divisor: int = 8) -> int:
   return rounded
 
 
-def build_backbone(name: str, input_size: int, *,
-                   depth_multiplier: float = 1.0, output_stride: int = 32,
-                   quant_friendly: bool = False,
-                   include_last_conv: bool = True,
-                   channel_divisor: int = 8) -> tf_keras.Model:
+def build_backbone(
+  name: str,
+  input_size: int,
+  *,
+  depth_multiplier: float = 1.0,
+  output_stride: int = 32,
+  quant_friendly: bool = False,
+  include_last_conv: bool = True,
+  channel_divisor: int = 8,
+) -> tf_keras.Model:
   """Builds a backbone that maps normalized images to named feature levels.
 
   Args:
@@ -207,14 +250,16 @@ def build_backbone(name: str, input_size: int, *,
 
   stem_filters = spec.stem_filters
   if spec.stem_scales:
-    stem_filters = make_divisible(stem_filters * depth_multiplier,
-                                  channel_divisor)
-  x = tf_keras.layers.Conv2D(stem_filters, 3, strides=2, padding='same',
-                             use_bias=False, name=names.stem)(inputs)
+    stem_filters = make_divisible(
+      stem_filters * depth_multiplier, channel_divisor
+    )
+  x = tf_keras.layers.Conv2D(
+    stem_filters, 3, strides=2, padding='same', use_bias=False, name=names.stem
+  )(inputs)
   x = model_layers.batch_norm(names.stem_bn)(x)
   x = model_layers.activation(
-      _nonlinearity(spec.stem_activation, quant_friendly),
-      f'{names.stem}/act')(x)
+    _nonlinearity(spec.stem_activation, quant_friendly), f'{names.stem}/act'
+  )(x)
 
   features = {}
   nominal_stride, stride, rate = 2, 2, 1
@@ -228,26 +273,44 @@ def build_backbone(name: str, input_size: int, *,
       else:
         stride *= block.stride
     x = _inverted_bottleneck(
-        x, block, prefix=names.block(index), names=names,
-        filters=make_divisible(block.filters * depth_multiplier,
-                               channel_divisor),
-        stride=block_stride, rate=block_rate, se_ratio=spec.se_ratio,
-        quant_friendly=quant_friendly)
+      x,
+      block,
+      prefix=names.block(index),
+      names=names,
+      filters=make_divisible(block.filters * depth_multiplier, channel_divisor),
+      stride=block_stride,
+      rate=block_rate,
+      se_ratio=spec.se_ratio,
+      quant_friendly=quant_friendly,
+    )
 
   if include_last_conv:
     x = tf_keras.layers.Conv2D(
-        _last_conv_filters(spec, x.shape[-1], depth_multiplier), 1,
-        use_bias=False, name='Conv_1')(x)
+      _last_conv_filters(spec, x.shape[-1], depth_multiplier),
+      1,
+      use_bias=False,
+      name='Conv_1',
+    )(x)
     x = model_layers.batch_norm(names.last_conv_bn)(x)
     x = model_layers.activation(
-        _nonlinearity(spec.last_activation, quant_friendly), 'Conv_1/act')(x)
+      _nonlinearity(spec.last_activation, quant_friendly), 'Conv_1/act'
+    )(x)
   features[_level(nominal_stride)] = x
   return tf_keras.Model(inputs, features, name=name)
 
 
-def _inverted_bottleneck(x, block: Block, *, prefix: str, names: KerasNames,
-                         filters: int, stride: int, rate: int,
-                         se_ratio: float, quant_friendly: bool):
+def _inverted_bottleneck(
+  x,
+  block: Block,
+  *,
+  prefix: str,
+  names: KerasNames,
+  filters: int,
+  stride: int,
+  rate: int,
+  se_ratio: float,
+  quant_friendly: bool,
+):
   """Expand 1x1 -> depthwise -> (SE) -> linear project 1x1 (+ residual)."""
   act = model_layers.activation
   kind = _nonlinearity(block.activation, quant_friendly)
@@ -256,21 +319,31 @@ def _inverted_bottleneck(x, block: Block, *, prefix: str, names: KerasNames,
   in_filters = x.shape[-1]
   expanded = make_divisible(in_filters * block.expansion)
   if block.expansion != 1:
-    x = tf_keras.layers.Conv2D(expanded, 1, use_bias=False,
-                               name=f'{prefix}{sep}expand')(x)
+    x = tf_keras.layers.Conv2D(
+      expanded, 1, use_bias=False, name=f'{prefix}{sep}expand'
+    )(x)
     x = model_layers.batch_norm(f'{prefix}{sep}expand{names.bn}')(x)
     x = act(kind, f'{prefix}{sep}expand{sep}act')(x)
   x = tf_keras.layers.DepthwiseConv2D(
-      block.kernel, strides=stride, dilation_rate=rate, padding='same',
-      use_bias=False, name=f'{prefix}{sep}depthwise')(x)
+    block.kernel,
+    strides=stride,
+    dilation_rate=rate,
+    padding='same',
+    use_bias=False,
+    name=f'{prefix}{sep}depthwise',
+  )(x)
   if not quant_friendly:
     x = model_layers.batch_norm(f'{prefix}{sep}depthwise{names.bn}')(x)
     x = act(kind, f'{prefix}{sep}depthwise{sep}act')(x)
   if block.squeeze_excite:
-    x = _squeeze_excite(x, make_divisible(expanded * se_ratio),
-                        prefix=f'{prefix}{sep}squeeze_excite')
-  x = tf_keras.layers.Conv2D(filters, 1, use_bias=False,
-                             name=f'{prefix}{sep}project')(x)
+    x = _squeeze_excite(
+      x,
+      make_divisible(expanded * se_ratio),
+      prefix=f'{prefix}{sep}squeeze_excite',
+    )
+  x = tf_keras.layers.Conv2D(
+    filters, 1, use_bias=False, name=f'{prefix}{sep}project'
+  )(x)
   x = model_layers.batch_norm(f'{prefix}{sep}project{names.bn}')(x)
   if block.stride == 1 and in_filters == filters:
     x = tf_keras.layers.Add(name=f'{prefix}{sep}{names.add}')([shortcut, x])
@@ -280,7 +353,8 @@ def _inverted_bottleneck(x, block: Block, *, prefix: str, names: KerasNames,
 def _squeeze_excite(x, bottleneck: int, *, prefix: str):
   """Channel attention (arXiv 1709.01507) with V3's hard sigmoid gate."""
   gate = tf_keras.layers.GlobalAveragePooling2D(
-      keepdims=True, name=f'{prefix}/AvgPool')(x)
+    keepdims=True, name=f'{prefix}/AvgPool'
+  )(x)
   gate = tf_keras.layers.Conv2D(bottleneck, 1, name=f'{prefix}/Conv')(gate)
   gate = tf_keras.layers.ReLU(name=f'{prefix}/Relu')(gate)
   gate = tf_keras.layers.Conv2D(x.shape[-1], 1, name=f'{prefix}/Conv_1')(gate)
@@ -288,8 +362,9 @@ def _squeeze_excite(x, bottleneck: int, *, prefix: str):
   return tf_keras.layers.Multiply(name=f'{prefix}/Mul')([x, gate])
 
 
-def _last_conv_filters(spec: BackboneSpec, in_filters: int,
-                       depth_multiplier: float) -> int:
+def _last_conv_filters(
+  spec: BackboneSpec, in_filters: int, depth_multiplier: float
+) -> int:
   if spec.last_conv_filters is None:
     return make_divisible(in_filters * 6)
   # MobileNetV2 paper section 5.1: the last conv is not thinned below 1280.
@@ -303,4 +378,3 @@ def _nonlinearity(kind: str, quant_friendly: bool) -> str:
 
 def _level(stride: int) -> str:
   return str(int(math.log2(stride)))
-

@@ -25,15 +25,17 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
     to float32 logits [B, S, S, num_classes].
   """
   backbone = backbones.build_backbone(
-      config.backbone, config.input_size,
-      depth_multiplier=config.depth_multiplier,
-      output_stride=config.output_stride,
-      quant_friendly=config.quant_friendly,
-      # DeepLab reads MobileNetV2's 320-channel block ("MNetV2*", MobileNetV2
-      # paper Table 7); MobileNetV3's last 1x1 conv is part of its last stage
-      # (MobileNetV3 paper, section 5.1) and feeds the head.
-      include_last_conv=config.backbone != 'mobilenet_v2',
-      channel_divisor=config.width_divisor)
+    config.backbone,
+    config.input_size,
+    depth_multiplier=config.depth_multiplier,
+    output_stride=config.output_stride,
+    quant_friendly=config.quant_friendly,
+    # DeepLab reads MobileNetV2's 320-channel block ("MNetV2*", MobileNetV2
+    # paper Table 7); MobileNetV3's last 1x1 conv is part of its last stage
+    # (MobileNetV3 paper, section 5.1) and feeds the head.
+    include_last_conv=config.backbone != 'mobilenet_v2',
+    channel_divisor=config.width_divisor,
+  )
   if config.backbone_weights:
     pretrained.load_backbone_weights(backbone, config)
 
@@ -42,9 +44,13 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
   features = backbone(normalized)
   if config.head == 'deeplabv3plus':
     logits = heads.deeplabv3plus(
-        features, num_classes=config.num_classes,
-        output_stride=config.output_stride, aspp=config.aspp,
-        decoder=config.decoder, quant_friendly=config.quant_friendly)
+      features,
+      num_classes=config.num_classes,
+      output_stride=config.output_stride,
+      aspp=config.aspp,
+      decoder=config.decoder,
+      quant_friendly=config.quant_friendly,
+    )
   else:
     logits = heads.lraspp(features, num_classes=config.num_classes)
   logits = model_layers.resize_to(logits, (size, size), 'upsample_logits')
@@ -60,17 +66,19 @@ def build_classifier(config: ModelConfig) -> tf_keras.Model:
   """
   spec = backbones.SPECS[config.backbone]
   backbone = backbones.build_backbone(
-      config.backbone, config.input_size,
-      depth_multiplier=config.depth_multiplier,
-      quant_friendly=config.quant_friendly,
-      channel_divisor=config.width_divisor)
+    config.backbone,
+    config.input_size,
+    depth_multiplier=config.depth_multiplier,
+    quant_friendly=config.quant_friendly,
+    channel_divisor=config.width_divisor,
+  )
   hidden = spec.classifier_filters
   if hidden and config.depth_multiplier > 1.0:
     hidden = backbones.make_divisible(hidden * config.depth_multiplier)
   image, normalized = _image_input(config.input_size)
-  logits = heads.image_classifier(backbone(normalized),
-                                  num_classes=config.num_classes,
-                                  hidden_filters=hidden)
+  logits = heads.image_classifier(
+    backbone(normalized), num_classes=config.num_classes, hidden_filters=hidden
+  )
   return tf_keras.Model(image, logits, name=f'{config.backbone}_classifier')
 
 
@@ -81,12 +89,15 @@ def _image_input(size: int):
   it in the graph is what lets phones feed camera pixels as they are.
   """
   image = tf_keras.Input((size, size, 3), name='image')
-  normalized = tf_keras.layers.Rescaling(1 / 127.5, offset=-1.0,
-                                         name='normalize')(image)
+  normalized = tf_keras.layers.Rescaling(
+    1 / 127.5, offset=-1.0, name='normalize'
+  )(image)
   return image, normalized
 
 
 def model_name(config: ModelConfig) -> str:
   """A short readable name, e.g. 'mobilenet_v2_1.0_deeplabv3plus_os16'."""
-  return (f'{config.backbone}_{config.depth_multiplier}_{config.head}'
-          f'_os{config.output_stride}')
+  return (
+    f'{config.backbone}_{config.depth_multiplier}_{config.head}'
+    f'_os{config.output_stride}'
+  )

@@ -46,6 +46,7 @@ class ModelConfig:
       8 otherwise, as the ImageNet checkpoints of Keras applications do, so
       backbone_weights needs 8.
   """
+
   backbone: str = 'mobilenet_v2'
   depth_multiplier: float = 1.0
   output_stride: int = 16
@@ -59,31 +60,47 @@ class ModelConfig:
   channel_divisor: Optional[int] = None
 
   def __post_init__(self):
-    _check(self.backbone in BACKBONES,
-           f'backbone={self.backbone!r}: must be one of {BACKBONES}')
+    _check(
+      self.backbone in BACKBONES,
+      f'backbone={self.backbone!r}: must be one of {BACKBONES}',
+    )
     _check(self.head in HEADS, f'head={self.head!r}: must be one of {HEADS}')
-    _check(self.output_stride in OUTPUT_STRIDES,
-           f'output_stride={self.output_stride}: must be one of '
-           f'{OUTPUT_STRIDES} (DeepLab uses atrous convolution past it)')
-    _check(self.depth_multiplier > 0,
-           f'depth_multiplier={self.depth_multiplier}: must be positive')
-    _check(isinstance(self.num_classes, int) and self.num_classes >= 2,
-           f'num_classes={self.num_classes}: must be an integer >= 2 '
-           '(background + at least one class)')
-    _check(isinstance(self.input_size, int) and self.input_size >= 32,
-           f'input_size={self.input_size}: must be an integer >= 32')
-    _check(self.input_size % self.output_stride in (0, 1),
-           f'input_size={self.input_size}: must be k * output_stride or '
-           f'k * output_stride + 1 (output_stride={self.output_stride}; '
-           'DeepLab uses 513 = 32 * 16 + 1) so feature maps align')
-    _check(self.channel_divisor is None or (
-        isinstance(self.channel_divisor, int) and self.channel_divisor >= 1),
-           f'channel_divisor={self.channel_divisor}: must be None or a '
-           'positive integer')
-    _check(not self.backbone_weights or self.width_divisor == 8,
-           f'channel_divisor={self.channel_divisor} with backbone_weights='
-           f'{self.backbone_weights!r}: Keras applications checkpoints round '
-           'widths to multiples of 8; set channel_divisor=8')
+    _check(
+      self.output_stride in OUTPUT_STRIDES,
+      f'output_stride={self.output_stride}: must be one of '
+      f'{OUTPUT_STRIDES} (DeepLab uses atrous convolution past it)',
+    )
+    _check(
+      self.depth_multiplier > 0,
+      f'depth_multiplier={self.depth_multiplier}: must be positive',
+    )
+    _check(
+      isinstance(self.num_classes, int) and self.num_classes >= 2,
+      f'num_classes={self.num_classes}: must be an integer >= 2 '
+      '(background + at least one class)',
+    )
+    _check(
+      isinstance(self.input_size, int) and self.input_size >= 32,
+      f'input_size={self.input_size}: must be an integer >= 32',
+    )
+    _check(
+      self.input_size % self.output_stride in (0, 1),
+      f'input_size={self.input_size}: must be k * output_stride or '
+      f'k * output_stride + 1 (output_stride={self.output_stride}; '
+      'DeepLab uses 513 = 32 * 16 + 1) so feature maps align',
+    )
+    _check(
+      self.channel_divisor is None
+      or (isinstance(self.channel_divisor, int) and self.channel_divisor >= 1),
+      f'channel_divisor={self.channel_divisor}: must be None or a '
+      'positive integer',
+    )
+    _check(
+      not self.backbone_weights or self.width_divisor == 8,
+      f'channel_divisor={self.channel_divisor} with backbone_weights='
+      f'{self.backbone_weights!r}: Keras applications checkpoints round '
+      'widths to multiples of 8; set channel_divisor=8',
+    )
 
   @property
   def width_divisor(self) -> int:
@@ -122,6 +139,7 @@ class TrainConfig:
       resume checkpoints (a Keras epoch); lowered to a divisor of
       train_steps so that training runs exactly train_steps steps.
   """
+
   train_steps: int = 1000
   batch_size: int = 8
   base_lr: float = 0.007
@@ -135,19 +153,31 @@ class TrainConfig:
   steps_per_epoch: int = 50
 
   def __post_init__(self):
-    _check(self.train_steps > 0, f'train_steps={self.train_steps}: must be > 0',
-           'train')
-    _check(self.batch_size > 0, f'batch_size={self.batch_size}: must be > 0',
-           'train')
+    _check(
+      self.train_steps > 0,
+      f'train_steps={self.train_steps}: must be > 0',
+      'train',
+    )
+    _check(
+      self.batch_size > 0, f'batch_size={self.batch_size}: must be > 0', 'train'
+    )
     _check(self.base_lr > 0, f'base_lr={self.base_lr}: must be > 0', 'train')
-    _check(self.optimizer in OPTIMIZERS,
-           f'optimizer={self.optimizer!r}: must be one of {OPTIMIZERS}',
-           'train')
-    _check(0 < self.min_scale <= self.max_scale,
-           f'min_scale={self.min_scale}, max_scale={self.max_scale}: need '
-           '0 < min_scale <= max_scale', 'train')
-    _check(self.steps_per_epoch > 0,
-           f'steps_per_epoch={self.steps_per_epoch}: must be > 0', 'train')
+    _check(
+      self.optimizer in OPTIMIZERS,
+      f'optimizer={self.optimizer!r}: must be one of {OPTIMIZERS}',
+      'train',
+    )
+    _check(
+      0 < self.min_scale <= self.max_scale,
+      f'min_scale={self.min_scale}, max_scale={self.max_scale}: need '
+      '0 < min_scale <= max_scale',
+      'train',
+    )
+    _check(
+      self.steps_per_epoch > 0,
+      f'steps_per_epoch={self.steps_per_epoch}: must be > 0',
+      'train',
+    )
 
   @property
   def exact_steps_per_epoch(self) -> int:

@@ -11,9 +11,10 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
-import tf_keras
+
 # TF's freezing utility for tf.functions; it has no public TF2 name.
 from tensorflow.python.framework import convert_to_constants
+import tf_keras
 
 from model import layers as model_layers
 
@@ -39,16 +40,17 @@ def inference_model(model: tf_keras.Model) -> tf_keras.Model:
   image = tf_keras.Input((*size, 3), batch_size=1, dtype=tf.uint8, name=IMAGE)
   logits = model(tf.cast(image, tf.float32))
   outputs = {
-      CLASS_IDS: model_layers.ArgMax(name=CLASS_IDS)(logits),
-      PROBABILITIES: tf_keras.layers.Softmax(name=PROBABILITIES)(logits),
+    CLASS_IDS: model_layers.ArgMax(name=CLASS_IDS)(logits),
+    PROBABILITIES: tf_keras.layers.Softmax(name=PROBABILITIES)(logits),
   }
   return tf_keras.Model(image, outputs, name=f'{model.name}_inference')
 
 
 def convert_to_tflite(
-    model: tf_keras.Model,
-    representative_images: Optional[Iterable[np.ndarray]] = None,
-    float16_weights: bool = False) -> bytes:
+  model: tf_keras.Model,
+  representative_images: Optional[Iterable[np.ndarray]] = None,
+  float16_weights: bool = False,
+) -> bytes:
   """Converts an `inference_model` wrapper to a TFLite flatbuffer.
 
   Args:
@@ -67,30 +69,35 @@ def convert_to_tflite(
   """
   if representative_images is not None and float16_weights:
     raise ValueError(
-        f'convert_to_tflite({model.name!r}): representative_images (int8) '
-        'and float16_weights exclude each other; pass one')
+      f'convert_to_tflite({model.name!r}): representative_images (int8) '
+      'and float16_weights exclude each other; pass one'
+    )
   # The converter saves its trackable as a SavedModel to name the signature.
   # Handing it the variables alone, not the Keras model, spares it tracing
   # every layer for Keras serialization (10x faster, same ops and weights).
   trackable = tf.Module()
   trackable.variables_ = list(model.variables)
   converter = tf.lite.TFLiteConverter.from_concrete_functions(
-      [_image_function(model).get_concrete_function()], trackable)
+    [_image_function(model).get_concrete_function()], trackable
+  )
   if representative_images is not None:
-    calibration = [np.asarray(image, np.uint8)
-                   for image in representative_images]
+    calibration = [
+      np.asarray(image, np.uint8) for image in representative_images
+    ]
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.representative_dataset = lambda: ([image]
-                                                for image in calibration)
+    converter.representative_dataset = lambda: (
+      [image] for image in calibration
+    )
   if float16_weights:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
   return converter.convert()
 
 
-def freeze_graph(model: tf_keras.Model
-                 ) -> Tuple[tf.compat.v1.GraphDef, Dict[str, str]]:
+def freeze_graph(
+  model: tf_keras.Model,
+) -> Tuple[tf.compat.v1.GraphDef, Dict[str, str]]:
   """An `inference_model` wrapper as a TF1 frozen graph.
 
   The original TF1 project shipped `frozen_model.pb` for TF1 and C++
@@ -111,16 +118,23 @@ def freeze_graph(model: tf_keras.Model
     return outputs
 
   frozen = convert_to_constants.convert_variables_to_constants_v2(
-      _image_function(model, named_outputs).get_concrete_function())
-  return frozen.graph.as_graph_def(), {'input': frozen.inputs[0].name,
-                                       'outputs': names}
+    _image_function(model, named_outputs).get_concrete_function()
+  )
+  return frozen.graph.as_graph_def(), {
+    'input': frozen.inputs[0].name,
+    'outputs': names,
+  }
 
 
 def _image_function(model: tf_keras.Model, fn=None) -> tf.function:
   """`fn` (default: the model) as a tf.function of the uint8 `image`."""
   if model.input.dtype != tf.uint8:
     raise ValueError(
-        f'{model.name!r}: input dtype is {model.input.dtype.name}, expected '
-        'uint8; pass inference_model(model), not the training model')
-  return tf.function(fn or model, autograph=False, input_signature=[
-      tf.TensorSpec(model.input_shape, tf.uint8, name=IMAGE)])
+      f'{model.name!r}: input dtype is {model.input.dtype.name}, expected '
+      'uint8; pass inference_model(model), not the training model'
+    )
+  return tf.function(
+    fn or model,
+    autograph=False,
+    input_signature=[tf.TensorSpec(model.input_shape, tf.uint8, name=IMAGE)],
+  )

@@ -24,9 +24,15 @@ _DECODER_FILTERS = 256
 _LRASPP_FILTERS = 128
 
 
-def deeplabv3plus(features: Features, *, num_classes: int,
-                  output_stride: int, aspp: bool, decoder: bool,
-                  quant_friendly: bool) -> tf.Tensor:
+def deeplabv3plus(
+  features: Features,
+  *,
+  num_classes: int,
+  output_stride: int,
+  aspp: bool,
+  decoder: bool,
+  quant_friendly: bool,
+) -> tf.Tensor:
   """DeepLabV3+ head (arXiv 1802.02611, figure 2).
 
   Encoder head on level '5': image pooling and a 1x1 conv, plus three atrous
@@ -41,31 +47,43 @@ def deeplabv3plus(features: Features, *, num_classes: int,
     Logits at OS 4 with the decoder, at the output stride without.
   """
   x = _atrous_spatial_pyramid_pooling(
-      features['5'], output_stride=output_stride, with_atrous=aspp,
-      quant_friendly=quant_friendly)
+    features['5'],
+    output_stride=output_stride,
+    with_atrous=aspp,
+    quant_friendly=quant_friendly,
+  )
   if decoder:
     x = _decoder(x, features['2'], quant_friendly=quant_friendly)
   return tf_keras.layers.Conv2D(num_classes, 1, name='logits')(x)
 
 
-def _atrous_spatial_pyramid_pooling(x, *, output_stride: int,
-                                    with_atrous: bool, quant_friendly: bool):
+def _atrous_spatial_pyramid_pooling(
+  x, *, output_stride: int, with_atrous: bool, quant_friendly: bool
+):
   """ASPP (DeepLabV3 section 3.3, with separable convs as in V3+ 3.1)."""
   size = x.shape[1:3]
   pooled = tf_keras.layers.GlobalAveragePooling2D(
-      keepdims=True, name='aspp/image_pooling')(x)
-  pooled = model_layers.conv_bn_relu(pooled, _ASPP_FILTERS,
-                                     name='aspp/image_pooling/conv')
+    keepdims=True, name='aspp/image_pooling'
+  )(x)
+  pooled = model_layers.conv_bn_relu(
+    pooled, _ASPP_FILTERS, name='aspp/image_pooling/conv'
+  )
   branches = [
-      model_layers.resize_to(pooled, size, 'aspp/image_pooling/upsample'),
-      model_layers.conv_bn_relu(x, _ASPP_FILTERS, name='aspp/conv_1x1'),
+    model_layers.resize_to(pooled, size, 'aspp/image_pooling/upsample'),
+    model_layers.conv_bn_relu(x, _ASPP_FILTERS, name='aspp/conv_1x1'),
   ]
   if with_atrous:
     for rate in _ASPP_RATES_AT_OS16:
       rate = rate * 16 // output_stride
-      branches.append(model_layers.separable_conv(
-          x, _ASPP_FILTERS, rate=rate, quant_friendly=quant_friendly,
-          name=f'aspp/atrous_rate_{rate}'))
+      branches.append(
+        model_layers.separable_conv(
+          x,
+          _ASPP_FILTERS,
+          rate=rate,
+          quant_friendly=quant_friendly,
+          name=f'aspp/atrous_rate_{rate}',
+        )
+      )
   x = tf_keras.layers.Concatenate(name='aspp/concat')(branches)
   x = model_layers.conv_bn_relu(x, _ASPP_FILTERS, name='aspp/projection')
   return tf_keras.layers.Dropout(0.1, name='aspp/dropout')(x)
@@ -74,13 +92,17 @@ def _atrous_spatial_pyramid_pooling(x, *, output_stride: int,
 def _decoder(x, low_level, *, quant_friendly: bool):
   """DeepLabV3+ decoder (arXiv 1802.02611 section 3.1, table 1 and 2)."""
   low_level = model_layers.conv_bn_relu(
-      low_level, _DECODER_LOW_LEVEL_FILTERS, name='decoder/low_level')
+    low_level, _DECODER_LOW_LEVEL_FILTERS, name='decoder/low_level'
+  )
   x = model_layers.resize_to(x, low_level.shape[1:3], 'decoder/upsample')
   x = tf_keras.layers.Concatenate(name='decoder/concat')([x, low_level])
   for i in (1, 2):
-    x = model_layers.separable_conv(x, _DECODER_FILTERS,
-                                    quant_friendly=quant_friendly,
-                                    name=f'decoder/conv{i}')
+    x = model_layers.separable_conv(
+      x,
+      _DECODER_FILTERS,
+      quant_friendly=quant_friendly,
+      name=f'decoder/conv{i}',
+    )
   return x
 
 
@@ -100,9 +122,11 @@ def lraspp(features: Features, *, num_classes: int) -> tf.Tensor:
   high, low = features['5'], features['3']
   x = model_layers.conv_bn_relu(high, _LRASPP_FILTERS, name='lraspp/conv')
   gate = tf_keras.layers.GlobalAveragePooling2D(
-      keepdims=True, name='lraspp/pooling')(high)
-  gate = tf_keras.layers.Conv2D(_LRASPP_FILTERS, 1, use_bias=False,
-                                name='lraspp/pooling/conv')(gate)
+    keepdims=True, name='lraspp/pooling'
+  )(high)
+  gate = tf_keras.layers.Conv2D(
+    _LRASPP_FILTERS, 1, use_bias=False, name='lraspp/pooling/conv'
+  )(gate)
   gate = tf_keras.layers.Activation('sigmoid', name='lraspp/sigmoid')(gate)
   x = tf_keras.layers.Multiply(name='lraspp/gate')([x, gate])
   x = model_layers.resize_to(x, low.shape[1:3], 'lraspp/upsample')
@@ -111,8 +135,9 @@ def lraspp(features: Features, *, num_classes: int) -> tf.Tensor:
   return tf_keras.layers.Add(name='logits')([x, low])
 
 
-def image_classifier(features: Features, *, num_classes: int,
-                     hidden_filters: Optional[int]) -> tf.Tensor:
+def image_classifier(
+  features: Features, *, num_classes: int, hidden_filters: Optional[int]
+) -> tf.Tensor:
   """The ImageNet classifier the backbones were published with.
 
   Only used to check backbones against their papers' sizes (MobileNetV2
@@ -124,8 +149,7 @@ def image_classifier(features: Features, *, num_classes: int,
   if hidden_filters is None:
     x = tf_keras.layers.GlobalAveragePooling2D(name='avg_pool')(x)
     return tf_keras.layers.Dense(num_classes, name='predictions')(x)
-  x = tf_keras.layers.GlobalAveragePooling2D(keepdims=True,
-                                             name='avg_pool')(x)
+  x = tf_keras.layers.GlobalAveragePooling2D(keepdims=True, name='avg_pool')(x)
   x = tf_keras.layers.Conv2D(hidden_filters, 1, name='Conv_2')(x)
   x = model_layers.HardSwish(name='Conv_2/hard_swish')(x)
   x = tf_keras.layers.Dropout(0.2, name='dropout')(x)

@@ -5,8 +5,9 @@ import tensorflow as tf
 from data.features import IGNORE_LABEL
 
 
-def masked_sparse_cross_entropy(labels: tf.Tensor,
-                                logits: tf.Tensor) -> tf.Tensor:
+def masked_sparse_cross_entropy(
+  labels: tf.Tensor, logits: tf.Tensor
+) -> tf.Tensor:
   """Mean softmax cross-entropy over the pixels whose label is not ignored.
 
   DeepLab's loss (research/deeplab/utils/train_utils.py): pixels labelled
@@ -23,7 +24,9 @@ def masked_sparse_cross_entropy(labels: tf.Tensor,
   valid = tf.not_equal(labels, IGNORE_LABEL)
   safe_labels = tf.where(valid, labels, tf.zeros_like(labels))
   per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=safe_labels, logits=tf.cast(logits, tf.float32))
+    labels=safe_labels, logits=tf.cast(logits, tf.float32)
+  )
   weights = tf.cast(valid, tf.float32)
   return tf.math.divide_no_nan(
-      tf.reduce_sum(per_pixel * weights), tf.reduce_sum(weights))
+    tf.reduce_sum(per_pixel * weights), tf.reduce_sum(weights)
+  )

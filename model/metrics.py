@@ -23,8 +23,9 @@ PIXEL_ACCURACY = 'pixel_accuracy'
 IOU_PREFIX = 'iou/'
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
-                     num_classes: int) -> np.ndarray:
+def confusion_matrix(
+  labels: np.ndarray, predictions: np.ndarray, num_classes: int
+) -> np.ndarray:
   """[num_classes, num_classes] counts, rows = true class, cols = predicted.
 
   Pixels labelled features.IGNORE_LABEL are left out. Any other label or
@@ -33,23 +34,27 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
   labels = np.asarray(labels).astype(np.int64).ravel()
   predictions = np.asarray(predictions).astype(np.int64).ravel()
   if labels.shape != predictions.shape:
-    raise ValueError(f'labels have {labels.size} pixels but predictions '
-                     f'{predictions.size}')
+    raise ValueError(
+      f'labels have {labels.size} pixels but predictions {predictions.size}'
+    )
   keep = labels != features.IGNORE_LABEL
   labels, predictions = labels[keep], predictions[keep]
   for name, values in (('label', labels), ('prediction', predictions)):
     bad = (values < 0) | (values >= num_classes)
     if bad.any():
-      raise ValueError(f'{name} value {values[bad][0]} is outside the '
-                       f'{num_classes} classes (and is not the ignore label '
-                       f'{features.IGNORE_LABEL})')
-  return np.bincount(labels * num_classes + predictions,
-                     minlength=num_classes * num_classes).reshape(
-                         num_classes, num_classes)
+      raise ValueError(
+        f'{name} value {values[bad][0]} is outside the '
+        f'{num_classes} classes (and is not the ignore label '
+        f'{features.IGNORE_LABEL})'
+      )
+  return np.bincount(
+    labels * num_classes + predictions, minlength=num_classes * num_classes
+  ).reshape(num_classes, num_classes)
 
 
-def scores_from_confusion(matrix: np.ndarray,
-                          class_names: Sequence[str]) -> Dict[str, object]:
+def scores_from_confusion(
+  matrix: np.ndarray, class_names: Sequence[str]
+) -> Dict[str, object]:
   """{'mean_iou', 'per_class_iou' {name: IoU or None}, 'pixel_accuracy'}.
 
   A class that is neither present nor predicted has no IoU (None) and does
@@ -59,14 +64,16 @@ def scores_from_confusion(matrix: np.ndarray,
   true_positives = np.diag(matrix)
   union = matrix.sum(axis=0) + matrix.sum(axis=1) - true_positives
   per_class = {}
-  for name, tp, denominator in zip(class_names, true_positives, union, strict=True):
+  for name, tp, denominator in zip(
+    class_names, true_positives, union, strict=True
+  ):
     per_class[name] = float(tp / denominator) if denominator > 0 else None
   present = [v for v in per_class.values() if v is not None]
   total = matrix.sum()
   return {
-      MEAN_IOU: float(np.mean(present)) if present else 0.0,
-      'per_class_iou': per_class,
-      PIXEL_ACCURACY: float(true_positives.sum() / total) if total else 0.0,
+    MEAN_IOU: float(np.mean(present)) if present else 0.0,
+    'per_class_iou': per_class,
+    PIXEL_ACCURACY: float(true_positives.sum() / total) if total else 0.0,
   }
 
 
@@ -74,6 +81,8 @@ def decode_label_png(encoded: bytes) -> np.ndarray:
   """The class-id mask of an example: PNG bytes -> uint8 [H, W]."""
   mask = np.asarray(Image.open(io.BytesIO(encoded)))
   if mask.ndim != 2:
-    raise ValueError(f'label mask has shape {mask.shape}; expected a '
-                     'single-channel PNG of class ids')
+    raise ValueError(
+      f'label mask has shape {mask.shape}; expected a '
+      'single-channel PNG of class ids'
+    )
   return mask

@@ -29,14 +29,17 @@ from model.config import ModelConfig
 
 def profile(config: ModelConfig, classifier: bool = False) -> Dict[str, Any]:
   """Builds the model of a config and measures it."""
-  model = (builder.build_classifier(config) if classifier
-           else builder.build_model(config))
+  model = (
+    builder.build_classifier(config)
+    if classifier
+    else builder.build_model(config)
+  )
   return {
-      'model': model.name,
-      'config': config.to_dict(),
-      'params': int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-      'total_params': int(model.count_params()),
-      'madds': count_madds(model),
+    'model': model.name,
+    'config': config.to_dict(),
+    'params': int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+    'total_params': int(model.count_params()),
+    'madds': count_madds(model),
   }
 
 
@@ -49,8 +52,14 @@ def count_madds(model: tf_keras.Model) -> int:
       total += height * width * channels * np.prod(layer.kernel_size)
     elif isinstance(layer, tf_keras.layers.Conv2D):
       height, width, channels = layer.output.shape[1:]
-      total += (height * width * channels * np.prod(layer.kernel_size) *
-                layer.input.shape[-1] // layer.groups)
+      total += (
+        height
+        * width
+        * channels
+        * np.prod(layer.kernel_size)
+        * layer.input.shape[-1]
+        // layer.groups
+      )
     elif isinstance(layer, tf_keras.layers.Dense):
       total += layer.input.shape[-1] * layer.units
   return int(total)
@@ -75,6 +84,7 @@ if __name__ == '__main__':
   # as a library (tests, bench/) leaves the importer's flags alone.
   model_flags.define_model_flags(ModelConfig(), exclude=('backbone_weights',))
   flags.adopt_module_key_flags(model_flags)  # Listed by --help.
-  flags.DEFINE_boolean('classifier', False,
-                       'Profile the backbone as its ImageNet classifier.')
+  flags.DEFINE_boolean(
+    'classifier', False, 'Profile the backbone as its ImageNet classifier.'
+  )
   app.run(main)

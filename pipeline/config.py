@@ -32,6 +32,7 @@ class QualityGate:
     max_int8_mean_iou_drop: the push is refused when the int8 TFLite model's
       mIoU is more than this below the float TFLite model's.
   """
+
   min_mean_iou: float = 0.5
   max_mean_iou_decrease: float = 0.01
   max_int8_mean_iou_drop: float = 0.05
@@ -44,6 +45,7 @@ class Preset:
   The model's num_classes is set from the dataset's labels when a run is
   configured; the preset's own is a placeholder.
   """
+
   model: ModelConfig
   train: TrainConfig
   gate: QualityGate
@@ -53,21 +55,31 @@ class Preset:
 # DeepLab's train.py flags) and the demo's CPU-sized one. Each states only
 # what differs from the configs' defaults.
 PRESETS: Dict[str, Preset] = {
-    'demo': Preset(
-        model=ModelConfig(depth_multiplier=0.5, quant_friendly=True,
-                          input_size=128),
-        train=TrainConfig(train_steps=2000, base_lr=0.002, optimizer='adam',
-                          weight_decay=0.0, min_scale=0.75, max_scale=1.5,
-                          steps_per_epoch=100),
-        gate=QualityGate(min_mean_iou=0.5)),
-    'people': Preset(
-        model=ModelConfig(quant_friendly=True, input_size=256),
-        train=TrainConfig(train_steps=150000, batch_size=16, base_lr=0.05),
-        gate=QualityGate(min_mean_iou=0.7)),
-    'voc': Preset(
-        model=ModelConfig(decoder=False, input_size=513),
-        train=TrainConfig(train_steps=30000, batch_size=16, base_lr=0.007),
-        gate=QualityGate(min_mean_iou=0.6)),
+  'demo': Preset(
+    model=ModelConfig(
+      depth_multiplier=0.5, quant_friendly=True, input_size=128
+    ),
+    train=TrainConfig(
+      train_steps=2000,
+      base_lr=0.002,
+      optimizer='adam',
+      weight_decay=0.0,
+      min_scale=0.75,
+      max_scale=1.5,
+      steps_per_epoch=100,
+    ),
+    gate=QualityGate(min_mean_iou=0.5),
+  ),
+  'people': Preset(
+    model=ModelConfig(quant_friendly=True, input_size=256),
+    train=TrainConfig(train_steps=150000, batch_size=16, base_lr=0.05),
+    gate=QualityGate(min_mean_iou=0.7),
+  ),
+  'voc': Preset(
+    model=ModelConfig(decoder=False, input_size=513),
+    train=TrainConfig(train_steps=30000, batch_size=16, base_lr=0.007),
+    gate=QualityGate(min_mean_iou=0.6),
+  ),
 }
 
 
@@ -93,6 +105,7 @@ class RunConfig:
     demo_images: demo: how many images to generate.
     pipeline_name: the TFX pipeline name (ML Metadata context).
   """
+
   dataset: str
   data_root: str
   output_dir: str
@@ -112,29 +125,44 @@ class RunConfig:
   pipeline_name: str = 'mobile-deeplab'
 
   def __post_init__(self):
-    _check(self.dataset in datasets.DATASETS,
-           f'dataset={self.dataset!r}: must be one of '
-           f'{tuple(datasets.DATASETS)}')
-    _check(self.preset in PRESETS,
-           f'preset={self.preset!r}: must be one of {tuple(PRESETS)}')
-    _check(self.runner in RUNNERS,
-           f'runner={self.runner!r}: must be one of {RUNNERS}')
-    _check(self.runner != 'local' or not files.is_url(self.output_dir),
-           f'output_dir={self.output_dir}: runner=local needs a local folder '
-           '(ML Metadata is a SQLite file in it)')
+    _check(
+      self.dataset in datasets.DATASETS,
+      f'dataset={self.dataset!r}: must be one of {tuple(datasets.DATASETS)}',
+    )
+    _check(
+      self.preset in PRESETS,
+      f'preset={self.preset!r}: must be one of {tuple(PRESETS)}',
+    )
+    _check(
+      self.runner in RUNNERS,
+      f'runner={self.runner!r}: must be one of {RUNNERS}',
+    )
+    _check(
+      self.runner != 'local' or not files.is_url(self.output_dir),
+      f'output_dir={self.output_dir}: runner=local needs a local folder '
+      '(ML Metadata is a SQLite file in it)',
+    )
     if self.runner == 'vertex':
-      _check(bool(self.image), 'runner=vertex needs the container image '
-             '(--image) that holds this project; see the Dockerfile')
-      _check(not datasets.get(self.dataset).generate,
-             'runner=vertex needs a real dataset: the demo data is '
-             'generated on the local disk')
-    _check(0 < self.eval_fraction < 1,
-           f'eval_fraction={self.eval_fraction}: must be in (0, 1)')
-    _check(self.demo_images > 0,
-           f'demo_images={self.demo_images}: must be > 0')
-    _check(len(self.labels) == self.model.num_classes,
-           f'{len(self.labels)} labels {self.labels} but '
-           f'num_classes={self.model.num_classes}')
+      _check(
+        bool(self.image),
+        'runner=vertex needs the container image '
+        '(--image) that holds this project; see the Dockerfile',
+      )
+      _check(
+        not datasets.get(self.dataset).generate,
+        'runner=vertex needs a real dataset: the demo data is '
+        'generated on the local disk',
+      )
+    _check(
+      0 < self.eval_fraction < 1,
+      f'eval_fraction={self.eval_fraction}: must be in (0, 1)',
+    )
+    _check(self.demo_images > 0, f'demo_images={self.demo_images}: must be > 0')
+    _check(
+      len(self.labels) == self.model.num_classes,
+      f'{len(self.labels)} labels {self.labels} but '
+      f'num_classes={self.model.num_classes}',
+    )
 
   @property
   def pipeline_root(self) -> str:
@@ -151,14 +179,19 @@ class RunConfig:
 
   @property
   def checkpoint_dir(self) -> str:
-    """Survives a killed Trainer so a rerun resumes (see components.training)."""
+    """Outlives a killed Trainer so a rerun resumes (components.training)."""
     return os.path.join(self.output_dir, 'checkpoints')
 
 
-def build_run_config(preset: str, dataset: str, data_root: str,
-                     output_dir: str, labels: Sequence[str],
-                     overrides: Optional[Mapping[str, Mapping[str, Any]]]
-                     = None, **run_fields) -> RunConfig:
+def build_run_config(
+  preset: str,
+  dataset: str,
+  data_root: str,
+  output_dir: str,
+  labels: Sequence[str],
+  overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
+  **run_fields,
+) -> RunConfig:
   """A RunConfig from a preset, with `overrides` per section on top.
 
   Args:
@@ -168,18 +201,25 @@ def build_run_config(preset: str, dataset: str, data_root: str,
       values that replace the preset's (unset flags are simply absent).
     **run_fields: the remaining RunConfig fields.
   """
-  _check(preset in PRESETS, f'preset={preset!r}: must be one of '
-         f'{tuple(PRESETS)}')
+  _check(
+    preset in PRESETS, f'preset={preset!r}: must be one of {tuple(PRESETS)}'
+  )
   overrides = overrides or {}
   recipe = PRESETS[preset]
-  model = dataclasses.replace(recipe.model, num_classes=len(labels),
-                              **overrides.get('model', {}))
+  model = dataclasses.replace(
+    recipe.model, num_classes=len(labels), **overrides.get('model', {})
+  )
   return RunConfig(
-      dataset=dataset, data_root=data_root, output_dir=output_dir,
-      labels=tuple(labels), preset=preset, model=model,
-      train=dataclasses.replace(recipe.train, **overrides.get('train', {})),
-      gate=dataclasses.replace(recipe.gate, **overrides.get('gate', {})),
-      **run_fields)
+    dataset=dataset,
+    data_root=data_root,
+    output_dir=output_dir,
+    labels=tuple(labels),
+    preset=preset,
+    model=model,
+    train=dataclasses.replace(recipe.train, **overrides.get('train', {})),
+    gate=dataclasses.replace(recipe.gate, **overrides.get('gate', {})),
+    **run_fields,
+  )
 
 
 def default_beam_pipeline_args(dataset: str) -> Tuple[str, ...]:

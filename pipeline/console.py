@@ -17,9 +17,12 @@ import warnings
 from absl import flags
 
 _PROJECT_DIRS = tuple(
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                 package) + os.sep
-    for package in ('pipeline', 'components', 'model', 'data'))
+  os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), package
+  )
+  + os.sep
+  for package in ('pipeline', 'components', 'model', 'data')
+)
 _COMPONENT_LINE = re.compile(r'^Component (\S+) is (running|finished)\.')
 _started = {}
 
@@ -66,31 +69,44 @@ class _UserFacingFilter(logging.Filter):
 def _is_noise(record: logging.LogRecord) -> bool:
   """Warnings a user cannot act on (deprecations inside the libraries)."""
   message = record.getMessage()
-  return any(text in message for text in (
-      'is deprecated', 'deprecation', 'will be removed',
+  return any(
+    text in message
+    for text in (
+      'is deprecated',
+      'deprecation',
+      'will be removed',
       'Compiled the loaded model, but the compiled metrics',
       'Skipping full serialization of Keras layer',
-      'python-snappy', 'property_predicate is not supported',
-      'does not have payload_format', 'Using Any for unsupported type'))
+      'python-snappy',
+      'property_predicate is not supported',
+      'does not have payload_format',
+      'Using Any for unsupported type',
+    )
+  )
 
 
 def quiet_libraries() -> None:
   """Routes library logs as described in the module docstring."""
   warnings.filterwarnings('ignore', category=FutureWarning)
   warnings.filterwarnings('ignore', category=DeprecationWarning)
-  warnings.filterwarnings('ignore', category=UserWarning,
-                          module=r'(apache_beam|tensorflow|tfx|google)')
+  warnings.filterwarnings(
+    'ignore',
+    category=UserWarning,
+    module=r'(apache_beam|tensorflow|tfx|google)',
+  )
   root = logging.getLogger()
   root.setLevel(logging.INFO)
   for handler in root.handlers:
     handler.addFilter(_UserFacingFilter())
-    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s',
-                                           datefmt='%H:%M:%S'))
+    handler.setFormatter(
+      logging.Formatter('%(asctime)s %(message)s', datefmt='%H:%M:%S')
+    )
 
 
 def log_to_file(log_path: str) -> None:
   """Keeps the complete, unfiltered log of the run in `log_path`."""
   full_log = logging.FileHandler(log_path)
-  full_log.setFormatter(logging.Formatter(
-      '%(asctime)s %(levelname)s %(name)s %(message)s'))
+  full_log.setFormatter(
+    logging.Formatter('%(asctime)s %(levelname)s %(name)s %(message)s')
+  )
   logging.getLogger().addHandler(full_log)

@@ -19,8 +19,10 @@ def load_segmenter(path: str) -> Tuple[Segmenter, List[str]]:
     with open(path, 'rb') as f:
       return TFLiteSegmenter(f.read()).segment, _labels(os.path.dirname(path))
   if not os.path.isfile(os.path.join(path, 'saved_model.pb')):
-    raise ValueError(f'--model={path}: neither a .tflite file nor a '
-                     'SavedModel folder (no saved_model.pb)')
+    raise ValueError(
+      f'--model={path}: neither a .tflite file nor a '
+      'SavedModel folder (no saved_model.pb)'
+    )
   serve = tf.saved_model.load(path).signatures['serving_images']
 
   def segment(image: np.ndarray) -> np.ndarray:
@@ -31,9 +33,12 @@ def load_segmenter(path: str) -> Tuple[Segmenter, List[str]]:
 
 def _labels(folder: str) -> List[str]:
   """A pushed version's labels.txt, or the one in a SavedModel's extras."""
-  for candidate in (os.path.join(folder, labels.LABELS_FILE),
-                    model_io.labels_path(folder)):
+  for candidate in (
+    os.path.join(folder, labels.LABELS_FILE),
+    model_io.labels_path(folder),
+  ):
     if os.path.isfile(candidate):
       return list(labels.read_labels(candidate))
-  raise ValueError(f'no {labels.LABELS_FILE} in {folder} (nor '
-                   f'{model_io.labels_path(folder)})')
+  raise ValueError(
+    f'no {labels.LABELS_FILE} in {folder} (nor {model_io.labels_path(folder)})'
+  )

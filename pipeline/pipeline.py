@@ -28,66 +28,93 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
   """The pipeline of a run, every setting taken from `config`."""
   code_version = source_fingerprint()
   example_gen = create_example_gen(
-      config.dataset, config.data_root, eval_fraction=config.eval_fraction,
-      voc_aug=config.voc_aug, skip_bad_examples=config.skip_bad_examples,
-      code_version=code_version).with_id('ExampleGen')
+    config.dataset,
+    config.data_root,
+    eval_fraction=config.eval_fraction,
+    voc_aug=config.voc_aug,
+    skip_bad_examples=config.skip_bad_examples,
+    code_version=code_version,
+  ).with_id('ExampleGen')
   statistics_gen = tfx.components.StatisticsGen(
-      examples=example_gen.outputs['examples'])
+    examples=example_gen.outputs['examples']
+  )
   schema_gen = tfx.components.SchemaGen(
-      statistics=statistics_gen.outputs['statistics'],
-      infer_feature_shape=True)
+    statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True
+  )
   example_validator = tfx.components.ExampleValidator(
-      statistics=statistics_gen.outputs['statistics'],
-      schema=schema_gen.outputs['schema'])
+    statistics=statistics_gen.outputs['statistics'],
+    schema=schema_gen.outputs['schema'],
+  )
   transform = tfx.components.Transform(
-      examples=example_gen.outputs['examples'],
-      schema=schema_gen.outputs['schema'],
-      preprocessing_fn=PREPROCESSING_FN,
-      custom_config={'input_size': config.model.input_size,
-                     'code_version': code_version})
+    examples=example_gen.outputs['examples'],
+    schema=schema_gen.outputs['schema'],
+    preprocessing_fn=PREPROCESSING_FN,
+    custom_config={
+      'input_size': config.model.input_size,
+      'code_version': code_version,
+    },
+  )
   trainer = tfx.components.Trainer(
-      run_fn=RUN_FN,
-      examples=transform.outputs['transformed_examples'],
-      transform_graph=transform.outputs['transform_graph'],
-      schema=schema_gen.outputs['schema'],
-      train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
-      eval_args=tfx.proto.EvalArgs(num_steps=0),
-      custom_config={**training.custom_config(
-          config.model, config.train, config.labels, config.checkpoint_dir),
-                     'code_version': code_version})
+    run_fn=RUN_FN,
+    examples=transform.outputs['transformed_examples'],
+    transform_graph=transform.outputs['transform_graph'],
+    schema=schema_gen.outputs['schema'],
+    train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
+    eval_args=tfx.proto.EvalArgs(num_steps=0),
+    custom_config={
+      **training.custom_config(
+        config.model, config.train, config.labels, config.checkpoint_dir
+      ),
+      'code_version': code_version,
+    },
+  )
   model_resolver = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(
-          type=tfx.types.standard_artifacts.ModelBlessing),
+    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+    model_blessing=tfx.dsl.Channel(
+      type=tfx.types.standard_artifacts.ModelBlessing
+    ),
   ).with_id('latest_blessed_model_resolver')
   evaluator = tfx.components.Evaluator(
-      examples=example_gen.outputs['examples'],
-      model=trainer.outputs['model'],
-      baseline_model=model_resolver.outputs['model'],
-      example_splits=[features.EVAL_SPLIT],
-      eval_config=eval_config(config))
+    examples=example_gen.outputs['examples'],
+    model=trainer.outputs['model'],
+    baseline_model=model_resolver.outputs['model'],
+    example_splits=[features.EVAL_SPLIT],
+    eval_config=eval_config(config),
+  )
   tflite_export = TFLiteExport(
-      model=trainer.outputs['model'],
-      examples=example_gen.outputs['examples'],
-      code_version=code_version)
+    model=trainer.outputs['model'],
+    examples=example_gen.outputs['examples'],
+    code_version=code_version,
+  )
   pusher = MobilePusher(
-      model=trainer.outputs['model'],
-      model_blessing=evaluator.outputs['blessing'],
-      tflite_model=tflite_export.outputs['tflite_model'],
-      push_destination=config.serving_dir,
-      code_version=code_version,
-      max_int8_mean_iou_drop=config.gate.max_int8_mean_iou_drop)
+    model=trainer.outputs['model'],
+    model_blessing=evaluator.outputs['blessing'],
+    tflite_model=tflite_export.outputs['tflite_model'],
+    push_destination=config.serving_dir,
+    code_version=code_version,
+    max_int8_mean_iou_drop=config.gate.max_int8_mean_iou_drop,
+  )
 
   return tfx.dsl.Pipeline(
-      pipeline_name=config.pipeline_name,
-      pipeline_root=config.pipeline_root,
-      components=[example_gen, statistics_gen, schema_gen,
-                  example_validator, transform, trainer, model_resolver,
-                  evaluator, tflite_export, pusher],
-      enable_cache=True,
-      metadata_connection_config=metadata_connection_config(config),
-      beam_pipeline_args=list(config.beam_pipeline_args))
+    pipeline_name=config.pipeline_name,
+    pipeline_root=config.pipeline_root,
+    components=[
+      example_gen,
+      statistics_gen,
+      schema_gen,
+      example_validator,
+      transform,
+      trainer,
+      model_resolver,
+      evaluator,
+      tflite_export,
+      pusher,
+    ],
+    enable_cache=True,
+    metadata_connection_config=metadata_connection_config(config),
+    beam_pipeline_args=list(config.beam_pipeline_args),
+  )
 
 
 def metadata_connection_config(config: RunConfig):
@@ -98,7 +125,8 @@ def metadata_connection_config(config: RunConfig):
   if config.runner != 'local':
     return None
   return tfx.orchestration.metadata.sqlite_metadata_connection_config(
-      config.metadata_path)
+    config.metadata_path
+  )
 
 
 def eval_config(config: RunConfig) -> tfma.EvalConfig:
@@ -108,20 +136,32 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
   revival needed); the metric reads the original masks from the raw examples.
   """
   threshold = tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(
-          lower_bound={'value': config.gate.min_mean_iou}),
-      change_threshold=tfma.GenericChangeThreshold(
-          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-          absolute={'value': -config.gate.max_mean_iou_decrease}))
+    value_threshold=tfma.GenericValueThreshold(
+      lower_bound={'value': config.gate.min_mean_iou}
+    ),
+    change_threshold=tfma.GenericChangeThreshold(
+      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+      absolute={'value': -config.gate.max_mean_iou_decrease},
+    ),
+  )
   return tfma.EvalConfig(
-      model_specs=[tfma.ModelSpec(signature_name='serving_default',
-                                  model_type=tfma.TF_GENERIC)],
-      slicing_specs=[tfma.SlicingSpec()],
-      metrics_specs=[tfma.MetricsSpec(metrics=[
+    model_specs=[
+      tfma.ModelSpec(
+        signature_name='serving_default', model_type=tfma.TF_GENERIC
+      )
+    ],
+    slicing_specs=[tfma.SlicingSpec()],
+    metrics_specs=[
+      tfma.MetricsSpec(
+        metrics=[
           tfma.MetricConfig(class_name='ExampleCount'),
           tfma.MetricConfig(
-              class_name=iou_metric.SegmentationIoU.__name__,
-              module=iou_metric.__name__,
-              config=json.dumps({'class_names': list(config.labels)}),
-              threshold=threshold),
-      ])])
+            class_name=iou_metric.SegmentationIoU.__name__,
+            module=iou_metric.__name__,
+            config=json.dumps({'class_names': list(config.labels)}),
+            threshold=threshold,
+          ),
+        ]
+      )
+    ],
+  )

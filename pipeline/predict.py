@@ -30,8 +30,12 @@ flags.DEFINE_string('model', None, 'SavedModel folder or .tflite file.')
 flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
 
 
-def predict_files(segment: inference.Segmenter, labels: List[str],
-                  paths: List[str], output_dir: str) -> List[str]:
+def predict_files(
+  segment: inference.Segmenter,
+  labels: List[str],
+  paths: List[str],
+  output_dir: str,
+) -> List[str]:
   """Writes overlay and mask PNGs for each image; returns the paths."""
   os.makedirs(output_dir, exist_ok=True)
   written = []
@@ -45,7 +49,8 @@ def predict_files(segment: inference.Segmenter, labels: List[str],
     overlay_path = os.path.join(output_dir, f'{stem}_overlay.png')
     mask_path = os.path.join(output_dir, f'{stem}_mask.png')
     Image.fromarray(visualize.overlay(image, class_ids, len(labels))).save(
-        overlay_path)
+      overlay_path
+    )
     Image.fromarray(class_ids, mode='L').save(mask_path)
     written += [overlay_path, mask_path]
   return written
@@ -53,8 +58,10 @@ def predict_files(segment: inference.Segmenter, labels: List[str],
 
 def main(argv) -> int:
   if not FLAGS.model or not FLAGS.output_dir or len(argv) < 2:
-    return console.fail('usage: python -m pipeline.predict --model=PATH '
-                        '--output_dir=DIR IMAGE [IMAGE ...]')
+    return console.fail(
+      'usage: python -m pipeline.predict --model=PATH '
+      '--output_dir=DIR IMAGE [IMAGE ...]'
+    )
   try:
     segment, labels = inference.load_segmenter(FLAGS.model)
     for path in predict_files(segment, labels, argv[1:], FLAGS.output_dir):

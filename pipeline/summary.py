@@ -36,33 +36,49 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
   """The run summary of the latest run of `config`'s pipeline."""
   outputs, timings = latest_run_outputs(store, config.pipeline_name)
   tflite_uri = _uri(outputs, 'TFLiteExport', 'tflite_model')
-  tflite_scores = _read_json(os.path.join(
-      tflite_uri, tflite_export.METRICS_FILE)) if tflite_uri else {}
+  tflite_scores = (
+    _read_json(os.path.join(tflite_uri, tflite_export.METRICS_FILE))
+    if tflite_uri
+    else {}
+  )
   pushed = outputs.get(('MobilePusher', 'pushed_model'))
   model_uri = _uri(outputs, 'Trainer', 'model')
   blessing = outputs.get(('Evaluator', 'blessing'))
   examples_uri = _uri(outputs, 'ExampleGen', 'examples')
   return {
-      'dataset': config.dataset,
-      'num_examples': _example_counts(
-          _uri(outputs, 'StatisticsGen', 'statistics')),
-      'metrics': _evaluator_metrics(
-          _uri(outputs, 'Evaluator', 'evaluation'), config.labels),
-      'metrics_tflite': {kind: tflite_scores.get(kind)
-                         for kind in tflite_export.TFLITE_FILES},
-      'blessed': bool(blessing and _property(blessing, 'blessed')),
-      'pushed_dir': (os.path.abspath(_property(pushed, 'pushed_destination'))
-                     if pushed and _property(pushed, 'pushed') else None),
-      'not_pushed_reason': (_property(pushed, 'not_pushed_reason')
-                            if pushed else None) or None,
-      'saved_model': (os.path.abspath(path_utils.serving_model_path(model_uri))
-                      if model_uri else None),
-      'tflite': {kind: _existing(tflite_uri, filename)
-                 for kind, filename in tflite_export.TFLITE_FILES.items()},
-      'examples': os.path.abspath(examples_uri) if examples_uri else None,
-      'input_size': config.model.input_size,
-      'labels': list(config.labels),
-      'components': timings,
+    'dataset': config.dataset,
+    'num_examples': _example_counts(
+      _uri(outputs, 'StatisticsGen', 'statistics')
+    ),
+    'metrics': _evaluator_metrics(
+      _uri(outputs, 'Evaluator', 'evaluation'), config.labels
+    ),
+    'metrics_tflite': {
+      kind: tflite_scores.get(kind) for kind in tflite_export.TFLITE_FILES
+    },
+    'blessed': bool(blessing and _property(blessing, 'blessed')),
+    'pushed_dir': (
+      os.path.abspath(_property(pushed, 'pushed_destination'))
+      if pushed and _property(pushed, 'pushed')
+      else None
+    ),
+    'not_pushed_reason': (
+      _property(pushed, 'not_pushed_reason') if pushed else None
+    )
+    or None,
+    'saved_model': (
+      os.path.abspath(path_utils.serving_model_path(model_uri))
+      if model_uri
+      else None
+    ),
+    'tflite': {
+      kind: _existing(tflite_uri, filename)
+      for kind, filename in tflite_export.TFLITE_FILES.items()
+    },
+    'examples': os.path.abspath(examples_uri) if examples_uri else None,
+    'input_size': config.model.input_size,
+    'labels': list(config.labels),
+    'components': timings,
   }
 
 
@@ -77,54 +93,75 @@ def format_text(summary: Dict) -> str:
   """A few lines for a person watching the terminal."""
   lines = ['', 'Components:']
   for timing in summary['components']:
-    lines.append(f"  {timing['component']:<32} {timing['state']:<9} "
-                 f"{timing['seconds']:7.1f} s")
-  counts = ', '.join(f'{split} {count}' for split, count in
-                     sorted(summary['num_examples'].items()))
-  lines.append(f"Dataset {summary['dataset']}: {counts} examples")
+    lines.append(
+      f'  {timing["component"]:<32} {timing["state"]:<9} '
+      f'{timing["seconds"]:7.1f} s'
+    )
+  counts = ', '.join(
+    f'{split} {count}'
+    for split, count in sorted(summary['num_examples'].items())
+  )
+  lines.append(f'Dataset {summary["dataset"]}: {counts} examples')
   scores = summary['metrics']
   if scores:
     per_class = ', '.join(
-        f'{name} {_fmt(value)}'
-        for name, value in scores['per_class_iou'].items())
-    lines.append(f"SavedModel on eval: mean IoU {_fmt(scores['mean_iou'])} "
-                 f"({per_class}); pixel accuracy "
-                 f"{_fmt(scores['pixel_accuracy'])}")
+      f'{name} {_fmt(value)}' for name, value in scores['per_class_iou'].items()
+    )
+    lines.append(
+      f'SavedModel on eval: mean IoU {_fmt(scores["mean_iou"])} '
+      f'({per_class}); pixel accuracy '
+      f'{_fmt(scores["pixel_accuracy"])}'
+    )
   for kind, scores in summary['metrics_tflite'].items():
     if scores:
-      lines.append(f'TFLite {kind:<5} on eval: mean IoU '
-                   f"{_fmt(scores['mean_iou'])}")
-  lines.append(f"Blessed: {summary['blessed']}")
+      lines.append(
+        f'TFLite {kind:<5} on eval: mean IoU {_fmt(scores["mean_iou"])}'
+      )
+  lines.append(f'Blessed: {summary["blessed"]}')
   if summary['pushed_dir']:
-    lines.append(f"Pushed to: {summary['pushed_dir']}")
+    lines.append(f'Pushed to: {summary["pushed_dir"]}')
   else:
-    lines.append(f"Not pushed: {summary['not_pushed_reason']}")
+    lines.append(f'Not pushed: {summary["not_pushed_reason"]}')
   return '\n'.join(lines)
 
 
 def latest_run_outputs(store: mlmd.MetadataStore, pipeline_name: str):
   """({(component id, output key): artifact}, [timing]) of the latest run."""
-  runs = [c for c in store.get_contexts_by_type(_RUN_CONTEXT)
-          if _belongs_to(store, c, pipeline_name)]
+  runs = [
+    c
+    for c in store.get_contexts_by_type(_RUN_CONTEXT)
+    if _belongs_to(store, c, pipeline_name)
+  ]
   if not runs:
     raise RuntimeError(f'no run of pipeline {pipeline_name!r} in ML Metadata')
   run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
-  executions = sorted(store.get_executions_by_context(run.id),
-                      key=lambda e: (e.create_time_since_epoch, e.id))
+  executions = sorted(
+    store.get_executions_by_context(run.id),
+    key=lambda e: (e.create_time_since_epoch, e.id),
+  )
   outputs, timings = {}, []
   for execution in executions:
     component = _component_id(store, execution)
-    timings.append({
+    timings.append(
+      {
         'component': component,
-        'state': mlmd.proto.Execution.State.Name(
-            execution.last_known_state),
-        'seconds': (execution.last_update_time_since_epoch -
-                    execution.create_time_since_epoch) / 1000.0,
-    })
-    events = [e for e in store.get_events_by_execution_ids([execution.id])
-              if e.type == mlmd.proto.Event.OUTPUT]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id(
-        [e.artifact_id for e in events])}
+        'state': mlmd.proto.Execution.State.Name(execution.last_known_state),
+        'seconds': (
+          execution.last_update_time_since_epoch
+          - execution.create_time_since_epoch
+        )
+        / 1000.0,
+      }
+    )
+    events = [
+      e
+      for e in store.get_events_by_execution_ids([execution.id])
+      if e.type == mlmd.proto.Event.OUTPUT
+    ]
+    artifacts = {
+      a.id: a
+      for a in store.get_artifacts_by_id([e.artifact_id for e in events])
+    }
     for event in events:
       key = event.path.steps[0].key if event.path.steps else ''
       outputs[(component, key)] = artifacts[event.artifact_id]
@@ -138,8 +175,9 @@ def _belongs_to(store, run_context, pipeline_name: str) -> bool:
 
 def _component_id(store, execution) -> str:
   for context in store.get_contexts_by_execution(execution.id):
-    if store.get_context_types_by_id([context.type_id])[0].name == \
-        _NODE_CONTEXT:
+    if (
+      store.get_context_types_by_id([context.type_id])[0].name == _NODE_CONTEXT
+    ):
       return context.name.split('.', 1)[-1]
   return execution.name or str(execution.id)
 
@@ -147,16 +185,15 @@ def _component_id(store, execution) -> str:
 def _example_counts(statistics_uri: Optional[str]) -> Dict[str, int]:
   counts = {}
   for split in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
-    path = os.path.join(statistics_uri or '', f'Split-{split}',
-                        'FeatureStats.pb')
+    path = os.path.join(
+      statistics_uri or '', f'Split-{split}', 'FeatureStats.pb'
+    )
     if statistics_uri and fileio.exists(path):
-      counts[split] = int(tfdv.load_stats_binary(path).datasets[0]
-                          .num_examples)
+      counts[split] = int(tfdv.load_stats_binary(path).datasets[0].num_examples)
   return counts
 
 
-def _evaluator_metrics(evaluation_uri: Optional[str],
-                       labels) -> Optional[Dict]:
+def _evaluator_metrics(evaluation_uri: Optional[str], labels) -> Optional[Dict]:
   """Overall-slice metrics of the candidate model, as model.metrics names."""
   if not evaluation_uri:
     return None
@@ -174,9 +211,11 @@ def _evaluator_metrics(evaluation_uri: Optional[str],
   for label in labels:
     value = values.get(metrics.IOU_PREFIX + label)
     per_class[label] = None if value is None or value != value else value
-  return {metrics.MEAN_IOU: values[metrics.MEAN_IOU],
-          'per_class_iou': per_class,
-          metrics.PIXEL_ACCURACY: values[metrics.PIXEL_ACCURACY]}
+  return {
+    metrics.MEAN_IOU: values[metrics.MEAN_IOU],
+    'per_class_iou': per_class,
+    metrics.PIXEL_ACCURACY: values[metrics.PIXEL_ACCURACY],
+  }
 
 
 def _uri(outputs, component: str, key: str) -> Optional[str]:
@@ -188,8 +227,9 @@ def _property(artifact, name: str):
   value = artifact.custom_properties.get(name)
   if value is None:
     return None
-  return value.int_value if value.HasField('int_value') else (
-      value.string_value)
+  return (
+    value.int_value if value.HasField('int_value') else (value.string_value)
+  )
 
 
 def _existing(directory: Optional[str], filename: str) -> Optional[str]:

@@ -14,12 +14,15 @@ from typing import Any, Dict
 from tfx import v1 as tfx
 
 
-def compile_pipeline(pipeline: tfx.dsl.Pipeline, image: str,
-                     output_file: str) -> Dict[str, Any]:
+def compile_pipeline(
+  pipeline: tfx.dsl.Pipeline, image: str, output_file: str
+) -> Dict[str, Any]:
   """Writes the pipeline's Vertex JSON to output_file and returns it parsed."""
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-          default_image=image),
-      output_dir=os.path.dirname(os.path.abspath(output_file)),
-      output_filename=os.path.basename(output_file))
+    config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+      default_image=image
+    ),
+    output_dir=os.path.dirname(os.path.abspath(output_file)),
+    output_filename=os.path.basename(output_file),
+  )
   return runner.run(pipeline, write_out=True)

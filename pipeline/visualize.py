@@ -36,8 +36,9 @@ def colorize(mask: np.ndarray, num_classes: int) -> np.ndarray:
   return rgb
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, num_classes: int,
-            alpha: float = 0.55) -> np.ndarray:
+def overlay(
+  image: np.ndarray, mask: np.ndarray, num_classes: int, alpha: float = 0.55
+) -> np.ndarray:
   """The image with every non-background class tinted in its colour."""
   tinted = colorize(mask, num_classes).astype(np.float32)
   blend = image.astype(np.float32) * (1 - alpha) + tinted * alpha
@@ -45,15 +46,16 @@ def overlay(image: np.ndarray, mask: np.ndarray, num_classes: int,
   return out.round().astype(np.uint8)
 
 
-def grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str],
-         cell: int = 160) -> Image.Image:
+def grid(
+  rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], cell: int = 160
+) -> Image.Image:
   """Images scaled to `cell` px high, one row per list, titled columns."""
   header = 18
   scaled = [[_fit(image, cell) for image in row] for row in rows]
-  widths = [max(image.width for image in column)
-            for column in zip(*scaled, strict=True)]
-  canvas = Image.new('RGB', (sum(widths), header + cell * len(rows)),
-                     'white')
+  widths = [
+    max(image.width for image in column) for column in zip(*scaled, strict=True)
+  ]
+  canvas = Image.new('RGB', (sum(widths), header + cell * len(rows)), 'white')
   draw = ImageDraw.Draw(canvas)
   x = 0
   for width, title in zip(widths, titles, strict=True):
@@ -79,10 +81,11 @@ def bar_chart(values: List[tuple], width: int = 480) -> Image.Image:
       draw.text((label_width, y + 2), 'n/a (absent)', fill='gray')
       continue
     length = int((width - label_width - 60) * value)
-    draw.rectangle([label_width, y + 2, label_width + length, y + row - 3],
-                   fill=(40, 110, 190))
-    draw.text((label_width + length + 6, y + 2), f'{value:.3f}',
-              fill='black')
+    draw.rectangle(
+      [label_width, y + 2, label_width + length, y + row - 3],
+      fill=(40, 110, 190),
+    )
+    draw.text((label_width + length + 6, y + 2), f'{value:.3f}', fill='black')
   return canvas
 
 

@@ -31,6 +31,7 @@ os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 
 def _features_of(example):
   import tensorflow as tf
+
   return tf.train.Example.FromString(example.serialize()).features.feature
 
 
@@ -61,8 +62,9 @@ def _people_project(root, count):
   for i in range(count):
     mask_rect = [(2 + i % 5, 3), (20, 3), (20, 18), (2 + i % 5, 18)]
     images[f'ds{1 + i % 2}/img{i:02d}.png'] = {
-        'image': replica.noise_image(24, 28, i),
-        'objects': [replica.polygon_object(mask_rect)]}
+      'image': replica.noise_image(24, 28, i),
+      'objects': [replica.polygon_object(mask_rect)],
+    }
   return replica.write_project(root, images)
 
 
@@ -78,27 +80,39 @@ def _broken_project(root):
 
 def _read_split(uri, split):
   import tensorflow as tf
+
   names = []
   for path in sorted(glob.glob(os.path.join(uri, f'Split-{split}', '*.gz'))):
     for record in tf.data.TFRecordDataset(path, compression_type='GZIP'):
       example = tf.train.Example.FromString(record.numpy())
-      names.append(example.features.feature[
-          features.IMAGE_FILENAME].bytes_list.value[0].decode())
+      names.append(
+        example.features.feature[features.IMAGE_FILENAME]
+        .bytes_list.value[0]
+        .decode()
+      )
   return sorted(names)
 
 
 def _is_eval(filename, eval_fraction=0.1):
   import tensorflow as tf
-  feature = tf.train.Feature(bytes_list=tf.train.BytesList(
-      value=[filename.encode()]))
-  bucket = int(hashlib.sha256(feature.SerializeToString(
-      deterministic=True)).hexdigest(), 16) % 1000
+
+  feature = tf.train.Feature(
+    bytes_list=tf.train.BytesList(value=[filename.encode()])
+  )
+  bucket = (
+    int(
+      hashlib.sha256(feature.SerializeToString(deterministic=True)).hexdigest(),
+      16,
+    )
+    % 1000
+  )
   return bucket >= 1000 - round(eval_fraction * 1000)
 
 
 def _exec_properties(component):
   from google.protobuf import message
   from tfx.utils import proto_utils
+
   props = {}
   for key, value in component.exec_properties.items():
     if isinstance(value, message.Message):
@@ -111,6 +125,7 @@ def _execute_example_gen(component, output_dir):
   from tfx.types import standard_artifacts
 
   from components import example_gen
+
   artifact = standard_artifacts.Examples()
   artifact.uri = output_dir
   executor = example_gen.Executor()
@@ -156,21 +171,28 @@ def run_in_pipeline(tmp_path):
   again in the same test sees the first run's cache. Returns the last
   execution and the sorted URIs of every artifact in the store.
   """
+
   def run(component):
     from tfx.orchestration import metadata
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.orchestration.local import local_dag_runner
+
     connection = metadata.sqlite_metadata_connection_config(
-        str(tmp_path / 'mlmd.sqlite'))
+      str(tmp_path / 'mlmd.sqlite')
+    )
     pipeline = tfx_pipeline.Pipeline(
-        pipeline_name='ingest_test', pipeline_root=str(tmp_path / 'root'),
-        components=[component], enable_cache=True,
-        metadata_connection_config=connection)
+      pipeline_name='ingest_test',
+      pipeline_root=str(tmp_path / 'root'),
+      components=[component],
+      enable_cache=True,
+      metadata_connection_config=connection,
+    )
     local_dag_runner.LocalDagRunner().run(pipeline)
     with metadata.Metadata(connection) as m:
       executions = m.store.get_executions()
       artifacts = m.store.get_artifacts()
     return executions[-1], sorted(a.uri for a in artifacts)
+
   return run
 
 
@@ -211,31 +233,49 @@ def run_clients(tmp_path):
     for path in paths:
       with open(path, 'rb') as f:
         segmenters.append(TFLiteSegmenter(f.read()))
-    resized = [preprocessing.resize_image(
-        tf.constant(photo), segmenters[0].input_size).numpy()
-               for photo in photos]
+    resized = [
+      preprocessing.resize_image(
+        tf.constant(photo), segmenters[0].input_size
+      ).numpy()
+      for photo in photos
+    ]
     request = str(tmp_path / 'images.npz')
-    np.savez(request, **{f'photo_{i}': p for i, p in enumerate(photos)},
-             **{f'resized_{i}': r for i, r in enumerate(resized)})
+    np.savez(
+      request,
+      **{f'photo_{i}': p for i, p in enumerate(photos)},
+      **{f'resized_{i}': r for i, r in enumerate(resized)},
+    )
     response = str(tmp_path / 'results.npz')
-    clients.run('segment.py', [f'--images={request}',
-                               f'--output={response}', *paths])
+    clients.run(
+      'segment.py', [f'--images={request}', f'--output={response}', *paths]
+    )
     measured = {}
     with np.load(response) as results:
       for m, (path, segmenter) in enumerate(
-          zip(paths, segmenters, strict=True)):
+        zip(paths, segmenters, strict=True)
+      ):
         ids = [segmenter.predict(image)['class_ids'] for image in resized]
-        category = [results[f'mediapipe_category/{m}/{i}']
-                    for i in range(len(photos))]
+        category = [
+          results[f'mediapipe_category/{m}/{i}'] for i in range(len(photos))
+        ]
         measured[path] = {
-            'mediapipe': [np.mean(mask == segmenter.segment(photo))
-                          for mask, photo in zip(category, photos, strict=True)],
-            'category': category,
-            'confidence': [results[f'mediapipe_confidence/{m}/{i}']
-                           for i in range(len(photos))],
-            **{client: np.mean([results[f'{client}_class_ids/{m}/{i}'] ==
-                                expected for i, expected in enumerate(ids)])
-               for client in ('litert', 'litert_builtin')},
+          'mediapipe': [
+            np.mean(mask == segmenter.segment(photo))
+            for mask, photo in zip(category, photos, strict=True)
+          ],
+          'category': category,
+          'confidence': [
+            results[f'mediapipe_confidence/{m}/{i}'] for i in range(len(photos))
+          ],
+          **{
+            client: np.mean(
+              [
+                results[f'{client}_class_ids/{m}/{i}'] == expected
+                for i, expected in enumerate(ids)
+              ]
+            )
+            for client in ('litert', 'litert_builtin')
+          },
         }
     return measured
 

@@ -25,9 +25,8 @@ def _module_files() -> Dict[str, str]:
       for name in names:
         if name.endswith('.py'):
           relative = os.path.relpath(os.path.join(folder, name), ROOT)
-          dotted = relative[:-len('.py')].replace(os.sep, '.')
-          modules[dotted.removesuffix('.__init__')] = os.path.join(
-              folder, name)
+          dotted = relative[: -len('.py')].replace(os.sep, '.')
+          modules[dotted.removesuffix('.__init__')] = os.path.join(folder, name)
   return modules
 
 
@@ -38,8 +37,9 @@ def imports_of(source: str, known: Set[str]) -> Set[str]:
     if isinstance(node, ast.Import):
       names = [alias.name for alias in node.names]
     elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-      names = [node.module] + [f'{node.module}.{alias.name}'
-                               for alias in node.names]
+      names = [node.module] + [
+        f'{node.module}.{alias.name}' for alias in node.names
+      ]
     else:
       continue
     found.update(name for name in names if name in known)
@@ -70,7 +70,7 @@ def find_cycle(graph: Dict[str, Set[str]]):
     stack.append(module)
     for target in sorted(graph.get(module, ())):
       if state.get(target) == 'open':
-        return stack[stack.index(target):] + [target]
+        return stack[stack.index(target) :] + [target]
       if target not in state:
         cycle = visit(target)
         if cycle:
@@ -97,9 +97,11 @@ def test_the_graph_sees_the_known_edges():
 
 def test_no_module_imports_a_higher_layer():
   upward = sorted(
-      f'{module} imports {target}'
-      for module, targets in _graph().items() for target in targets
-      if _layer(target) > _layer(module))
+    f'{module} imports {target}'
+    for module, targets in _graph().items()
+    for target in targets
+    if _layer(target) > _layer(module)
+  )
   assert upward == []
 
 
@@ -107,13 +109,16 @@ def test_no_import_cycle():
   assert find_cycle(_graph()) is None
 
 
-@pytest.mark.parametrize('source, expected', [
+@pytest.mark.parametrize(
+  'source, expected',
+  [
     ('import data.files', {'data.files'}),
     ('from data import files, ingest', {'data', 'data.files', 'data.ingest'}),
     ('def f():\n  from model import config', {'model', 'model.config'}),
     ('from . import files', set()),
     ('import numpy', set()),
-])
+  ],
+)
 def test_imports_of_reads_every_form(source, expected):
   known = {'data', 'data.files', 'data.ingest', 'model', 'model.config'}
   assert imports_of(source, known) == expected
@@ -121,5 +126,9 @@ def test_imports_of_reads_every_form(source, expected):
 
 def test_find_cycle_reports_a_cycle():
   assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == [
-      'a', 'b', 'c', 'a']
+    'a',
+    'b',
+    'c',
+    'a',
+  ]
   assert find_cycle({'a': {'b'}, 'b': set()}) is None

@@ -18,7 +18,8 @@ def test_the_default_venv_runs_scripts():
 
 
 def test_a_failing_script_reports_its_exit_code_and_stderr():
-  with pytest.raises(RuntimeError,
-                     match=r'exited with 2:(.|\n)*--images') as error:
+  with pytest.raises(
+    RuntimeError, match=r'exited with 2:(.|\n)*--images'
+  ) as error:
     clients.run('segment.py', ['model.tflite'])
   assert 'clients/segment.py model.tflite' in str(error.value)

@@ -12,15 +12,20 @@ from tests.fixtures import supervisely_replica as replica
 
 
 def test_people_splits_hash_rule_report_and_cache(
-    tmp_path, people_project, run_in_pipeline, read_split, is_eval):
+  tmp_path, people_project, run_in_pipeline, read_split, is_eval
+):
   project = people_project(str(tmp_path / 'people'), 24)
-  execution, uris = run_in_pipeline(example_gen.create_example_gen(
-      'people', project, eval_fraction=0.3))
+  execution, uris = run_in_pipeline(
+    example_gen.create_example_gen('people', project, eval_fraction=0.3)
+  )
   assert len(uris) == 1
   uri = uris[0]
   train, eval_ = read_split(uri, 'train'), read_split(uri, 'eval')
-  assert sorted(os.listdir(uri)) == ['Split-eval', 'Split-train',
-                                     'ingest_report.json']
+  assert sorted(os.listdir(uri)) == [
+    'Split-eval',
+    'Split-train',
+    'ingest_report.json',
+  ]
   assert len(train) + len(eval_) == 24 and not set(train) & set(eval_)
   assert eval_ == sorted(n for n in train + eval_ if is_eval(n, 0.3))
   assert 0 < len(eval_) < 24
@@ -31,8 +36,9 @@ def test_people_splits_hash_rule_report_and_cache(
   assert report['output_splits'] == {'train': len(train), 'eval': len(eval_)}
 
   # Same data: the second run reuses the first run's output.
-  execution, uris = run_in_pipeline(example_gen.create_example_gen(
-      'people', project, eval_fraction=0.3))
+  execution, uris = run_in_pipeline(
+    example_gen.create_example_gen('people', project, eval_fraction=0.3)
+  )
   assert execution.last_known_state == execution.CACHED
   assert uris == [uri]
 
@@ -40,39 +46,52 @@ def test_people_splits_hash_rule_report_and_cache(
   path = os.path.join(project, 'ds1', 'img', 'img00.png')
   Image.fromarray(replica.noise_image(24, 28, 99)).save(path)
   os.utime(path, (1, 1))
-  execution, uris = run_in_pipeline(example_gen.create_example_gen(
-      'people', project, eval_fraction=0.3))
+  execution, uris = run_in_pipeline(
+    example_gen.create_example_gen('people', project, eval_fraction=0.3)
+  )
   assert execution.last_known_state == execution.COMPLETE
   assert len(uris) == 2
 
 
 def test_skip_bad_examples_counts_every_problem(
-    tmp_path, broken_project, execute_example_gen, read_split):
+  tmp_path, broken_project, execute_example_gen, read_split
+):
   project = broken_project(str(tmp_path / 'people'))
-  uri = execute_example_gen(example_gen.create_example_gen(
-      'people', project, skip_bad_examples=True), str(tmp_path / 'out'))
+  uri = execute_example_gen(
+    example_gen.create_example_gen('people', project, skip_bad_examples=True),
+    str(tmp_path / 'out'),
+  )
   names = read_split(uri, 'train') + read_split(uri, 'eval')
-  assert sorted(names) == sorted(f'ds{1 + i % 2}/img{i:02d}.png'
-                                 for i in (0, 1, 5, 6, 7))
+  assert sorted(names) == sorted(
+    f'ds{1 + i % 2}/img{i:02d}.png' for i in (0, 1, 5, 6, 7)
+  )
   with open(os.path.join(uri, 'ingest_report.json')) as f:
     report = json.load(f)
   assert (report['in'], report['written'], report['skipped']) == (8, 5, 3)
   assert {k: v['count'] for k, v in report['problems'].items()} == {
-      problems.CORRUPT_IMAGE: 1, problems.MISSING_MASK: 1,
-      problems.BAD_ANNOTATION: 1}
+    problems.CORRUPT_IMAGE: 1,
+    problems.MISSING_MASK: 1,
+    problems.BAD_ANNOTATION: 1,
+  }
   assert report['problems'][problems.CORRUPT_IMAGE]['examples'][0][
-      'path'].endswith('ds1/img/img02.png')
+    'path'
+  ].endswith('ds1/img/img02.png')
 
 
 def test_bad_example_fails_the_run_naming_the_file(
-    tmp_path, broken_project, execute_example_gen):
+  tmp_path, broken_project, execute_example_gen
+):
   project = broken_project(str(tmp_path / 'people'))
   os.remove(os.path.join(project, 'ds1', 'img', 'img02.png'))
   os.remove(os.path.join(project, 'ds2', 'img', 'img03.png'))
-  with pytest.raises(Exception, match=r'img04\.png\.json: bad_annotation: '
-                     'not valid JSON'):
-    execute_example_gen(example_gen.create_example_gen('people', project),
-                        str(tmp_path / 'out'))
+  with pytest.raises(
+    Exception,
+    match=r'img04\.png\.json: bad_annotation: '
+    'not valid JSON',
+  ):
+    execute_example_gen(
+      example_gen.create_example_gen('people', project), str(tmp_path / 'out')
+    )
 
 
 def test_create_example_gen_checks_its_arguments(tmp_path, people_project):

@@ -21,8 +21,10 @@ def run(images, masks=None, size=8):
   if masks is not None:
     inputs[features.MASK_ENCODED] = tf.constant([[m] for m in masks])
   outputs = preprocessing.preprocessing_fn(inputs, {'input_size': size})
-  return {key: [tf.io.decode_png(v).numpy() for v in values]
-          for key, values in outputs.items()}
+  return {
+    key: [tf.io.decode_png(v).numpy() for v in values]
+    for key, values in outputs.items()
+  }
 
 
 def test_image_and_mask_resized_to_size_with_exact_mask_values():
@@ -37,8 +39,9 @@ def test_image_and_mask_resized_to_size_with_exact_mask_values():
   assert resized_mask.shape == (8, 8, 1)
   # Nearest neighbour keeps only values that were there.
   assert set(np.unique(resized_mask)) <= {0, 1, 255}
-  np.testing.assert_array_equal(resized_mask[:, :4, 0] != 255,
-                                resized_mask[:, :4, 0] == 0)
+  np.testing.assert_array_equal(
+    resized_mask[:, :4, 0] != 255, resized_mask[:, :4, 0] == 0
+  )
   assert (resized_mask[:, 4:, 0] == 1).all()
   # Flat regions stay exactly their colour under bilinear resizing.
   np.testing.assert_array_equal(resized_image[:, 0], [[200, 100, 50]] * 8)
@@ -63,8 +66,11 @@ def test_serving_path_without_mask_transforms_images_only():
 def test_resize_image_matches_tf_bilinear_half_pixel_rounded():
   rng = np.random.default_rng(0)
   image = rng.integers(0, 256, size=(17, 23, 3)).astype(np.uint8)
-  expected = np.round(tf.compat.v1.image.resize_bilinear(
+  expected = np.round(
+    tf.compat.v1.image.resize_bilinear(
       image[None].astype(np.float32), [9, 9], half_pixel_centers=True
-  ).numpy()[0]).astype(np.uint8)
+    ).numpy()[0]
+  ).astype(np.uint8)
   np.testing.assert_array_equal(
-      preprocessing.resize_image(tf.constant(image), 9).numpy(), expected)
+    preprocessing.resize_image(tf.constant(image), 9).numpy(), expected
+  )

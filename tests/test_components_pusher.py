@@ -11,9 +11,15 @@ from components import pusher
 from components import tflite_export
 from components.artifacts import TFLiteModel
 
-TFLITE_FILES = ('model.tflite', 'model_fp16.tflite', 'model_int8.tflite',
-                'frozen_model.pb', 'labels.txt', 'metadata.json',
-                'metrics.json')
+TFLITE_FILES = (
+  'model.tflite',
+  'model_fp16.tflite',
+  'model_int8.tflite',
+  'frozen_model.pb',
+  'labels.txt',
+  'metadata.json',
+  'metrics.json',
+)
 
 
 @pytest.fixture
@@ -37,14 +43,16 @@ def artifacts(tmp_path, blessed, float_iou, int8_iou):
   tflite.uri = str(tmp_path / 'scores')
   os.makedirs(tflite.uri, exist_ok=True)
   with open(os.path.join(tflite.uri, tflite_export.METRICS_FILE), 'w') as f:
-    json.dump({'float': {'mean_iou': float_iou},
-               'int8': {'mean_iou': int8_iou}}, f)
+    json.dump(
+      {'float': {'mean_iou': float_iou}, 'int8': {'mean_iou': int8_iou}}, f
+    )
   return blessing, tflite
 
 
 def test_push_when_blessed_and_int8_close_enough(tmp_path):
-  assert pusher.refusal_reason(*artifacts(tmp_path, True, 0.8, 0.78),
-                               0.05) == ''
+  assert (
+    pusher.refusal_reason(*artifacts(tmp_path, True, 0.8, 0.78), 0.05) == ''
+  )
 
 
 def test_refuses_unblessed_model(tmp_path):
@@ -63,17 +71,23 @@ def test_push_writes_a_complete_version_folder(tmp_path, model_dirs):
   second = pusher.push_version(*model_dirs, destination, 'model/2')
   assert int(os.path.basename(second)) > int(os.path.basename(first))
   for version in (first, second):
-    assert set(os.listdir(version)) == {'saved_model.pb', 'variables',
-                                        'pushed_from.json', *TFLITE_FILES}
+    assert set(os.listdir(version)) == {
+      'saved_model.pb',
+      'variables',
+      'pushed_from.json',
+      *TFLITE_FILES,
+    }
   assert pusher.find_pushed(destination, 'model/1') == first
   assert pusher.find_pushed(destination, 'model/2') == second
   assert pusher.find_pushed(destination, 'model/3') is None
   assert sorted(os.listdir(destination)) == sorted(
-      os.path.basename(v) for v in (first, second))
+    os.path.basename(v) for v in (first, second)
+  )
 
 
-def test_crash_mid_push_leaves_no_version_folder(tmp_path, model_dirs,
-                                                  monkeypatch):
+def test_crash_mid_push_leaves_no_version_folder(
+  tmp_path, model_dirs, monkeypatch
+):
   destination = str(tmp_path / 'pushed')
   real_copy = fileio.copy
   calls = []

@@ -38,10 +38,13 @@ LABELS = ['background', 'person']
 
 def _photos(count=3):
   """Demo photos (112-192 px a side) and the same resized to S x S."""
-  photos = [demo.render_example(np.random.default_rng([11, i]))[0]
-            for i in range(count)]
-  return photos, [preprocessing.resize_image(tf.constant(photo), SIZE).numpy()
-                  for photo in photos]
+  photos = [
+    demo.render_example(np.random.default_rng([11, i]))[0] for i in range(count)
+  ]
+  return photos, [
+    preprocessing.resize_image(tf.constant(photo), SIZE).numpy()
+    for photo in photos
+  ]
 
 
 def _as_mediapipe_on_cpu(segmenter, photo):
@@ -54,11 +57,17 @@ def _as_mediapipe_on_cpu(segmenter, photo):
   (components.preprocessing). Found by comparing the candidates.
   """
   image = tf.compat.v1.image.resize_bilinear(
-      photo[None], [SIZE, SIZE], half_pixel_centers=False)
+    photo[None], [SIZE, SIZE], half_pixel_centers=False
+  )
   image = tf.cast(tf.round(image), tf.uint8)[0].numpy()
   scores = segmenter.predict(image)[export.PROBABILITIES]
-  return tf.compat.v1.image.resize_bilinear(
-      scores[None], photo.shape[:2], align_corners=True)[0].numpy().argmax(-1)
+  return (
+    tf.compat.v1.image.resize_bilinear(
+      scores[None], photo.shape[:2], align_corners=True
+    )[0]
+    .numpy()
+    .argmax(-1)
+  )
 
 
 @pytest.fixture(scope='module')
@@ -68,17 +77,22 @@ def exported(tmp_path_factory):
   labels_path = str(folder / 'labels.txt')
   with open(labels_path, 'w') as f:
     f.write(''.join(f'{label}\n' for label in LABELS))
-  model = export.inference_model(builder.build_model(ModelConfig(
-      backbone='mobilenet_v3_small', head='lraspp', input_size=SIZE)))
+  model = export.inference_model(
+    builder.build_model(
+      ModelConfig(backbone='mobilenet_v3_small', head='lraspp', input_size=SIZE)
+    )
+  )
   plain = {
-      'float': export.convert_to_tflite(model),
-      'fp16': export.convert_to_tflite(model, float16_weights=True),
-      'int8': export.convert_to_tflite(
-          model, [image[None] for image in _photos()[1]]),
+    'float': export.convert_to_tflite(model),
+    'fp16': export.convert_to_tflite(model, float16_weights=True),
+    'int8': export.convert_to_tflite(
+      model, [image[None] for image in _photos()[1]]
+    ),
   }
   paths = {}
   for kind, flatbuffer in tflite_metadata.add_metadata(
-      plain, labels_path).items():
+    plain, labels_path
+  ).items():
     paths[kind] = str(folder / f'{kind}.tflite')
     with open(paths[kind], 'wb') as f:
       f.write(flatbuffer)
@@ -87,23 +101,24 @@ def exported(tmp_path_factory):
 
 def test_metadata_is_image_segmentation_metadata(exported):
   _, paths, labels_path = exported
-  described = json.loads(clients.run('read_metadata.py',
-                                     list(paths.values())))
+  described = json.loads(clients.run('read_metadata.py', list(paths.values())))
   with open(labels_path, 'rb') as f:
     labels_bytes = f.read()
   for path in paths.values():
-    subgraph, = described[path]['metadata']['subgraph_metadata']
-    image, = subgraph['input_tensor_metadata']
+    (subgraph,) = described[path]['metadata']['subgraph_metadata']
+    (image,) = subgraph['input_tensor_metadata']
     assert image['name'] == 'image'
     assert image['content']['content_properties']['color_space'] == 'RGB'
-    normalization, = image['process_units']
+    (normalization,) = image['process_units']
     assert normalization['options'] == {'mean': [0.0], 'std': [1.0]}
     class_ids, probabilities = subgraph['output_tensor_metadata']
     assert class_ids['name'] == 'class_ids'
     assert probabilities['name'] == 'probabilities'
-    labels_file, = probabilities['associated_files']
+    (labels_file,) = probabilities['associated_files']
     assert (labels_file['name'], labels_file['type']) == (
-        'labels.txt', 'TENSOR_AXIS_LABELS')
+      'labels.txt',
+      'TENSOR_AXIS_LABELS',
+    )
     assert described[path]['activation'] == 'NONE'  # softmax is inside
     assert described[path]['associated_files'] == ['labels.txt']
     # Associated files are a zip appended to the flatbuffer.
@@ -135,23 +150,26 @@ def test_mediapipe_and_litert_run_every_file(exported, run_clients):
     # rounds int8 arithmetic its own way (see docs/models.md), which random
     # weights, whose class scores are all nearly tied, turn into other ids.
     assert got['litert_builtin'] >= 0.999, (kind, got['litert_builtin'])
-    for mask, photo in zip(got['category'], photos + resized):
+    for mask, photo in zip(got['category'], photos + resized, strict=True):
       assert mask.shape == photo.shape[:2]
     if kind == 'int8':
       continue
     assert got['litert'] >= 0.999, (kind, got['litert'])
-    for photo, mask in zip(photos, got['category']):
+    for photo, mask in zip(photos, got['category'], strict=True):
       agreement = np.mean(mask == _as_mediapipe_on_cpu(segmenter, photo))
       assert agreement >= 0.995, (kind, photo.shape, agreement)
     for image, agreement, confidence in zip(
-        resized, got['mediapipe'][len(photos):],
-        got['confidence'][len(photos):]):
+      resized,
+      got['mediapipe'][len(photos) :],
+      got['confidence'][len(photos) :],
+      strict=False,
+    ):
       # Nothing resized: MediaPipe's confidence masks are the model's
       # probabilities, so it fed raw pixels, read the last output and added
       # no softmax; its category mask is their argmax.
       np.testing.assert_allclose(
-          confidence, segmenter.predict(image)[export.PROBABILITIES],
-          atol=1e-5)
+        confidence, segmenter.predict(image)[export.PROBABILITIES], atol=1e-5
+      )
       assert agreement >= 0.999, (kind, agreement)
 
 
@@ -165,6 +183,8 @@ def test_mediapipe_crashes_on_a_file_without_metadata(exported, tmp_path):
   image = _photos(1)[1][0]
   np.savez(request, photo_0=image, resized_0=image)
   with pytest.raises(RuntimeError, match='exited with -11'):
-    clients.run('segment.py', [f'--images={request}',
-                               f'--output={tmp_path / "out.npz"}', path])
+    clients.run(
+      'segment.py',
+      [f'--images={request}', f'--output={tmp_path / "out.npz"}', path],
+    )
   assert not os.path.exists(tmp_path / 'out.npz')

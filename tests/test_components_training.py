@@ -25,11 +25,12 @@ def test_custom_config_leaves_the_step_count_to_train_args():
   train = TrainConfig(train_steps=123, batch_size=4, optimizer='adam')
   custom = training.custom_config(MODEL, train, ['bg', 'fg'], '/ckpt')
   assert custom == {
-      'model': MODEL.to_dict(),
-      'train': {k: v for k, v in dataclasses.asdict(train).items()
-                if k != 'train_steps'},
-      'labels': ['bg', 'fg'],
-      'checkpoint_dir': '/ckpt',
+    'model': MODEL.to_dict(),
+    'train': {
+      k: v for k, v in dataclasses.asdict(train).items() if k != 'train_steps'
+    },
+    'labels': ['bg', 'fg'],
+    'checkpoint_dir': '/ckpt',
   }
   # What run_fn rebuilds from it and fn_args.train_steps.
   assert TrainConfig(train_steps=123, **custom['train']) == train
@@ -42,7 +43,8 @@ def test_poly_schedule_as_deeplab(name):
   schedule = training.poly_schedule(config)
   for step in (0, 50, 99, 100):
     assert float(schedule(step)) == pytest.approx(
-        0.01 * (1 - step / 100) ** 0.9, abs=1e-9)
+      0.01 * (1 - step / 100) ** 0.9, abs=1e-9
+    )
   optimizer = training.make_optimizer(config)
   assert type(optimizer).__name__ == {'sgd': 'SGD', 'adam': 'Adam'}[name]
   if name == 'sgd':
@@ -50,18 +52,24 @@ def test_poly_schedule_as_deeplab(name):
 
 
 @pytest.mark.slow
-def test_short_training_on_demo_data_learns_more_than_the_class_prior(
-    tmp_path):
+def test_short_training_on_demo_data_learns_more_than_the_class_prior(tmp_path):
   tf.random.set_seed(0)
   model = builder.build_model(ModelConfig(depth_multiplier=0.5, input_size=64))
   dataset = demo_batches.demo_dataset(size=64)
-  config = TrainConfig(train_steps=150, batch_size=4, base_lr=0.003,
-                       optimizer='adam', weight_decay=0.0, steps_per_epoch=150)
+  config = TrainConfig(
+    train_steps=150,
+    batch_size=4,
+    base_lr=0.003,
+    optimizer='adam',
+    weight_decay=0.0,
+    steps_per_epoch=150,
+  )
   model.compile(loss=training.losses.masked_sparse_cross_entropy)
   batches = list(dataset.take(4))
   before = np.mean([model.evaluate(x, y, verbose=0) for x, y in batches])
-  training.fit(model, dataset, config, str(tmp_path / 'resume'),
-               str(tmp_path / 'logs'))
+  training.fit(
+    model, dataset, config, str(tmp_path / 'resume'), str(tmp_path / 'logs')
+  )
   after = np.mean([model.evaluate(x, y, verbose=0) for x, y in batches])
   # Predicting the person frequency everywhere scores the prior's entropy;
   # a loss well below it means the model segments.
@@ -73,7 +81,7 @@ def test_short_training_on_demo_data_learns_more_than_the_class_prior(
   assert os.listdir(tmp_path / 'logs')  # TensorBoard events
 
 
-_KILLED_RUN = '''
+_KILLED_RUN = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
 import tensorflow as tf, tf_keras
@@ -92,7 +100,7 @@ training.fit(builder.build_model(ModelConfig.from_dict({model!r})),
              demo_batches.demo_dataset(size={size!r}),
              TrainConfig(**{config!r}), {resume!r}, {logs!r},
              callbacks=[KillAt()])
-'''
+"""
 
 
 @pytest.mark.slow
@@ -101,23 +109,48 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
   resume, logs = str(tmp_path / 'resume'), str(tmp_path / 'logs')
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   killed = subprocess.run(
-      [sys.executable, '-c', _KILLED_RUN.format(
-          root=root, model=MODEL.to_dict(), size=SIZE, config=config,
-          resume=resume, logs=logs)],
-      capture_output=True, text=True, timeout=300)
+    [
+      sys.executable,
+      '-c',
+      _KILLED_RUN.format(
+        root=root,
+        model=MODEL.to_dict(),
+        size=SIZE,
+        config=config,
+        resume=resume,
+        logs=logs,
+      ),
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert killed.returncode == -signal.SIGKILL, killed.stderr
   assert tf.train.latest_checkpoint(resume).endswith('ckpt-6')
 
   model = builder.build_model(MODEL)
-  start = training.fit(model, demo_batches.demo_dataset(size=SIZE),
-                       TrainConfig(**config), resume, logs)
+  start = training.fit(
+    model,
+    demo_batches.demo_dataset(size=SIZE),
+    TrainConfig(**config),
+    resume,
+    logs,
+  )
   assert start == 6
   assert int(model.optimizer.iterations.numpy()) == 12
   assert tf.train.latest_checkpoint(resume).endswith('ckpt-12')
   # A rerun after completion trains no further.
   again = builder.build_model(MODEL)
-  assert training.fit(again, demo_batches.demo_dataset(size=SIZE),
-                      TrainConfig(**config), resume, logs) == 12
+  assert (
+    training.fit(
+      again,
+      demo_batches.demo_dataset(size=SIZE),
+      TrainConfig(**config),
+      resume,
+      logs,
+    )
+    == 12
+  )
   assert int(again.optimizer.iterations.numpy()) == 12
   for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
     np.testing.assert_array_equal(a, b)

@@ -27,10 +27,13 @@ def test_each_entry_names_its_reader_labels_and_preset():
 
 
 def test_convert_formats_come_from_the_entries():
-  assert {fmt: (d.name, aug) for fmt, (d, aug)
-          in datasets.CONVERT_FORMATS.items()} == {
-              'people': ('people', False), 'voc': ('voc', False),
-              'voc_aug': ('voc', True)}
+  assert {
+    fmt: (d.name, aug) for fmt, (d, aug) in datasets.CONVERT_FORMATS.items()
+  } == {
+    'people': ('people', False),
+    'voc': ('voc', False),
+    'voc_aug': ('voc', True),
+  }
 
 
 def test_voc_aug_applies_to_voc_only(tmp_path):
@@ -49,10 +52,14 @@ def test_records_train_with_the_preset_their_labels_call_for(tmp_path):
 def test_tfrecord_labels_come_from_labels_txt(tmp_path):
   with pytest.raises(FileNotFoundError, match='labels.txt: missing'):
     datasets.get('tfrecord').labels(str(tmp_path))
-  labels.write_labels(str(tmp_path / labels.LABELS_FILE),
-                      ('background', 'cat', 'dog'))
+  labels.write_labels(
+    str(tmp_path / labels.LABELS_FILE), ('background', 'cat', 'dog')
+  )
   assert datasets.get('tfrecord').labels(str(tmp_path)) == (
-      'background', 'cat', 'dog')
+    'background',
+    'cat',
+    'dog',
+  )
 
 
 def test_tfrecord_layout_takes_eval_or_deeplabs_val(tmp_path):
@@ -60,6 +67,7 @@ def test_tfrecord_layout_takes_eval_or_deeplabs_val(tmp_path):
   for name in ('train-00000-of-00001', 'val-00000-of-00001'):
     open(os.path.join(root, name), 'w').close()
   assert deeplab.layout(root) == ingest.Layout(
-      root, (('train', 'train-*'), ('eval', 'val-*')), ('train-*', 'val-*'))
+    root, (('train', 'train-*'), ('eval', 'val-*')), ('train-*', 'val-*')
+  )
   open(os.path.join(root, 'eval-00000-of-00001'), 'w').close()
   assert deeplab.layout(root).input_splits[1] == ('eval', 'eval-*')

@@ -13,8 +13,11 @@ from data import supervisely
 
 
 def _files(root):
-  return sorted(os.path.relpath(os.path.join(d, f), root)
-                for d, _, names in os.walk(root) for f in names)
+  return sorted(
+    os.path.relpath(os.path.join(d, f), root)
+    for d, _, names in os.walk(root)
+    for f in names
+  )
 
 
 def test_same_seed_same_bytes_and_existing_project_is_reused(tmp_path):
@@ -24,13 +27,15 @@ def test_same_seed_same_bytes_and_existing_project_is_reused(tmp_path):
   assert names == _files(second)
   assert any(n.startswith('ds1/img/') for n in names)
   assert any(n.startswith('ds2/ann/') for n in names)
-  match, mismatch, errors = filecmp.cmpfiles(first, second, names,
-                                             shallow=False)
+  match, mismatch, errors = filecmp.cmpfiles(
+    first, second, names, shallow=False
+  )
   assert not mismatch and not errors
   before = {n: os.stat(os.path.join(first, n)).st_mtime_ns for n in names}
   demo.generate_demo_project(first, num_images=6)
-  assert before == {n: os.stat(os.path.join(first, n)).st_mtime_ns
-                    for n in names}
+  assert before == {
+    n: os.stat(os.path.join(first, n)).st_mtime_ns for n in names
+  }
 
 
 def test_other_seed_gives_other_images(tmp_path):
@@ -40,8 +45,9 @@ def test_other_seed_gives_other_images(tmp_path):
   images_b = [n for n in _files(b) if '/img/' in n]
   assert len(images_a) == len(images_b) == 2
   for name_a, name_b in zip(images_a, images_b, strict=True):
-    assert not filecmp.cmp(os.path.join(a, name_a), os.path.join(b, name_b),
-                           shallow=False)
+    assert not filecmp.cmp(
+      os.path.join(a, name_a), os.path.join(b, name_b), shallow=False
+    )
 
 
 def test_reader_recovers_the_painted_label_map_exactly():
@@ -51,8 +57,12 @@ def test_reader_recovers_the_painted_label_map_exactly():
     image, annotation, _, label_map = demo.render_example(rng)
     height, width = image.shape[:2]
     mask, _ = supervisely.render_annotation(
-        annotation, height, width, f'demo-{index}',
-        {c['title']: c['shape'] for c in demo.META['classes']})
+      annotation,
+      height,
+      width,
+      f'demo-{index}',
+      {c['title']: c['shape'] for c in demo.META['classes']},
+    )
     np.testing.assert_array_equal(mask, label_map)
     kinds |= {o['geometryType'] for o in annotation['objects']}
     assert 0.02 < (label_map == 1).mean() < 0.9
@@ -70,6 +80,7 @@ def test_generated_project_goes_through_the_reader(tmp_path, features_of):
     feature = features_of(example)
     with open(item.image_path, 'rb') as f:
       assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
-    mask = np.asarray(Image.open(io.BytesIO(
-        feature[features.MASK_ENCODED].bytes_list.value[0])))
+    mask = np.asarray(
+      Image.open(io.BytesIO(feature[features.MASK_ENCODED].bytes_list.value[0]))
+    )
     assert set(np.unique(mask)) <= {0, 1, 255} and (mask == 1).any()

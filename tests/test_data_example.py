@@ -15,14 +15,13 @@ from data import problems
 def test_mask_png_decodes_to_the_ids(shape):
   rng = np.random.default_rng(sum(shape))
   mask = np.zeros(shape, np.uint8)  # Runs, like a label map...
-  mask[:, shape[1] // 3:] = 7
-  mask[shape[0] // 2:] = 255
+  mask[:, shape[1] // 3 :] = 7
+  mask[shape[0] // 2 :] = 255
   noise = rng.random(shape) < 0.05  # ...and every value somewhere.
   mask[noise] = rng.integers(0, 256, noise.sum())
   png = example.encode_mask(mask)
   image = Image.open(io.BytesIO(png))
-  assert (image.format, image.mode, image.size) == ('PNG', 'L',
-                                                    shape[::-1])
+  assert (image.format, image.mode, image.size) == ('PNG', 'L', shape[::-1])
   np.testing.assert_array_equal(np.asarray(image), mask)
   decoded = tf.io.decode_png(png, channels=1).numpy()
   np.testing.assert_array_equal(decoded[..., 0], mask)
@@ -43,4 +42,4 @@ def test_inspect_image_reads_size_and_catches_truncation():
     data = out.getvalue()
     assert example.inspect_image(data, 'x') == example.ImageInfo(name, 30, 40)
     with pytest.raises(problems.BadExample, match='x: corrupt_image'):
-      example.inspect_image(data[:len(data) // 2], 'x')
+      example.inspect_image(data[: len(data) // 2], 'x')

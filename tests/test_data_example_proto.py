@@ -17,15 +17,18 @@ def _tf_int(value):
   return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
-@pytest.mark.parametrize('value', [b'', b'x', bytes(range(256)) * 3,
-                                   'ds1/pexels-é.png'.encode()])
+@pytest.mark.parametrize(
+  'value', [b'', b'x', bytes(range(256)) * 3, 'ds1/pexels-é.png'.encode()]
+)
 def test_bytes_feature_equals_tf(value):
   assert example_proto.bytes_feature(value) == _tf_bytes(
-      value).SerializeToString(deterministic=True)
+    value
+  ).SerializeToString(deterministic=True)
 
 
-@pytest.mark.parametrize('value', [0, 1, 127, 128, 300, 2**31, 2**63 - 1,
-                                   -1, -(2**63)])
+@pytest.mark.parametrize(
+  'value', [0, 1, 127, 128, 300, 2**31, 2**63 - 1, -1, -(2**63)]
+)
 def test_int64_feature_equals_tf_at_varint_boundaries(value):
   serialized = example_proto.int64_feature(value)
   assert serialized == _tf_int(value).SerializeToString(deterministic=True)
@@ -37,24 +40,33 @@ def test_example_equals_tf_deterministic_serialization():
   image = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
   mask = rng.integers(0, 256, 200, dtype=np.uint8).tobytes()
   record = example.SegmentationExample(
-      'ds1/pexels-123.png', image, example.ImageInfo('png', 375, 500), mask)
-  expected = tf.train.Example(features=tf.train.Features(feature={
-      features.IMAGE_ENCODED: _tf_bytes(image),
-      features.IMAGE_FORMAT: _tf_bytes(b'png'),
-      features.IMAGE_FILENAME: _tf_bytes(b'ds1/pexels-123.png'),
-      features.IMAGE_HEIGHT: _tf_int(375),
-      features.IMAGE_WIDTH: _tf_int(500),
-      features.IMAGE_CHANNELS: _tf_int(3),
-      features.MASK_ENCODED: _tf_bytes(mask),
-      features.MASK_FORMAT: _tf_bytes(b'png'),
-  }))
+    'ds1/pexels-123.png', image, example.ImageInfo('png', 375, 500), mask
+  )
+  expected = tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        features.IMAGE_ENCODED: _tf_bytes(image),
+        features.IMAGE_FORMAT: _tf_bytes(b'png'),
+        features.IMAGE_FILENAME: _tf_bytes(b'ds1/pexels-123.png'),
+        features.IMAGE_HEIGHT: _tf_int(375),
+        features.IMAGE_WIDTH: _tf_int(500),
+        features.IMAGE_CHANNELS: _tf_int(3),
+        features.MASK_ENCODED: _tf_bytes(mask),
+        features.MASK_FORMAT: _tf_bytes(b'png'),
+      }
+    )
+  )
   assert record.serialize() == expected.SerializeToString(deterministic=True)
   assert tf.train.Example.FromString(record.serialize()) == expected
 
 
 def test_example_orders_features_by_name():
-  serialized = example_proto.example({'b': example_proto.int64_feature(2),
-                                      'a': example_proto.bytes_feature(b'1')})
+  serialized = example_proto.example(
+    {
+      'b': example_proto.int64_feature(2),
+      'a': example_proto.bytes_feature(b'1'),
+    }
+  )
   # Map entry 'a' (key field 0x0a, length 1, b'a') comes before 'b'.
   assert serialized.index(b'\x0a\x01a') < serialized.index(b'\x0a\x01b')
   parsed = tf.train.Example.FromString(serialized).features.feature

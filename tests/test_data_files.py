@@ -25,16 +25,18 @@ def test_write_read_list_glob(root):
   files.write_text(files.join(root, 'ds1', 'ann', '.hidden.json'), '{}')
 
   assert files.read_bytes(files.join(root, 'ds1', 'ann', 'a.json')) == (
-      b'{"a": 1}')
-  assert files.read_bytes(files.join(root, 'ds1', 'img.txt')) == (
-      'é'.encode())
+    b'{"a": 1}'
+  )
+  assert files.read_bytes(files.join(root, 'ds1', 'img.txt')) == ('é'.encode())
   assert files.list_dir(root) == ['ds1', 'ds2']
   assert files.list_dir(files.join(root, 'ds1')) == ['ann', 'img.txt']
   assert files.glob(files.join(root, '*', 'ann', '*.json')) == [
-      files.join(root, 'ds1', 'ann', 'a.json'),
-      files.join(root, 'ds2', 'ann', 'b.json')]
+    files.join(root, 'ds1', 'ann', 'a.json'),
+    files.join(root, 'ds2', 'ann', 'b.json'),
+  ]
   assert files.glob(files.join(root, 'ds1', 'ann', '.h*')) == [
-      files.join(root, 'ds1', 'ann', '.hidden.json')]
+    files.join(root, 'ds1', 'ann', '.hidden.json')
+  ]
   assert files.glob(files.join(root, 'ds3*')) == []
 
 
@@ -49,5 +51,6 @@ def test_exists_and_is_dir(root):
 
 def test_join_keeps_url_separators():
   assert files.join('gs://bucket/voc', 'VOC2012', 'x.jpg') == (
-      'gs://bucket/voc/VOC2012/x.jpg')
+    'gs://bucket/voc/VOC2012/x.jpg'
+  )
   assert files.join('/data', 'VOC2012') == '/data/VOC2012'

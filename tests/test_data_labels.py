@@ -14,24 +14,30 @@ def test_write_then_read_round_trips(tmp_path):
   assert labels.read_labels(path) == names
 
 
-@pytest.mark.parametrize('content,names', [
+@pytest.mark.parametrize(
+  'content,names',
+  [
     (b'\xef\xbb\xbfbackground\nperson\n', ('background', 'person')),  # BOM
     (b'background\r\nperson', ('background', 'person')),  # CRLF, no final
     (b'background\nperson\n\n\n', ('background', 'person')),
-])
+  ],
+)
 def test_read_tolerates_editor_artefacts(tmp_path, content, names):
   path = tmp_path / 'labels.txt'
   path.write_bytes(content)
   assert labels.read_labels(str(path)) == names
 
 
-@pytest.mark.parametrize('content,message', [
+@pytest.mark.parametrize(
+  'content,message',
+  [
     (b'background\n', '1 class names'),
     (b'background\n\nperson\n', "class 1 is ''"),
     (b'background\n person\n', "class 1 is ' person'"),
     (b'background\nperson\nperson\n', "['person'] appear more than once"),
     (b'background\ncaf\xe9\n', 'not UTF-8'),
-])
+  ],
+)
 def test_read_refuses_unusable_files_naming_them(tmp_path, content, message):
   path = tmp_path / 'labels.txt'
   path.write_bytes(content)

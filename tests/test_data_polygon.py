@@ -17,28 +17,43 @@ def _mask(rows):
 
 def test_triangle_matches_cv2_pixels():
   got = polygon.fill_polygons((8, 10), [np.array([[1, 1], [8, 2], [3, 6]])])
-  expected = _mask([
-      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 1, 1, 1, 0, 0, 0, 0, 0],
-      [0, 1, 1, 1, 1, 1, 1, 1, 1, 0], [0, 0, 1, 1, 1, 1, 1, 1, 0, 0],
-      [0, 0, 1, 1, 1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 0, 0, 0, 0, 0],
-      [0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
+  expected = _mask(
+    [
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      [0, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+      [0, 1, 1, 1, 1, 1, 1, 1, 1, 0],
+      [0, 0, 1, 1, 1, 1, 1, 1, 0, 0],
+      [0, 0, 1, 1, 1, 1, 1, 0, 0, 0],
+      [0, 0, 0, 1, 1, 0, 0, 0, 0, 0],
+      [0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]
+  )
   np.testing.assert_array_equal(got, expected)
 
 
 def test_self_intersecting_bowtie_matches_cv2_pixels():
   got = polygon.fill_polygons(
-      (7, 9), [np.array([[0, 0], [8, 6], [8, 0], [0, 6]])])
-  expected = _mask([
-      [1, 0, 0, 0, 0, 0, 0, 0, 1], [1, 1, 1, 0, 0, 0, 0, 1, 1],
-      [1, 1, 1, 1, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1],
-      [1, 1, 1, 1, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0, 1, 1],
-      [1, 0, 0, 0, 0, 0, 0, 0, 1]])
+    (7, 9), [np.array([[0, 0], [8, 6], [8, 0], [0, 6]])]
+  )
+  expected = _mask(
+    [
+      [1, 0, 0, 0, 0, 0, 0, 0, 1],
+      [1, 1, 1, 0, 0, 0, 0, 1, 1],
+      [1, 1, 1, 1, 0, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 1, 1, 1, 1],
+      [1, 1, 1, 0, 0, 0, 0, 1, 1],
+      [1, 0, 0, 0, 0, 0, 0, 0, 1],
+    ]
+  )
   np.testing.assert_array_equal(got, expected)
 
 
 def test_points_outside_are_clipped_to_the_image():
   got = polygon.fill_polygons(
-      (6, 6), [np.array([[-3, -2], [4, -2], [4, 3], [-3, 3]])])
+    (6, 6), [np.array([[-3, -2], [4, -2], [4, 3], [-3, 3]])]
+  )
   expected = np.zeros((6, 6), bool)
   expected[0:4, 0:5] = True
   np.testing.assert_array_equal(got, expected)
@@ -46,8 +61,10 @@ def test_points_outside_are_clipped_to_the_image():
 
 def test_rectangle_includes_its_boundary_and_hole_clears_its_boundary():
   got = polygon.polygon_mask(
-      (12, 12), np.array([[1, 1], [10, 1], [10, 10], [1, 10]]),
-      [np.array([[4, 4], [7, 4], [7, 7], [4, 7]])])
+    (12, 12),
+    np.array([[1, 1], [10, 1], [10, 10], [1, 10]]),
+    [np.array([[4, 4], [7, 4], [7, 7], [4, 7]])],
+  )
   expected = np.zeros((12, 12), bool)
   expected[1:11, 1:11] = True
   expected[4:8, 4:8] = False
@@ -57,7 +74,8 @@ def test_rectangle_includes_its_boundary_and_hole_clears_its_boundary():
 
 def test_polygon_entirely_outside_draws_nothing():
   got = polygon.fill_polygons(
-      (5, 5), [np.array([[10, 10], [20, 10], [20, 20]])])
+    (5, 5), [np.array([[10, 10], [20, 10], [20, 20]])]
+  )
   assert not got.any()
 
 

@@ -22,16 +22,21 @@ from tests.fixtures import supervisely_replica as replica
 
 def _read_all(project):
   shapes = supervisely.read_shapes(project)
-  return {item.filename: supervisely.read_example(item, shapes)
-          for item in supervisely.list_items(project)}
+  return {
+    item.filename: supervisely.read_example(item, shapes)
+    for item in supervisely.list_items(project)
+  }
 
 
-@pytest.mark.parametrize('legacy,stem_names', [(False, False), (True, False),
-                                               (True, True)])
-def test_project_decodes_to_expected_masks(tmp_path, legacy, stem_names,
-                                           mask_of, features_of):
+@pytest.mark.parametrize(
+  'legacy,stem_names', [(False, False), (True, False), (True, True)]
+)
+def test_project_decodes_to_expected_masks(
+  tmp_path, legacy, stem_names, mask_of, features_of
+):
   project, expected = replica.standard_project(
-      str(tmp_path / 'p'), legacy=legacy, stem_names=stem_names)
+    str(tmp_path / 'p'), legacy=legacy, stem_names=stem_names
+  )
   examples = _read_all(project)
   assert sorted(examples) == ['ds1/a.png', 'ds1/b.jpg', 'ds2/c.png']
   for filename, (example, notes) in examples.items():
@@ -41,7 +46,8 @@ def test_project_decodes_to_expected_masks(tmp_path, legacy, stem_names,
     with open(os.path.join(project, filename.replace('/', '/img/')), 'rb') as f:
       assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
     assert feature[features.IMAGE_FILENAME].bytes_list.value == [
-        filename.encode()]
+      filename.encode()
+    ]
     height, width = expected[filename].shape
     assert feature[features.IMAGE_HEIGHT].int64_list.value == [height]
     assert feature[features.IMAGE_WIDTH].int64_list.value == [width]
@@ -53,8 +59,7 @@ def test_project_decodes_to_expected_masks(tmp_path, legacy, stem_names,
 
 
 def test_legacy_objects_with_type_field(tmp_path, mask_of):
-  project, expected = replica.standard_project(str(tmp_path / 'p'),
-                                               legacy=True)
+  project, expected = replica.standard_project(str(tmp_path / 'p'), legacy=True)
   path = os.path.join(project, 'ds1', 'ann', 'b.jpg.json')
   with open(path) as f:
     ann = json.load(f)
@@ -85,16 +90,28 @@ def test_uncompressed_png_bitmap_is_accepted():
   mask = np.eye(4, dtype=bool)
   data = base64.b64encode(replica.png_bytes(mask.astype(np.uint8) * 9, 'L'))
   np.testing.assert_array_equal(
-      supervisely.decode_bitmap(data.decode(), 'x.json'), mask)
+    supervisely.decode_bitmap(data.decode(), 'x.json'), mask
+  )
 
 
-@pytest.mark.parametrize('data,message', [
+@pytest.mark.parametrize(
+  'data,message',
+  [
     ('not base64 !!!', 'not base64'),
-    (base64.b64encode(zlib.compress(b'not a png')).decode(), 'cannot decode bitmap'),
-    (base64.b64encode(zlib.compress(replica.png_bytes(
-        np.full((3, 3, 3), 255, np.uint8), 'RGB'))).decode(),
-     'mode RGB without transparency'),
-])
+    (
+      base64.b64encode(zlib.compress(b'not a png')).decode(),
+      'cannot decode bitmap',
+    ),
+    (
+      base64.b64encode(
+        zlib.compress(
+          replica.png_bytes(np.full((3, 3, 3), 255, np.uint8), 'RGB')
+        )
+      ).decode(),
+      'mode RGB without transparency',
+    ),
+  ],
+)
 def test_undecodable_bitmaps_are_bad_bitmap(data, message):
   with pytest.raises(problems.BadExample, match=message) as error:
     supervisely.decode_bitmap(data, 'ds1/ann/x.png.json')
@@ -103,10 +120,12 @@ def test_undecodable_bitmaps_are_bad_bitmap(data, message):
 
 
 def test_polygon_and_bitmap_outside_image_are_clipped_and_noted():
-  ann = {'objects': [
+  ann = {
+    'objects': [
       replica.polygon_object([(-5, -5), (6, -5), (6, 3), (-5, 3)]),
       replica.bitmap_object(np.ones((4, 4), bool), (8, 6)),
-  ]}
+    ]
+  }
   mask, notes = supervisely.render_annotation(ann, 8, 10, 'a.json', {})
   expected = np.zeros((8, 10), np.uint8)
   expected[0:4, 0:7] = 1
@@ -117,10 +136,12 @@ def test_polygon_and_bitmap_outside_image_are_clipped_and_noted():
 
 def test_later_objects_are_drawn_on_top():
   square = [(0, 0), (5, 0), (5, 5), (0, 5)]
-  ann = {'objects': [
+  ann = {
+    'objects': [
       replica.polygon_object(square, title='neutral'),
       replica.polygon_object([(2, 2), (7, 2), (7, 7), (2, 7)]),
-  ]}
+    ]
+  }
   mask, _ = supervisely.render_annotation(ann, 8, 8, 'a.json', {})
   assert mask[1, 1] == 255 and mask[3, 3] == 1 and mask[7, 7] == 1
 
@@ -129,13 +150,15 @@ def test_later_objects_are_drawn_on_top():
 
 
 def _one_item(project, filename):
-  return next(i for i in supervisely.list_items(project)
-              if i.filename == filename)
+  return next(
+    i for i in supervisely.list_items(project) if i.filename == filename
+  )
 
 
 def _read(project, filename):
-  return supervisely.read_example(_one_item(project, filename),
-                                  supervisely.read_shapes(project))
+  return supervisely.read_example(
+    _one_item(project, filename), supervisely.read_shapes(project)
+  )
 
 
 def _ann_path(project, filename):
@@ -161,32 +184,72 @@ def test_truncated_annotation_json(project):
   with open(path) as f:
     text = f.read()
   with open(path, 'w') as f:
-    f.write(text[:len(text) // 2])
-  _expect_bad(project, 'ds1/a.png', problems.BAD_ANNOTATION, path,
-              'not valid JSON')
+    f.write(text[: len(text) // 2])
+  _expect_bad(
+    project, 'ds1/a.png', problems.BAD_ANNOTATION, path, 'not valid JSON'
+  )
 
 
-@pytest.mark.parametrize('ann,message', [
+@pytest.mark.parametrize(
+  'ann,message',
+  [
     ([], 'not a JSON object'),
     ({'objects': []}, '"size"'),
     ({'size': {'height': 40, 'width': 48}, 'objects': {}}, '"objects"'),
-    ({'size': {'height': 40, 'width': 48}, 'objects': [
-        {'classTitle': 'person_poly', 'geometryType': 'polygon',
-         'points': {'exterior': [[1, 1], [5, 5]], 'interior': []}}]},
-     'at least 3'),
-    ({'size': {'height': 40, 'width': 48}, 'objects': [
-        {'classTitle': 'person_poly', 'geometryType': 'polygon',
-         'points': {'exterior': [[1, 'a'], [5, 5], [1, 5]]}}]},
-     'not a list of'),
-    ({'size': {'height': 40, 'width': 48}, 'objects': [
-        {'classTitle': 'person_bmp', 'geometryType': 'bitmap',
-         'bitmap': {'data': 'eJw=', 'origin': 'top-left'}}]},
-     'origin'),
-    ({'size': {'height': 40, 'width': 48}, 'objects': [
-        {'classTitle': 'person_poly', 'geometryType': 'rectangle',
-         'points': {'exterior': [[1, 1], [5, 5]]}}]},
-     "geometry 'rectangle'"),
-])
+    (
+      {
+        'size': {'height': 40, 'width': 48},
+        'objects': [
+          {
+            'classTitle': 'person_poly',
+            'geometryType': 'polygon',
+            'points': {'exterior': [[1, 1], [5, 5]], 'interior': []},
+          }
+        ],
+      },
+      'at least 3',
+    ),
+    (
+      {
+        'size': {'height': 40, 'width': 48},
+        'objects': [
+          {
+            'classTitle': 'person_poly',
+            'geometryType': 'polygon',
+            'points': {'exterior': [[1, 'a'], [5, 5], [1, 5]]},
+          }
+        ],
+      },
+      'not a list of',
+    ),
+    (
+      {
+        'size': {'height': 40, 'width': 48},
+        'objects': [
+          {
+            'classTitle': 'person_bmp',
+            'geometryType': 'bitmap',
+            'bitmap': {'data': 'eJw=', 'origin': 'top-left'},
+          }
+        ],
+      },
+      'origin',
+    ),
+    (
+      {
+        'size': {'height': 40, 'width': 48},
+        'objects': [
+          {
+            'classTitle': 'person_poly',
+            'geometryType': 'rectangle',
+            'points': {'exterior': [[1, 1], [5, 5]]},
+          }
+        ],
+      },
+      "geometry 'rectangle'",
+    ),
+  ],
+)
 def test_malformed_annotations(project, ann, message):
   path = _ann_path(project, 'ds1/a.png')
   with open(path, 'w') as f:
@@ -199,10 +262,13 @@ def test_bitmap_that_does_not_decode(project):
   with open(path) as f:
     ann = json.load(f)
   ann['objects'][1]['bitmap']['data'] = base64.b64encode(
-      zlib.compress(b'garbage')).decode()
+    zlib.compress(b'garbage')
+  ).decode()
   with open(path, 'w') as f:
     json.dump(ann, f)
-  _expect_bad(project, 'ds1/b.jpg', problems.BAD_BITMAP, path, 'cannot decode bitmap')
+  _expect_bad(
+    project, 'ds1/b.jpg', problems.BAD_BITMAP, path, 'cannot decode bitmap'
+  )
 
 
 def test_unknown_class(project):
@@ -222,8 +288,13 @@ def test_annotation_size_differs_from_image(project):
   ann['size'] = {'height': 41, 'width': 48}
   with open(path, 'w') as f:
     json.dump(ann, f)
-  _expect_bad(project, 'ds1/a.png', problems.SIZE_MISMATCH, path,
-              'annotation size 41x48 .* 40x48')
+  _expect_bad(
+    project,
+    'ds1/a.png',
+    problems.SIZE_MISMATCH,
+    path,
+    'annotation size 41x48 .* 40x48',
+  )
 
 
 def test_corrupt_and_truncated_images(project):
@@ -231,7 +302,7 @@ def test_corrupt_and_truncated_images(project):
   with open(path, 'rb') as f:
     data = f.read()
   with open(path, 'wb') as f:
-    f.write(data[:len(data) // 2])
+    f.write(data[: len(data) // 2])
   _expect_bad(project, 'ds1/b.jpg', problems.CORRUPT_IMAGE, path, 'decode')
   with open(path, 'wb') as f:
     f.write(b'this is not an image')
@@ -241,11 +312,17 @@ def test_corrupt_and_truncated_images(project):
 def test_image_without_annotation_and_annotation_without_image(project):
   os.remove(_ann_path(project, 'ds1/a.png'))
   image = os.path.join(project, 'ds1', 'img', 'a.png')
-  _expect_bad(project, 'ds1/a.png', problems.MISSING_MASK, image,
-              'no annotation')
+  _expect_bad(
+    project, 'ds1/a.png', problems.MISSING_MASK, image, 'no annotation'
+  )
   os.remove(os.path.join(project, 'ds2', 'img', 'c.png'))
-  _expect_bad(project, 'ds2/c.png', problems.MISSING_IMAGE,
-              _ann_path(project, 'ds2/c.png'), 'no image c.png')
+  _expect_bad(
+    project,
+    'ds2/c.png',
+    problems.MISSING_IMAGE,
+    _ann_path(project, 'ds2/c.png'),
+    'no image c.png',
+  )
 
 
 # --- Against the official SDK, pixel for pixel. ----------------------------
@@ -256,8 +333,9 @@ def test_image_without_annotation_and_annotation_without_image(project):
 # and neutral regions, and the masks the SDK itself draws after loading each
 # annotation file. The SDK is not needed here.
 
-SDK_ROOT = os.path.join(os.path.dirname(__file__), 'fixtures',
-                        'supervisely_sdk')
+SDK_ROOT = os.path.join(
+  os.path.dirname(__file__), 'fixtures', 'supervisely_sdk'
+)
 SDK_PROJECT = os.path.join(SDK_ROOT, 'project')
 SDK_ITEMS = supervisely.list_items(SDK_PROJECT)
 
@@ -267,10 +345,13 @@ def _has_outside_polygon(ann_path):
     ann = json.load(f)
   height, width = ann['size']['height'], ann['size']['width']
   return any(
-      o['geometryType'] == 'polygon' and any(
-          not (0 <= x < width and 0 <= y < height)
-          for x, y in o['points']['exterior'])
-      for o in ann['objects'])
+    o['geometryType'] == 'polygon'
+    and any(
+      not (0 <= x < width and 0 <= y < height)
+      for x, y in o['points']['exterior']
+    )
+    for o in ann['objects']
+  )
 
 
 def test_sdk_fixture_covers_the_hard_cases():
@@ -293,10 +374,13 @@ def test_mask_equals_the_sdk_drawing(item, mask_of):
     # The SDK crops such polygons with shapely before drawing them.
     pytest.importorskip('shapely')
   example, notes = supervisely.read_example(
-      item, supervisely.read_shapes(SDK_PROJECT))
+    item, supervisely.read_shapes(SDK_PROJECT)
+  )
   got = mask_of(example)
-  expected = np.asarray(Image.open(
-      os.path.join(SDK_ROOT, 'masks', item.dataset, item.image_name)))
+  expected = np.asarray(
+    Image.open(os.path.join(SDK_ROOT, 'masks', item.dataset, item.image_name))
+  )
   np.testing.assert_array_equal(got, expected)
   assert bool(notes.get(problems.CLIPPED_POLYGON)) == _has_outside_polygon(
-      item.ann_path)
+    item.ann_path
+  )

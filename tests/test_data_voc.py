@@ -35,10 +35,12 @@ def test_find_root_accepts_three_levels(tmp_path):
     voc.find_root(os.path.join(root, 'JPEGImages'))
 
 
-def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path, mask_of,
-                                                       features_of):
-  expected = voc_replica.write_devkit(str(tmp_path), TRAIN, VAL,
-                                      gray=['2007_000039'])
+def test_train_and_val_read_indices_with_grayscale_jpeg(
+  tmp_path, mask_of, features_of
+):
+  expected = voc_replica.write_devkit(
+    str(tmp_path), TRAIN, VAL, gray=['2007_000039']
+  )
   root = _root(str(tmp_path))
   source = voc.VocSource(root, aug=False)
   for pattern, ids in ((voc.TRAIN_LIST, TRAIN), (voc.VAL_LIST, VAL)):
@@ -49,33 +51,39 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(tmp_path, mask_of,
       np.testing.assert_array_equal(mask_of(example), expected[key[0]])
       feature = features_of(example)
       assert feature[features.IMAGE_FILENAME].bytes_list.value == [
-          key[0].encode()]
+        key[0].encode()
+      ]
       with open(os.path.join(root, 'JPEGImages', key[0] + '.jpg'), 'rb') as f:
         assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
       assert feature[features.IMAGE_FORMAT].bytes_list.value == [b'jpeg']
-      assert (_int(feature, features.IMAGE_HEIGHT),
-              _int(feature, features.IMAGE_WIDTH),
-              _int(feature, features.IMAGE_CHANNELS)) == (30, 40, 3)
+      assert (
+        _int(feature, features.IMAGE_HEIGHT),
+        _int(feature, features.IMAGE_WIDTH),
+        _int(feature, features.IMAGE_CHANNELS),
+      ) == (30, 40, 3)
   # The grayscale JPEG really is single-channel on disk.
   gray = Image.open(os.path.join(root, 'JPEGImages', '2007_000039.jpg'))
   assert gray.mode == 'L'
   # Palette masks hold colours that differ from the indices.
-  palette = Image.open(os.path.join(root, 'SegmentationClass',
-                                    '2007_000032.png'))
+  palette = Image.open(
+    os.path.join(root, 'SegmentationClass', '2007_000032.png')
+  )
   assert palette.mode == 'P' and palette.getpalette()[3:6] == [128, 0, 0]
 
 
 @pytest.mark.parametrize('two_columns', [False, True])
-def test_aug_excludes_val_ids_and_reads_aug_masks(tmp_path, two_columns,
-                                                  mask_of):
+def test_aug_excludes_val_ids_and_reads_aug_masks(
+  tmp_path, two_columns, mask_of
+):
   aug_train = TRAIN + ['2010_000005', VAL[0], '2011_000003', VAL[1]]
-  expected = voc_replica.write_devkit(str(tmp_path), TRAIN, VAL,
-                                      aug_train=aug_train,
-                                      aug_two_columns=two_columns)
+  expected = voc_replica.write_devkit(
+    str(tmp_path), TRAIN, VAL, aug_train=aug_train, aug_two_columns=two_columns
+  )
   layout = voc.layout(str(tmp_path), aug=True)
   assert layout.input_splits == (
-      ('train', 'ImageSets/Segmentation/train_aug.txt'),
-      ('eval', 'ImageSets/Segmentation/val.txt'))
+    ('train', 'ImageSets/Segmentation/train_aug.txt'),
+    ('eval', 'ImageSets/Segmentation/val.txt'),
+  )
   source = voc.VocSource(layout.input_base, aug=True)
   keys, notes = source.list_keys(layout.input_splits[0][1])
   assert [k[0] for k in keys] == TRAIN + ['2010_000005', '2011_000003']
@@ -84,8 +92,11 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(tmp_path, two_columns,
   for key in keys:
     example, _ = source.read(key)
     np.testing.assert_array_equal(mask_of(example), expected['aug/' + key[0]])
-    modes.add(Image.open(os.path.join(layout.input_base, voc.AUG_MASK_DIR,
-                                      key[0] + '.png')).mode)
+    modes.add(
+      Image.open(
+        os.path.join(layout.input_base, voc.AUG_MASK_DIR, key[0] + '.png')
+      ).mode
+    )
   assert modes == {'L', 'P'}
   keys, _ = source.list_keys(voc.VAL_LIST)
   for key in keys:
@@ -94,10 +105,15 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(tmp_path, two_columns,
 
 
 def test_parse_id_list_forms():
-  text = ('2007_000032\r\n\n/JPEGImages/2007_000039.jpg '
-          '/SegmentationClassAug/2007_000039.png\n2008_000002')
+  text = (
+    '2007_000032\r\n\n/JPEGImages/2007_000039.jpg '
+    '/SegmentationClassAug/2007_000039.png\n2008_000002'
+  )
   assert voc.parse_id_list(text, 'l.txt') == [
-      '2007_000032', '2007_000039', '2008_000002']
+    '2007_000032',
+    '2007_000039',
+    '2008_000002',
+  ]
   with pytest.raises(ValueError, match=r'l.txt:2: .*expected an id'):
     voc.parse_id_list('a\nb c d\n', 'l.txt')
 
@@ -126,8 +142,10 @@ def _expect_bad(root, voc_id, problem, path, message):
 
 
 def _paths(root, voc_id):
-  return (os.path.join(root, 'JPEGImages', voc_id + '.jpg'),
-          os.path.join(root, 'SegmentationClass', voc_id + '.png'))
+  return (
+    os.path.join(root, 'JPEGImages', voc_id + '.jpg'),
+    os.path.join(root, 'SegmentationClass', voc_id + '.png'),
+  )
 
 
 def test_missing_image_and_mask(devkit):
@@ -135,8 +153,7 @@ def test_missing_image_and_mask(devkit):
   os.remove(mask)
   _expect_bad(devkit, TRAIN[0], problems.MISSING_MASK, mask, 'does not exist')
   os.remove(image)
-  _expect_bad(devkit, TRAIN[0], problems.MISSING_IMAGE, image,
-              'does not exist')
+  _expect_bad(devkit, TRAIN[0], problems.MISSING_IMAGE, image, 'does not exist')
 
 
 def test_corrupt_image_and_mask(devkit):
@@ -149,16 +166,16 @@ def test_corrupt_image_and_mask(devkit):
   with open(image, 'rb') as f:
     data = f.read()
   with open(image, 'wb') as f:
-    f.write(data[:len(data) // 3])
-  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_IMAGE, image,
-              'cannot decode')
+    f.write(data[: len(data) // 3])
+  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_IMAGE, image, 'cannot decode')
 
 
 def test_size_mismatch(devkit):
   _, mask = _paths(devkit, TRAIN[1])
   voc_replica.palette_png(np.zeros((30, 41), np.uint8), mask)
-  _expect_bad(devkit, TRAIN[1], problems.SIZE_MISMATCH, mask,
-              'mask is 30x41 .* is 30x40')
+  _expect_bad(
+    devkit, TRAIN[1], problems.SIZE_MISMATCH, mask, 'mask is 30x41 .* is 30x40'
+  )
 
 
 def test_mask_values_outside_labels(devkit):
@@ -166,13 +183,25 @@ def test_mask_values_outside_labels(devkit):
   values = np.zeros((30, 40), np.uint8)
   values[0, :3] = [21, 100, 254]
   Image.fromarray(values, mode='L').save(mask)
-  _expect_bad(devkit, TRAIN[1], problems.MASK_VALUES, mask,
-              r'\[21, 100, 254\] outside the VOC labels 0..20 and 255')
+  _expect_bad(
+    devkit,
+    TRAIN[1],
+    problems.MASK_VALUES,
+    mask,
+    r'\[21, 100, 254\] outside the VOC labels 0..20 and 255',
+  )
 
 
-@pytest.mark.parametrize('values,bad', [
-    ([0, 20, 255], None), ([255, 255, 255], None), ([21, 255, 255], [21]),
-    ([0, 254, 255], [254]), ([20, 21, 254], [21, 254])])
+@pytest.mark.parametrize(
+  'values,bad',
+  [
+    ([0, 20, 255], None),
+    ([255, 255, 255], None),
+    ([21, 255, 255], [21]),
+    ([0, 254, 255], [254]),
+    ([20, 21, 254], [21, 254]),
+  ],
+)
 def test_mask_value_check_at_the_label_bounds(values, bad):
   mask = np.zeros((4, 5), np.uint8)
   mask[1, :3] = values
@@ -193,21 +222,24 @@ def test_rgb_mask_where_indices_are_expected(devkit):
 def test_other_mask_modes_are_corrupt(devkit):
   _, mask = _paths(devkit, TRAIN[2])
   Image.fromarray(np.zeros((30, 40), np.uint16)).save(mask)
-  _expect_bad(devkit, TRAIN[2], problems.CORRUPT_MASK, mask,
-              'expected P or L')
+  _expect_bad(devkit, TRAIN[2], problems.CORRUPT_MASK, mask, 'expected P or L')
 
 
 def test_voc_example_gen_run_with_aug_and_skipping(
-    tmp_path, execute_example_gen, read_split):
+  tmp_path, execute_example_gen, read_split
+):
   from components import example_gen
+
   aug_train = TRAIN + [VAL[0], '2010_000005']
-  voc_replica.write_devkit(str(tmp_path / 'd'), TRAIN, VAL,
-                           aug_train=aug_train)
+  voc_replica.write_devkit(str(tmp_path / 'd'), TRAIN, VAL, aug_train=aug_train)
   root = _root(str(tmp_path / 'd'))
   os.remove(os.path.join(root, voc.AUG_MASK_DIR, '2010_000005.png'))
-  uri = execute_example_gen(example_gen.create_example_gen(
-      'voc', str(tmp_path / 'd'), voc_aug=True, skip_bad_examples=True),
-      str(tmp_path / 'out'))
+  uri = execute_example_gen(
+    example_gen.create_example_gen(
+      'voc', str(tmp_path / 'd'), voc_aug=True, skip_bad_examples=True
+    ),
+    str(tmp_path / 'out'),
+  )
   assert read_split(uri, 'train') == sorted(TRAIN)
   assert read_split(uri, 'eval') == sorted(VAL)
   with open(os.path.join(uri, 'ingest_report.json')) as f:

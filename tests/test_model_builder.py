@@ -15,14 +15,18 @@ def _layer_shape(model, name):
   return tuple(model.get_layer(name).output.shape[1:])
 
 
-@pytest.mark.parametrize('backbone,head', [
+@pytest.mark.parametrize(
+  'backbone,head',
+  [
     ('mobilenet_v2', 'deeplabv3plus'),
     ('mobilenet_v3_large', 'lraspp'),
     ('mobilenet_v3_small', 'deeplabv3plus'),
-])
+  ],
+)
 def test_logits_at_input_resolution(backbone, head):
-  model = builder.build_model(ModelConfig(
-      backbone=backbone, head=head, num_classes=5, input_size=SIZE))
+  model = builder.build_model(
+    ModelConfig(backbone=backbone, head=head, num_classes=5, input_size=SIZE)
+  )
   images = np.random.RandomState(0).uniform(0, 255, (2, SIZE, SIZE, 3))
   logits = model(images.astype(np.float32))
   assert logits.shape == (2, SIZE, SIZE, 5)
@@ -34,11 +38,13 @@ def test_normalization_inside_model_maps_pixels_to_unit_range():
   model = builder.build_model(ModelConfig(input_size=SIZE))
   normalize = model.get_layer('normalize')
   np.testing.assert_allclose(
-      normalize(np.array([0.0, 127.5, 255.0])).numpy(), [-1.0, 0.0, 1.0])
+    normalize(np.array([0.0, 127.5, 255.0])).numpy(), [-1.0, 0.0, 1.0]
+  )
 
 
-@pytest.mark.parametrize('decoder,logits_size', [(True, SIZE // 4),
-                                                 (False, SIZE // 16)])
+@pytest.mark.parametrize(
+  'decoder,logits_size', [(True, SIZE // 4), (False, SIZE // 16)]
+)
 def test_decoder_predicts_at_output_stride_4(decoder, logits_size):
   model = builder.build_model(ModelConfig(decoder=decoder, input_size=SIZE))
   assert _layer_shape(model, 'logits')[:2] == (logits_size, logits_size)
@@ -49,41 +55,54 @@ def test_decoder_predicts_at_output_stride_4(decoder, logits_size):
     assert _layer_shape(model, 'decoder/conv2/pointwise') == (16, 16, 256)
 
 
-@pytest.mark.parametrize('output_stride,rates', [(16, (6, 12, 18)),
-                                                 (8, (12, 24, 36)),
-                                                 (32, (3, 6, 9))])
+@pytest.mark.parametrize(
+  'output_stride,rates', [(16, (6, 12, 18)), (8, (12, 24, 36)), (32, (3, 6, 9))]
+)
 def test_aspp_rates_scale_with_output_stride(output_stride, rates):
-  model = builder.build_model(ModelConfig(
-      aspp=True, output_stride=output_stride, input_size=SIZE))
+  model = builder.build_model(
+    ModelConfig(aspp=True, output_stride=output_stride, input_size=SIZE)
+  )
   dilations = sorted(
-      layer.dilation_rate[0] for layer in model.layers
-      if layer.name.startswith('aspp/atrous_rate_') and
-      layer.name.endswith('/depthwise'))
+    layer.dilation_rate[0]
+    for layer in model.layers
+    if layer.name.startswith('aspp/atrous_rate_')
+    and layer.name.endswith('/depthwise')
+  )
   assert tuple(dilations) == rates
   assert _layer_shape(model, 'aspp/projection/relu') == (
-      SIZE // output_stride, SIZE // output_stride, 256)
+    SIZE // output_stride,
+    SIZE // output_stride,
+    256,
+  )
 
 
 def test_without_aspp_head_is_image_pooling_and_1x1():
   model = builder.build_model(ModelConfig(aspp=False, input_size=SIZE))
-  aspp = {layer.name for layer in model.layers if layer.name.startswith('aspp/')
-          and layer.weights}
+  aspp = {
+    layer.name
+    for layer in model.layers
+    if layer.name.startswith('aspp/') and layer.weights
+  }
   assert not any('atrous' in name for name in aspp)
   assert 'aspp/conv_1x1' in aspp and 'aspp/image_pooling/conv' in aspp
 
 
 def test_quant_friendly_separable_convs_have_no_depthwise_bn_nor_relu6():
-  model = builder.build_model(ModelConfig(quant_friendly=True, aspp=True,
-                                          input_size=SIZE))
+  model = builder.build_model(
+    ModelConfig(quant_friendly=True, aspp=True, input_size=SIZE)
+  )
   layers = list(_all_layers(model))
   names = {layer.name for layer in layers}
-  depthwise = [layer.name for layer in layers
-               if isinstance(layer, tf_keras.layers.DepthwiseConv2D)]
+  depthwise = [
+    layer.name
+    for layer in layers
+    if isinstance(layer, tf_keras.layers.DepthwiseConv2D)
+  ]
   assert len(depthwise) == 17 + 3 + 2  # backbone + ASPP + decoder
-  assert not any(f'{name}_BN' in names or f'{name}/BatchNorm' in names
-                 for name in depthwise)
-  relus = [layer for layer in layers
-           if isinstance(layer, tf_keras.layers.ReLU)]
+  assert not any(
+    f'{name}_BN' in names or f'{name}/BatchNorm' in names for name in depthwise
+  )
+  relus = [layer for layer in layers if isinstance(layer, tf_keras.layers.ReLU)]
   assert relus and all(relu.max_value is None for relu in relus)
 
 
@@ -92,8 +111,10 @@ def test_standard_model_keeps_relu6_and_depthwise_bn():
   names = {layer.name for layer in layers}
   assert 'block_5_depthwise_BN' in names
   assert 'decoder/conv1/depthwise/BatchNorm' in names
-  assert any(isinstance(layer, tf_keras.layers.ReLU) and
-             layer.max_value == 6.0 for layer in layers)
+  assert any(
+    isinstance(layer, tf_keras.layers.ReLU) and layer.max_value == 6.0
+    for layer in layers
+  )
 
 
 @pytest.mark.slow
@@ -103,16 +124,19 @@ def test_trains_with_fit_and_round_trips_through_savedmodel(tmp_path):
   rng = np.random.RandomState(0)
   images = rng.uniform(0, 255, (4, SIZE, SIZE, 3)).astype(np.float32)
   masks = (images[..., :1] > 127).astype(np.int32)
-  model.compile(tf_keras.optimizers.Adam(1e-3),
-                tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  model.compile(
+    tf_keras.optimizers.Adam(1e-3),
+    tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+  )
   history = model.fit(images, masks, batch_size=4, epochs=8, verbose=0)
   losses = history.history['loss']
   assert losses[-1] < 0.8 * losses[0]
 
   model.save(str(tmp_path / 'saved_model'))
   reloaded = tf_keras.models.load_model(str(tmp_path / 'saved_model'))
-  np.testing.assert_allclose(reloaded(images).numpy(), model(images).numpy(),
-                             atol=1e-4)
+  np.testing.assert_allclose(
+    reloaded(images).numpy(), model(images).numpy(), atol=1e-4
+  )
 
 
 def _all_layers(model):

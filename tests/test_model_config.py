@@ -6,7 +6,9 @@ from model.config import ModelConfig
 from model.config import TrainConfig
 
 
-@pytest.mark.parametrize('kwargs,message', [
+@pytest.mark.parametrize(
+  'kwargs,message',
+  [
     ({'backbone': 'resnet50'}, "backbone='resnet50'"),
     ({'head': 'fcn'}, "head='fcn'"),
     ({'output_stride': 4}, 'output_stride=4'),
@@ -16,56 +18,73 @@ from model.config import TrainConfig
     ({'input_size': 16}, 'input_size=16'),
     ({'depth_multiplier': 0}, 'depth_multiplier=0'),
     ({'channel_divisor': 0}, 'channel_divisor=0'),
-    ({'depth_multiplier': 0.5, 'backbone_weights': 'imagenet'},
-     'set channel_divisor=8'),
-])
+    (
+      {'depth_multiplier': 0.5, 'backbone_weights': 'imagenet'},
+      'set channel_divisor=8',
+    ),
+  ],
+)
 def test_bad_config_names_the_value(kwargs, message):
   with pytest.raises(ValueError, match='Invalid model config') as error:
     ModelConfig(**kwargs)
   assert message in str(error.value)
 
 
-@pytest.mark.parametrize('input_size,output_stride', [(513, 16), (512, 32),
-                                                      (257, 8), (64, 16)])
+@pytest.mark.parametrize(
+  'input_size,output_stride', [(513, 16), (512, 32), (257, 8), (64, 16)]
+)
 def test_deeplab_input_sizes_are_accepted(input_size, output_stride):
-  assert ModelConfig(input_size=input_size,
-                     output_stride=output_stride).input_size == input_size
+  assert (
+    ModelConfig(input_size=input_size, output_stride=output_stride).input_size
+    == input_size
+  )
 
 
 def test_round_trips_through_a_dict():
-  config = ModelConfig(backbone='mobilenet_v3_small', head='lraspp',
-                       num_classes=7, channel_divisor=8)
+  config = ModelConfig(
+    backbone='mobilenet_v3_small',
+    head='lraspp',
+    num_classes=7,
+    channel_divisor=8,
+  )
   assert ModelConfig.from_dict(config.to_dict()) == config
 
 
-@pytest.mark.parametrize('kwargs,divisor', [
+@pytest.mark.parametrize(
+  'kwargs,divisor',
+  [
     ({}, 8),
     ({'depth_multiplier': 0.5}, 1),
     ({'depth_multiplier': 0.5, 'channel_divisor': 8}, 8),
     ({'backbone': 'mobilenet_v3_large', 'depth_multiplier': 0.75}, 8),
-])
+  ],
+)
 def test_width_divisor_follows_the_reference_rule(kwargs, divisor):
   assert ModelConfig(**kwargs).width_divisor == divisor
 
 
-@pytest.mark.parametrize('kwargs,message', [
+@pytest.mark.parametrize(
+  'kwargs,message',
+  [
     ({'train_steps': 0}, 'train_steps=0'),
     ({'batch_size': -1}, 'batch_size=-1'),
     ({'base_lr': 0}, 'base_lr=0'),
     ({'optimizer': 'rmsprop'}, "optimizer='rmsprop'"),
     ({'min_scale': 2.0, 'max_scale': 1.0}, 'min_scale=2.0'),
     ({'steps_per_epoch': 0}, 'steps_per_epoch=0'),
-])
+  ],
+)
 def test_bad_train_config_names_the_value(kwargs, message):
   with pytest.raises(ValueError, match='Invalid train config') as error:
     TrainConfig(**kwargs)
   assert message in str(error.value)
 
 
-@pytest.mark.parametrize('steps,per_epoch,expected', [
-    (700, 50, 50), (1000, 300, 250), (7, 50, 7), (13, 5, 1)])
-def test_exact_steps_per_epoch_divides_train_steps(steps, per_epoch,
-                                                   expected):
+@pytest.mark.parametrize(
+  'steps,per_epoch,expected',
+  [(700, 50, 50), (1000, 300, 250), (7, 50, 7), (13, 5, 1)],
+)
+def test_exact_steps_per_epoch_divides_train_steps(steps, per_epoch, expected):
   config = TrainConfig(train_steps=steps, steps_per_epoch=per_epoch)
   assert config.exact_steps_per_epoch == expected
   assert steps % expected == 0

@@ -17,40 +17,57 @@ def _flags(argv, **kwargs):
 
 
 def test_unset_flags_are_left_out_of_the_overrides():
-  values = _flags(['--backbone=mobilenet_v3_small', '--nodecoder',
-                   '--output_stride=32', '--depth_multiplier=0.75'],
-                  exclude=('num_classes',))
+  values = _flags(
+    [
+      '--backbone=mobilenet_v3_small',
+      '--nodecoder',
+      '--output_stride=32',
+      '--depth_multiplier=0.75',
+    ],
+    exclude=('num_classes',),
+  )
   assert model_flags.model_overrides(values) == {
-      'backbone': 'mobilenet_v3_small', 'decoder': False,
-      'output_stride': 32, 'depth_multiplier': 0.75}
+    'backbone': 'mobilenet_v3_small',
+    'decoder': False,
+    'output_stride': 32,
+    'depth_multiplier': 0.75,
+  }
   assert 'num_classes' not in values
 
 
 def test_defaults_from_a_config_make_every_field_a_value():
-  values = _flags([], defaults=model_config.ModelConfig(input_size=64),
-                  exclude=('backbone_weights',))
+  values = _flags(
+    [],
+    defaults=model_config.ModelConfig(input_size=64),
+    exclude=('backbone_weights',),
+  )
   overrides = model_flags.model_overrides(values)
   # channel_divisor's default is None: it stays unset, as in ModelConfig.
-  expected = {f.name: getattr(model_config.ModelConfig(input_size=64), f.name)
-              for f in dataclasses.fields(model_config.ModelConfig)
-              if f.name not in ('backbone_weights', 'channel_divisor')}
+  expected = {
+    f.name: getattr(model_config.ModelConfig(input_size=64), f.name)
+    for f in dataclasses.fields(model_config.ModelConfig)
+    if f.name not in ('backbone_weights', 'channel_divisor')
+  }
   assert overrides == expected
   assert model_config.ModelConfig(**overrides) == model_config.ModelConfig(
-      input_size=64)
+    input_size=64
+  )
 
 
 def test_choices_are_the_config_modules():
   values = _flags([])
   assert tuple(values['backbone'].parser.enum_values) == (
-      model_config.BACKBONES)
+    model_config.BACKBONES
+  )
   assert tuple(values['head'].parser.enum_values) == model_config.HEADS
   with pytest.raises(flags.IllegalFlagValueError, match='resnet'):
     _flags(['--backbone=resnet'])
 
 
 def test_types_follow_the_fields():
-  values = _flags(['--channel_divisor=8', '--backbone_weights=/w.h5',
-                   '--quant_friendly'])
+  values = _flags(
+    ['--channel_divisor=8', '--backbone_weights=/w.h5', '--quant_friendly']
+  )
   assert values.channel_divisor == 8
   assert values.backbone_weights == '/w.h5'
   assert values.quant_friendly is True

@@ -14,15 +14,19 @@ def test_mean_over_non_ignored_pixels_only():
   labels[0, 0, :] = 255
   log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
   keep = labels != 255
-  expected = -np.mean(np.take_along_axis(
-      log_probs, np.where(keep, labels, 0)[..., None].astype(int),
-      -1)[..., 0][keep])
+  expected = -np.mean(
+    np.take_along_axis(
+      log_probs, np.where(keep, labels, 0)[..., None].astype(int), -1
+    )[..., 0][keep]
+  )
   loss = losses.masked_sparse_cross_entropy(
-      tf.constant(labels[..., None]), tf.constant(logits))
+    tf.constant(labels[..., None]), tf.constant(logits)
+  )
   assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
 def test_all_ignored_is_zero_not_nan():
   loss = losses.masked_sparse_cross_entropy(
-      tf.fill([1, 2, 2], tf.constant(255, tf.uint8)), tf.zeros([1, 2, 2, 2]))
+    tf.fill([1, 2, 2], tf.constant(255, tf.uint8)), tf.zeros([1, 2, 2, 2])
+  )
   assert float(loss) == 0.0

@@ -14,16 +14,18 @@ IGNORE = features.IGNORE_LABEL
 def test_dataset_level_iou_matches_reference_with_ignore_and_absent_class():
   label_maps, prediction_maps = random_split(0)
   names = ['a', 'b', 'c', 'absent']
-  matrix = sum(metrics.confusion_matrix(label, prediction, 4)
-               for label, prediction in zip(label_maps, prediction_maps,
-                                            strict=True))
+  matrix = sum(
+    metrics.confusion_matrix(label, prediction, 4)
+    for label, prediction in zip(label_maps, prediction_maps, strict=True)
+  )
   scores = metrics.scores_from_confusion(matrix, names)
   mean_iou, ious, accuracy = reference_scores(label_maps, prediction_maps, 4)
   assert scores['mean_iou'] == pytest.approx(mean_iou, abs=1e-12)
   assert scores['pixel_accuracy'] == pytest.approx(accuracy, abs=1e-12)
   for name, iou in zip(names, ious, strict=True):
     assert scores['per_class_iou'][name] == (
-        None if iou is None else pytest.approx(iou, abs=1e-12))
+      None if iou is None else pytest.approx(iou, abs=1e-12)
+    )
   assert scores['per_class_iou']['absent'] is None
 
 
@@ -31,7 +33,8 @@ def test_absent_but_predicted_class_counts_as_zero():
   label = np.array([[0, 0], [1, IGNORE]])
   prediction = np.array([[0, 2], [1, 2]])
   scores = metrics.scores_from_confusion(
-      metrics.confusion_matrix(label, prediction, 3), ['x', 'y', 'z'])
+    metrics.confusion_matrix(label, prediction, 3), ['x', 'y', 'z']
+  )
   assert scores['per_class_iou'] == {'x': 0.5, 'y': 1.0, 'z': 0.0}
   assert scores['mean_iou'] == pytest.approx(0.5)
   assert scores['pixel_accuracy'] == pytest.approx(2 / 3)
@@ -42,18 +45,22 @@ def test_dataset_iou_is_not_mean_of_image_ious():
   big_label[:, 5:] = 1
   small_label = np.array([[1]])
   big_pred, small_pred = big_label.copy(), np.array([[0]])
-  matrix = (metrics.confusion_matrix(big_label, big_pred, 2) +
-            metrics.confusion_matrix(small_label, small_pred, 2))
+  matrix = metrics.confusion_matrix(
+    big_label, big_pred, 2
+  ) + metrics.confusion_matrix(small_label, small_pred, 2)
   scores = metrics.scores_from_confusion(matrix, ['bg', 'fg'])
   # Background: TP 50, FP 1 -> 50/51; person: TP 50, FN 1 -> 50/51.
   assert scores['mean_iou'] == pytest.approx(50 / 51)
 
 
-@pytest.mark.parametrize('label,prediction,message', [
+@pytest.mark.parametrize(
+  'label,prediction,message',
+  [
     (np.array([[7]]), np.array([[0]]), 'label value 7'),
     (np.array([[0]]), np.array([[5]]), 'prediction value 5'),
     (np.array([[0, 1]]), np.array([[0]]), '2 pixels'),
-])
+  ],
+)
 def test_out_of_range_values_are_errors(label, prediction, message):
   with pytest.raises(ValueError, match=message):
     metrics.confusion_matrix(label, prediction, 2)

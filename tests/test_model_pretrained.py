@@ -18,16 +18,19 @@ def keras_weights(tmp_path_factory):
   folder = tmp_path_factory.mktemp('weights')
   paths = {}
   for name, application in [
-      ('mobilenet_v2', tf_keras.applications.MobileNetV2),
-      ('mobilenet_v3_small', tf_keras.applications.MobileNetV3Small)]:
+    ('mobilenet_v2', tf_keras.applications.MobileNetV2),
+    ('mobilenet_v3_small', tf_keras.applications.MobileNetV3Small),
+  ]:
     tf_keras.utils.set_random_seed(1)
-    model = application(input_shape=(96, 96, 3), include_top=False,
-                        weights=None)
+    model = application(
+      input_shape=(96, 96, 3), include_top=False, weights=None
+    )
     # Random BN statistics, so a skipped BatchNorm would show.
     for layer in model.layers:
       if isinstance(layer, tf_keras.layers.BatchNormalization):
-        layer.set_weights([np.random.uniform(0.5, 2.0, w.shape)
-                           for w in layer.get_weights()])
+        layer.set_weights(
+          [np.random.uniform(0.5, 2.0, w.shape) for w in layer.get_weights()]
+        )
     paths[name] = str(folder / f'{name}_no_top.h5')
     model.save_weights(paths[name])
     paths[name, 'model'] = model
@@ -36,19 +39,27 @@ def keras_weights(tmp_path_factory):
 
 @pytest.mark.parametrize('name', ['mobilenet_v2', 'mobilenet_v3_small'])
 @pytest.mark.parametrize('quant_friendly', [False, True])
-def test_local_weights_file_fills_every_backbone_layer(keras_weights, name,
-                                                       quant_friendly):
+def test_local_weights_file_fills_every_backbone_layer(
+  keras_weights, name, quant_friendly
+):
   source = keras_weights[name, 'model']
-  model = builder.build_model(ModelConfig(
-      backbone=name, input_size=SIZE, quant_friendly=quant_friendly,
-      backbone_weights=keras_weights[name]))
+  model = builder.build_model(
+    ModelConfig(
+      backbone=name,
+      input_size=SIZE,
+      quant_friendly=quant_friendly,
+      backbone_weights=keras_weights[name],
+    )
+  )
   backbone = model.get_layer(name)
   weighted = [layer for layer in backbone.layers if layer.weights]
   checked = 0
   for layer in weighted:
-    for ours, theirs in zip(layer.get_weights(),
-                            source.get_layer(layer.name).get_weights(),
-                            strict=True):
+    for ours, theirs in zip(
+      layer.get_weights(),
+      source.get_layer(layer.name).get_weights(),
+      strict=True,
+    ):
       np.testing.assert_array_equal(ours, theirs)
       checked += 1
   assert checked == sum(len(layer.weights) for layer in weighted)
@@ -63,15 +74,23 @@ def test_missing_file_is_named(tmp_path):
 
 def test_weights_of_another_backbone_are_refused(keras_weights):
   with pytest.raises(ValueError, match='mobilenet_v3_small_no_top.h5'):
-    builder.build_model(ModelConfig(
-        input_size=SIZE, backbone_weights=keras_weights['mobilenet_v3_small']))
+    builder.build_model(
+      ModelConfig(
+        input_size=SIZE, backbone_weights=keras_weights['mobilenet_v3_small']
+      )
+    )
 
 
 def test_imagenet_weights_keras_does_not_publish_are_refused():
   with pytest.raises(ValueError, match='alpha can be one of'):
-    builder.build_model(ModelConfig(
-        backbone='mobilenet_v3_small', depth_multiplier=0.5, input_size=SIZE,
-        backbone_weights='imagenet'))
+    builder.build_model(
+      ModelConfig(
+        backbone='mobilenet_v3_small',
+        depth_multiplier=0.5,
+        input_size=SIZE,
+        backbone_weights='imagenet',
+      )
+    )
 
 
 def test_imagenet_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
@@ -79,10 +98,12 @@ def test_imagenet_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
 
   def offline(*unused_args, **unused_kwargs):
     raise OSError('network is unreachable')
+
   monkeypatch.setattr(socket.socket, 'connect', offline)
   monkeypatch.setattr(socket, 'create_connection', offline)
   with pytest.raises(RuntimeError, match='Offline') as error:
-    builder.build_model(ModelConfig(input_size=SIZE,
-                                    backbone_weights='imagenet'))
+    builder.build_model(
+      ModelConfig(input_size=SIZE, backbone_weights='imagenet')
+    )
   assert "backbone_weights='imagenet'" in str(error.value)
   assert 'pass its path as backbone_weights' in str(error.value)

@@ -18,34 +18,51 @@ def _relative_error(value, published):
   return abs(value - published) / published
 
 
-@pytest.mark.parametrize('depth_multiplier,params,madds', [
+@pytest.mark.parametrize(
+  'depth_multiplier,params,madds',
+  [
     # MobileNetV2 paper (arXiv 1801.04381) Table 7, "MNet V2*, OS 16, no
     # ASPP, no MF": 2.11M params, 2.75B MAdds.
     (1.0, 2.11e6, 2.75e9),
     # DeepLab model zoo (tensorflow/models research/deeplab
     # g3doc/model_zoo.md), mobilenetv2_dm05_coco_voc_trainaug: 0.88B MAdds.
     (0.5, None, 0.88e9),
-])
-def test_mobilenet_v2_deeplabv3_matches_published(depth_multiplier, params,
-                                                  madds):
-  measured = profile.profile(ModelConfig(
-      backbone='mobilenet_v2', depth_multiplier=depth_multiplier,
-      output_stride=16, aspp=False, decoder=False, input_size=513,
-      num_classes=21))
+  ],
+)
+def test_mobilenet_v2_deeplabv3_matches_published(
+  depth_multiplier, params, madds
+):
+  measured = profile.profile(
+    ModelConfig(
+      backbone='mobilenet_v2',
+      depth_multiplier=depth_multiplier,
+      output_stride=16,
+      aspp=False,
+      decoder=False,
+      input_size=513,
+      num_classes=21,
+    )
+  )
   assert _relative_error(measured['madds'], madds) < 0.02
   if params:
     assert _relative_error(measured['params'], params) < 0.02
 
 
-@pytest.mark.parametrize('backbone,params,madds', [
+@pytest.mark.parametrize(
+  'backbone,params,madds',
+  [
     # MobileNetV3 paper (arXiv 1905.02244) Table 3, 224x224, multiplier 1.0.
     ('mobilenet_v3_large', 5.4e6, 219e6),
     ('mobilenet_v3_small', 2.5e6, 56e6),
-])
+  ],
+)
 def test_imagenet_classifiers_match_published(backbone, params, madds):
   measured = profile.profile(
-      ModelConfig(backbone=backbone, output_stride=32, input_size=224,
-                  num_classes=1000), classifier=True)
+    ModelConfig(
+      backbone=backbone, output_stride=32, input_size=224, num_classes=1000
+    ),
+    classifier=True,
+  )
   assert _relative_error(measured['params'], params) < 0.03
   assert _relative_error(measured['madds'], madds) < 0.03
 
@@ -57,17 +74,32 @@ def test_madds_are_counted_by_hand_on_a_tiny_model():
   x = tf_keras.layers.GlobalAveragePooling2D()(x)
   x = tf_keras.layers.Dense(6)(x)
   model = tf_keras.Model(image, x)
-  assert profile.count_madds(model) == (5 * 5 * 8 * 9 * 4 + 5 * 5 * 8 * 9 +
-                                        8 * 6)
+  assert profile.count_madds(model) == (
+    5 * 5 * 8 * 9 * 4 + 5 * 5 * 8 * 9 + 8 * 6
+  )
 
 
 def test_command_line_prints_one_json_object():
   env = dict(os.environ, TF_USE_LEGACY_KERAS='1', TF_CPP_MIN_LOG_LEVEL='3')
   result = subprocess.run(
-      [sys.executable, '-m', 'model.profile', '--backbone=mobilenet_v2',
-       '--depth_multiplier=1.0', '--output_stride=16', '--aspp=false',
-       '--decoder=false', '--input_size=513', '--num_classes=21'],
-      cwd=_ROOT, env=env, capture_output=True, text=True, check=True)
+    [
+      sys.executable,
+      '-m',
+      'model.profile',
+      '--backbone=mobilenet_v2',
+      '--depth_multiplier=1.0',
+      '--output_stride=16',
+      '--aspp=false',
+      '--decoder=false',
+      '--input_size=513',
+      '--num_classes=21',
+    ],
+    cwd=_ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    check=True,
+  )
   report = json.loads(result.stdout)
   assert report['params'] == 2113557
   assert report['madds'] == 2740709056

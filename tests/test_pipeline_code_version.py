@@ -3,8 +3,9 @@
 from pipeline import code_version
 
 
-def test_fingerprint_is_stable_and_follows_source_changes(tmp_path,
-                                                          monkeypatch):
+def test_fingerprint_is_stable_and_follows_source_changes(
+  tmp_path, monkeypatch
+):
   for package in code_version._PACKAGES:
     (tmp_path / package).mkdir()
     (tmp_path / package / 'a.py').write_text('x = 1\n')

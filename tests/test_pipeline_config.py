@@ -13,32 +13,51 @@ PEOPLE = ('background', 'person')
 
 
 def build(preset='demo', overrides=None, labels=PEOPLE, **fields):
-  return config.build_run_config(preset, dataset='demo', data_root='/d',
-                                 output_dir='/o', labels=labels,
-                                 overrides=overrides, **fields)
+  return config.build_run_config(
+    preset,
+    dataset='demo',
+    data_root='/d',
+    output_dir='/o',
+    labels=labels,
+    overrides=overrides,
+    **fields,
+  )
 
 
 def test_preset_values_reach_model_and_training():
   run = build('people')
   assert run.model == ModelConfig(
-      backbone='mobilenet_v2', output_stride=16, head='deeplabv3plus',
-      aspp=False, decoder=True, quant_friendly=True, input_size=256,
-      num_classes=2)
+    backbone='mobilenet_v2',
+    output_stride=16,
+    head='deeplabv3plus',
+    aspp=False,
+    decoder=True,
+    quant_friendly=True,
+    input_size=256,
+    num_classes=2,
+  )
   assert (run.train.train_steps, run.train.base_lr) == (150000, 0.05)
 
 
 def test_voc_preset_is_the_papers_recipe():
   run = build('voc', labels=tuple(f'c{i}' for i in range(21)))
   assert (run.model.input_size, run.model.aspp, run.model.decoder) == (
-      513, False, False)
+    513,
+    False,
+    False,
+  )
   assert (run.train.base_lr, run.train.train_steps) == (0.007, 30000)
   assert run.model.num_classes == 21
 
 
 def test_overrides_replace_only_the_fields_they_name():
-  run = build('people', overrides={
+  run = build(
+    'people',
+    overrides={
       'model': {'input_size': 128, 'decoder': False},
-      'train': {'train_steps': 10}})
+      'train': {'train_steps': 10},
+    },
+  )
   assert run.model.input_size == 128
   assert run.model.decoder is False
   assert run.model.aspp is False  # preset value kept
@@ -55,11 +74,18 @@ def test_presets_are_typed_and_state_only_what_differs():
   # The demo recipe, field by field against the defaults it changes.
   demo = config.PRESETS['demo']
   assert demo.model == dataclasses.replace(
-      ModelConfig(), depth_multiplier=0.5, quant_friendly=True,
-      input_size=128)
+    ModelConfig(), depth_multiplier=0.5, quant_friendly=True, input_size=128
+  )
   assert demo.train == dataclasses.replace(
-      TrainConfig(), train_steps=2000, base_lr=0.002, optimizer='adam',
-      weight_decay=0.0, min_scale=0.75, max_scale=1.5, steps_per_epoch=100)
+    TrainConfig(),
+    train_steps=2000,
+    base_lr=0.002,
+    optimizer='adam',
+    weight_decay=0.0,
+    min_scale=0.75,
+    max_scale=1.5,
+    steps_per_epoch=100,
+  )
 
 
 def test_every_dataset_default_preset_exists():
@@ -68,13 +94,16 @@ def test_every_dataset_default_preset_exists():
       assert datasets.default_preset(dataset, names) in config.PRESETS
 
 
-@pytest.mark.parametrize('overrides,message', [
+@pytest.mark.parametrize(
+  'overrides,message',
+  [
     ({'model': {'output_stride': 4}}, 'output_stride=4'),
     ({'model': {'input_size': 100}}, 'input_size=100'),
     ({'model': {'backbone': 'resnet'}}, "backbone='resnet'"),
     ({'train': {'train_steps': 0}}, 'train_steps=0'),
     ({'train': {'optimizer': 'rmsprop'}}, "optimizer='rmsprop'"),
-])
+  ],
+)
 def test_bad_values_fail_naming_the_value(overrides, message):
   with pytest.raises(ValueError, match=message):
     build(overrides=overrides)
@@ -90,12 +119,19 @@ def test_labels_must_match_num_classes_and_paths_derive_from_output_dir():
     build(demo_images=0)
   with pytest.raises(ValueError, match="preset='fast'"):
     config.RunConfig(
-        dataset='demo', data_root='/d', output_dir='/o', labels=PEOPLE,
-        preset='fast', model=ModelConfig(), train=TrainConfig(),
-        gate=config.QualityGate())
+      dataset='demo',
+      data_root='/d',
+      output_dir='/o',
+      labels=PEOPLE,
+      preset='fast',
+      model=ModelConfig(),
+      train=TrainConfig(),
+      gate=config.QualityGate(),
+    )
 
 
 def test_default_beam_args_in_memory_for_demo_all_cores_otherwise():
   assert config.default_beam_pipeline_args('demo') == (
-      '--direct_running_mode=in_memory',)
+    '--direct_running_mode=in_memory',
+  )
   assert '--direct_num_workers=0' in config.default_beam_pipeline_args('voc')

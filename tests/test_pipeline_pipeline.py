@@ -29,8 +29,13 @@ SIZE = 64
 NUM_IMAGES = 30
 STEPS = 150  # Enough for the model to segment, so the clients' masks are
 # not all background (about 10 s more than a dozen steps).
-TINY = [f'--demo_images={NUM_IMAGES}', f'--input_size={SIZE}',
-        f'--train_steps={STEPS}', '--batch_size=4', '--eval_fraction=0.3']
+TINY = [
+  f'--demo_images={NUM_IMAGES}',
+  f'--input_size={SIZE}',
+  f'--train_steps={STEPS}',
+  '--batch_size=4',
+  '--eval_fraction=0.3',
+]
 
 # Every test here waits for the module's pipeline run.
 pytestmark = pytest.mark.slow
@@ -38,9 +43,18 @@ pytestmark = pytest.mark.slow
 
 def run_cli(output_dir, *flags):
   completed = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'pipeline_runner.py'),
-       f'--output_dir={output_dir}', *TINY, *flags],
-      cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    [
+      sys.executable,
+      os.path.join(ROOT, 'pipeline_runner.py'),
+      f'--output_dir={output_dir}',
+      *TINY,
+      *flags,
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=1200,
+  )
   assert completed.returncode == 0, completed.stdout + completed.stderr
   with open(os.path.join(output_dir, 'run_summary.json')) as f:
     return json.load(f), completed.stdout + completed.stderr
@@ -49,16 +63,18 @@ def run_cli(output_dir, *flags):
 @pytest.fixture(scope='module')
 def first_run(tmp_path_factory):
   output_dir = str(tmp_path_factory.mktemp('run'))
-  summary, stdout = run_cli(output_dir, '--min_mean_iou=0',
-                            '--max_int8_mean_iou_drop=1')
+  summary, stdout = run_cli(
+    output_dir, '--min_mean_iou=0', '--max_int8_mean_iou_drop=1'
+  )
   return output_dir, summary, stdout
 
 
 def eval_examples(summary):
   """(serialized example, original mask, example) of every eval example."""
-  return [(example.SerializeToString(), example_io.mask_of(example), example)
-          for example in example_io.split_examples(summary['examples'],
-                                                   'eval')]
+  return [
+    (example.SerializeToString(), example_io.mask_of(example), example)
+    for example in example_io.split_examples(summary['examples'], 'eval')
+  ]
 
 
 def test_summary_describes_a_blessed_and_pushed_run(first_run):
@@ -76,8 +92,7 @@ def test_summary_describes_a_blessed_and_pushed_run(first_run):
   assert set(scores['per_class_iou']) == {'background', 'person'}
   assert summary['blessed'] is True
   assert summary['pushed_dir'] and os.path.isabs(summary['pushed_dir'])
-  assert os.path.isfile(os.path.join(summary['saved_model'],
-                                     'saved_model.pb'))
+  assert os.path.isfile(os.path.join(summary['saved_model'], 'saved_model.pb'))
   for kind in ('float', 'fp16', 'int8'):
     assert os.path.isfile(summary['tflite'][kind])
     assert 0.0 <= summary['metrics_tflite'][kind]['mean_iou'] <= 1.0
@@ -93,22 +108,34 @@ def test_pushed_folder_is_servable_and_holds_the_phone_models(first_run):
   pushed = summary['pushed_dir']
   assert os.path.basename(pushed).isdigit()
   names = set(os.listdir(pushed))
-  assert {'saved_model.pb', 'variables', 'model.tflite', 'model_fp16.tflite',
-          'model_int8.tflite', 'frozen_model.pb', 'labels.txt',
-          'metadata.json', 'metrics.json', 'pushed_from.json'} <= names
+  assert {
+    'saved_model.pb',
+    'variables',
+    'model.tflite',
+    'model_fp16.tflite',
+    'model_int8.tflite',
+    'frozen_model.pb',
+    'labels.txt',
+    'metadata.json',
+    'metrics.json',
+    'pushed_from.json',
+  } <= names
   with open(os.path.join(pushed, 'labels.txt')) as f:
     assert f.read().split() == ['background', 'person']
   with open(os.path.join(pushed, 'metadata.json')) as f:
     metadata = json.load(f)
   assert metadata['input']['shape'] == [1, SIZE, SIZE, 3]
   assert metadata['input']['dtype'] == 'uint8'
-  assert metadata['tflite'] == {'float': 'model.tflite',
-                                'fp16': 'model_fp16.tflite',
-                                'int8': 'model_int8.tflite'}
+  assert metadata['tflite'] == {
+    'float': 'model.tflite',
+    'fp16': 'model_fp16.tflite',
+    'int8': 'model_int8.tflite',
+  }
   assert metadata['frozen_graph'] == {
-      'file': 'frozen_model.pb', 'input': 'image:0',
-      'outputs': {'class_ids': 'class_ids:0',
-                  'probabilities': 'probabilities:0'}}
+    'file': 'frozen_model.pb',
+    'input': 'image:0',
+    'outputs': {'class_ids': 'class_ids:0', 'probabilities': 'probabilities:0'},
+  }
   with open(os.path.join(pushed, 'metrics.json')) as f:
     assert json.load(f) == summary['metrics_tflite']
   # Nothing half-written next to it.
@@ -120,23 +147,28 @@ def test_saved_model_signatures_shapes_and_ranges(first_run):
   loaded = tf.saved_model.load(summary['pushed_dir'])
   examples = eval_examples(summary)[:3]
   out = loaded.signatures['serving_default'](
-      examples=tf.constant([record for record, _, _ in examples]))
+    examples=tf.constant([record for record, _, _ in examples])
+  )
   batch = len(examples)
   assert out['class_ids'].shape == (batch, SIZE, SIZE)
   assert out['probabilities'].shape == (batch, SIZE, SIZE, 2)
   np.testing.assert_allclose(
-      tf.reduce_sum(out['probabilities'], -1).numpy(), 1.0, atol=1e-5)
+    tf.reduce_sum(out['probabilities'], -1).numpy(), 1.0, atol=1e-5
+  )
   assert set(np.unique(out['class_ids'].numpy())) <= {0, 1}
   heights = out['original_height'].numpy()
   widths = out['original_width'].numpy()
   for i, (_, mask, _) in enumerate(examples):
     assert (heights[i], widths[i]) == mask.shape
     original = out['class_ids_original'].numpy()[i]
-    assert set(np.unique(original[:heights[i], :widths[i]])) <= {0, 1}
-    assert (original[heights[i]:] == features.IGNORE_LABEL).all()
+    assert set(np.unique(original[: heights[i], : widths[i]])) <= {0, 1}
+    assert (original[heights[i] :] == features.IGNORE_LABEL).all()
 
-  images = np.random.default_rng(0).integers(
-      0, 256, size=(2, 50, 70, 3)).astype(np.uint8)
+  images = (
+    np.random.default_rng(0)
+    .integers(0, 256, size=(2, 50, 70, 3))
+    .astype(np.uint8)
+  )
   out = loaded.signatures['serving_images'](images=tf.constant(images))
   assert out['class_ids'].shape == (2, 50, 70)
   assert out['probabilities'].shape == (2, 50, 70, 2)
@@ -149,8 +181,9 @@ def test_evaluator_miou_equals_independent_numpy_computation(first_run):
   intersections, unions = np.zeros(2), np.zeros(2)
   for record, mask, _ in eval_examples(summary):
     out = serve(examples=tf.constant([record]))
-    prediction = out['class_ids_original'].numpy()[0][:mask.shape[0],
-                                                      :mask.shape[1]]
+    prediction = out['class_ids_original'].numpy()[0][
+      : mask.shape[0], : mask.shape[1]
+    ]
     valid = mask != features.IGNORE_LABEL
     for c in range(2):
       intersections[c] += np.sum((mask == c) & (prediction == c) & valid)
@@ -168,29 +201,36 @@ def test_float_tflite_agrees_with_saved_model(first_run):
   loaded = tf.saved_model.load(summary['saved_model'])
   agree = total = 0
   for _, _, example in eval_examples(summary):
-    image = preprocessing.resize_image(example_io.image_of(example),
-                                       SIZE).numpy()
+    image = preprocessing.resize_image(
+      example_io.image_of(example), SIZE
+    ).numpy()
     tflite_ids = segmenter.predict(image)['class_ids']
     assert tflite_ids.shape == (SIZE, SIZE)
     saved_ids = loaded.signatures['serving_images'](
-        images=tf.constant(image[None]))['class_ids'].numpy()[0]
+      images=tf.constant(image[None])
+    )['class_ids'].numpy()[0]
     agree += np.sum(tflite_ids == saved_ids)
     total += tflite_ids.size
   assert agree / total >= 0.999
 
 
-def test_mediapipe_and_litert_run_every_pushed_tflite_file(first_run,
-                                                         run_clients):
+def test_mediapipe_and_litert_run_every_pushed_tflite_file(
+  first_run, run_clients
+):
   _, summary, _ = first_run
-  photos = [example_io.image_of(example)
-            for _, _, example in eval_examples(summary)]
-  paths = [os.path.join(summary['pushed_dir'], name) for name in
-           ('model.tflite', 'model_fp16.tflite', 'model_int8.tflite')]
+  photos = [
+    example_io.image_of(example) for _, _, example in eval_examples(summary)
+  ]
+  paths = [
+    os.path.join(summary['pushed_dir'], name)
+    for name in ('model.tflite', 'model_fp16.tflite', 'model_int8.tflite')
+  ]
   measured = run_clients(paths, photos)
   for path in paths:
     got = measured[path]
     assert [mask.shape for mask in got['category']] == [
-        photo.shape[:2] for photo in photos]
+      photo.shape[:2] for photo in photos
+    ]
     # MediaPipe resizes the photo without half-pixel centres, which a model
     # this small and this little trained feels: measured 93% at 64 px, 98%
     # at 128 px; the demo model agrees on 98.9-99.7% (docs/models.md).
@@ -207,31 +247,46 @@ def test_frozen_graph_gives_the_class_ids_of_the_float_tflite(first_run):
   with open(os.path.join(pushed, 'metadata.json')) as f:
     tensors = json.load(f)['frozen_graph']
   graph = tf.Graph()
-  with graph.as_default(), open(os.path.join(pushed, tensors['file']),
-                                'rb') as f:
-    tf.compat.v1.import_graph_def(tf.compat.v1.GraphDef.FromString(f.read()),
-                                  name='')
+  with (
+    graph.as_default(),
+    open(os.path.join(pushed, tensors['file']), 'rb') as f,
+  ):
+    tf.compat.v1.import_graph_def(
+      tf.compat.v1.GraphDef.FromString(f.read()), name=''
+    )
   with open(os.path.join(pushed, 'model.tflite'), 'rb') as f:
     segmenter = TFLiteSegmenter(f.read())
-  images = [preprocessing.resize_image(example_io.image_of(example),
-                                       SIZE).numpy()
-            for _, _, example in eval_examples(summary)]
+  images = [
+    preprocessing.resize_image(example_io.image_of(example), SIZE).numpy()
+    for _, _, example in eval_examples(summary)
+  ]
   with tf.compat.v1.Session(graph=graph) as session:
-    frozen_ids = [session.run(tensors['outputs']['class_ids'],
-                              {tensors['input']: image[None]})[0]
-                  for image in images]
+    frozen_ids = [
+      session.run(
+        tensors['outputs']['class_ids'], {tensors['input']: image[None]}
+      )[0]
+      for image in images
+    ]
   tflite_ids = [segmenter.predict(image)['class_ids'] for image in images]
   assert np.mean(np.equal(frozen_ids, tflite_ids)) >= 0.999
 
 
 def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
-    first_run):
+  first_run,
+):
   output_dir, first_summary, _ = first_run
-  summary, _ = run_cli(output_dir, '--min_mean_iou=0',
-                       '--max_int8_mean_iou_drop=1')
+  summary, _ = run_cli(
+    output_dir, '--min_mean_iou=0', '--max_int8_mean_iou_drop=1'
+  )
   states = {c['component']: c['state'] for c in summary['components']}
-  for component in ('ExampleGen', 'StatisticsGen', 'SchemaGen',
-                    'Transform', 'Trainer', 'TFLiteExport'):
+  for component in (
+    'ExampleGen',
+    'StatisticsGen',
+    'SchemaGen',
+    'Transform',
+    'Trainer',
+    'TFLiteExport',
+  ):
     assert states[component] == 'CACHED', states
   # The Evaluator runs again once: it now has a blessed baseline (the same
   # model), so the score is the same and the model is not pushed twice.
@@ -239,8 +294,9 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   assert summary['blessed'] is True
   assert summary['pushed_dir'] == first_summary['pushed_dir']
 
-  strict, _ = run_cli(output_dir, '--min_mean_iou=0.999',
-                      '--max_int8_mean_iou_drop=1')
+  strict, _ = run_cli(
+    output_dir, '--min_mean_iou=0.999', '--max_int8_mean_iou_drop=1'
+  )
   states = {c['component']: c['state'] for c in strict['components']}
   assert states['Trainer'] == 'CACHED'
   assert states['Evaluator'] == 'COMPLETE'
@@ -252,16 +308,27 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
 
 @pytest.mark.parametrize('model_file', ['', 'model.tflite'])
 def test_predict_cli_writes_overlay_and_mask_at_image_size(
-    first_run, tmp_path, model_file):
+  first_run, tmp_path, model_file
+):
   _, summary, _ = first_run
   image_path = os.path.join(
-      summary['examples'], '..', '..', '..', '..', 'demo_data', 'ds1', 'img')
+    summary['examples'], '..', '..', '..', '..', 'demo_data', 'ds1', 'img'
+  )
   image_path = os.path.join(image_path, sorted(os.listdir(image_path))[0])
   completed = subprocess.run(
-      [sys.executable, '-m', 'pipeline.predict',
-       f"--model={os.path.join(summary['pushed_dir'], model_file)}",
-       f'--output_dir={tmp_path}', image_path],
-      cwd=ROOT, capture_output=True, text=True, timeout=300)
+    [
+      sys.executable,
+      '-m',
+      'pipeline.predict',
+      f'--model={os.path.join(summary["pushed_dir"], model_file)}',
+      f'--output_dir={tmp_path}',
+      image_path,
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert completed.returncode == 0, completed.stderr
   stem = os.path.splitext(os.path.basename(image_path))[0]
   with Image.open(image_path) as photo:

@@ -13,27 +13,42 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def run(*flags):
   return subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'pipeline_runner.py'), *flags],
-      cwd=ROOT, capture_output=True, text=True, timeout=120)
+    [sys.executable, os.path.join(ROOT, 'pipeline_runner.py'), *flags],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
 
 
-@pytest.mark.parametrize('flags,message', [
+@pytest.mark.parametrize(
+  'flags,message',
+  [
     (['--dataset=coco'], 'flag --dataset=coco: value should be one of'),
     (['--dataset=voc'], '--data_root is required with --dataset=voc'),
-    (['--dataset=people', '--data_root=/no/such/dir'],
-     '--data_root=/no/such/dir: no such directory'),
-    (['--output_dir=/proc/forbidden'], '--output_dir=/proc/forbidden is not '
-     'writable'),
+    (
+      ['--dataset=people', '--data_root=/no/such/dir'],
+      '--data_root=/no/such/dir: no such directory',
+    ),
+    (
+      ['--output_dir=/proc/forbidden'],
+      '--output_dir=/proc/forbidden is not writable',
+    ),
     (['--input_size=100'], 'input_size=100'),
     (['--output_stride=4'], 'output_stride=4'),
     (['--train_steps=-5'], 'train_steps=-5'),
     (['--aspp=maybe'], 'flag --aspp=maybe'),
     (['--output_dir=gs://bucket/runs'], 'runner=local needs a local folder'),
-    (['--runner=vertex', '--dataset=people', f'--data_root={ROOT}'],
-     'runner=vertex needs the container image (--image)'),
-    (['--runner=vertex', '--image=gcr.io/p/i:1'],
-     'runner=vertex needs a real dataset'),
-])
+    (
+      ['--runner=vertex', '--dataset=people', f'--data_root={ROOT}'],
+      'runner=vertex needs the container image (--image)',
+    ),
+    (
+      ['--runner=vertex', '--image=gcr.io/p/i:1'],
+      'runner=vertex needs a real dataset',
+    ),
+  ],
+)
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, flags, message):
   if not any(f.startswith('--output_dir') for f in flags):
     flags = flags + [f'--output_dir={tmp_path}']
@@ -48,9 +63,18 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, flags, message):
 def test_help_lists_the_flags():
   completed = run('--helpshort')
   assert completed.returncode == 1  # absl's convention for --help
-  for flag in ('--dataset', '--data_root', '--output_dir', '--backbone',
-               '--input_size', '--train_steps', '--batch_size', '--runner',
-               '--beam_pipeline_args', '--preset'):
+  for flag in (
+    '--dataset',
+    '--data_root',
+    '--output_dir',
+    '--backbone',
+    '--input_size',
+    '--train_steps',
+    '--batch_size',
+    '--runner',
+    '--beam_pipeline_args',
+    '--preset',
+  ):
     assert flag in completed.stdout
 
 
@@ -68,28 +92,43 @@ def parse_flags():
   pipeline_runner.FLAGS.unparse_flags()
 
 
-@pytest.mark.parametrize('names,preset,size', [
-    (labels.VOC_CLASSES, 'voc', 513), (('background', 'cat'), 'people', 256)])
+@pytest.mark.parametrize(
+  'names,preset,size',
+  [(labels.VOC_CLASSES, 'voc', 513), (('background', 'cat'), 'people', 256)],
+)
 def test_records_train_with_the_preset_of_their_labels(
-    tmp_path, parse_flags, names, preset, size):
+  tmp_path, parse_flags, names, preset, size
+):
   labels.write_labels(str(tmp_path / labels.LABELS_FILE), names)
-  config = parse_flags('--dataset=tfrecord', f'--data_root={tmp_path}',
-                       f'--output_dir={tmp_path / "out"}')
+  config = parse_flags(
+    '--dataset=tfrecord',
+    f'--data_root={tmp_path}',
+    f'--output_dir={tmp_path / "out"}',
+  )
   assert (config.preset, config.model.input_size) == (preset, size)
   assert config.labels == names
   assert config.model.num_classes == len(names)
   # --preset and single flags still win.
-  config = parse_flags('--dataset=tfrecord', f'--data_root={tmp_path}',
-                       f'--output_dir={tmp_path / "out"}', '--preset=demo',
-                       '--input_size=96')
+  config = parse_flags(
+    '--dataset=tfrecord',
+    f'--data_root={tmp_path}',
+    f'--output_dir={tmp_path / "out"}',
+    '--preset=demo',
+    '--input_size=96',
+  )
   assert (config.preset, config.model.input_size) == ('demo', 96)
   assert config.model.depth_multiplier == 0.5  # From the demo preset.
 
 
 def test_every_run_setting_lands_in_the_run_config(tmp_path, parse_flags):
-  config = parse_flags(f'--output_dir={tmp_path}', '--demo_images=30',
-                       '--train_steps=7', '--min_mean_iou=0.25',
-                       '--vertex_pipeline_file=x.json', '--skip_bad_examples')
+  config = parse_flags(
+    f'--output_dir={tmp_path}',
+    '--demo_images=30',
+    '--train_steps=7',
+    '--min_mean_iou=0.25',
+    '--vertex_pipeline_file=x.json',
+    '--skip_bad_examples',
+  )
   assert config.dataset == 'demo'
   assert config.data_root == os.path.join(str(tmp_path), 'demo_data')
   assert config.demo_images == 30

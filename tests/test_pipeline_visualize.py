@@ -14,8 +14,9 @@ def test_voc_colour_map():
   assert tuple(colors[15]) == (192, 128, 128)  # VOC person
   assert len({tuple(c) for c in colors}) == 21
   # Against the devkit port the VOC test fixtures use.
-  np.testing.assert_array_equal(visualize.class_colors(256),
-                                voc_replica.voc_colormap())
+  np.testing.assert_array_equal(
+    visualize.class_colors(256), voc_replica.voc_colormap()
+  )
 
 
 def test_overlay_tints_classes_and_keeps_background_pixels():
