@@ -6,6 +6,7 @@ the run summary. It holds no pipeline logic.
 """
 
 import dataclasses
+import logging
 import os
 import warnings
 
@@ -107,6 +108,12 @@ flags.DEFINE_bool(
 flags.DEFINE_bool(
   'skip_bad_examples', False, 'Skip and report bad inputs instead of stopping.'
 )
+flags.DEFINE_integer(
+  'max_image_pixels',
+  _RUN_DEFAULTS['max_image_pixels'],
+  'Images and masks with more pixels (width x height) are bad examples, '
+  'refused before they are decoded.',
+)
 # Model (model.config.ModelConfig); unset flags keep the preset's value.
 # num_classes comes from the dataset's labels.
 model_flags.define_model_flags(exclude=('num_classes',))
@@ -147,6 +154,8 @@ def config_from_flags() -> run_config.RunConfig:
     data_root = _absolute(FLAGS.data_root)
     if not files.is_url(data_root) and not os.path.isdir(data_root):
       raise ValueError(f'--data_root={FLAGS.data_root}: no such directory')
+    # The folder must hold this dataset: a wrong --dataset fails here.
+    datasets.layout(dataset.name, data_root, FLAGS.voc_aug)
   if not files.is_url(output_dir):
     _check_writable(output_dir)
   labels = dataset.labels(data_root)
@@ -172,6 +181,7 @@ def config_from_flags() -> run_config.RunConfig:
     eval_fraction=FLAGS.eval_fraction,
     voc_aug=FLAGS.voc_aug,
     skip_bad_examples=FLAGS.skip_bad_examples,
+    max_image_pixels=FLAGS.max_image_pixels,
     demo_images=FLAGS.demo_images,
   )
 
@@ -210,7 +220,8 @@ def main(argv) -> int:
     return console.fail(str(e))
   if config.runner == 'vertex':
     return compile_for_vertex(config)
-  console.log_to_file(os.path.join(config.output_dir, 'pipeline.log'))
+  log_path = os.path.join(config.output_dir, 'pipeline.log')
+  console.log_to_file(log_path)
   console.say(
     f'Pipeline {config.pipeline_name}: dataset {config.dataset}, '
     f'output {config.output_dir}'
@@ -229,7 +240,12 @@ def main(argv) -> int:
 
   # pylint: enable=g-import-not-at-top
   pipeline = dag.create_pipeline(config)
-  tfx.orchestration.LocalDagRunner().run(pipeline)
+  try:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  except Exception as e:  # pylint: disable=broad-except
+    # The traceback is in pipeline.log; the terminal gets one line.
+    logging.exception('The pipeline failed')
+    return console.fail(console.failure_line(e, log_path), status=1)
   result = summary.collect(config, summary.metadata_store(config))
   if result['saved_model']:
     result['report'] = report.write_report(result, config.output_dir)

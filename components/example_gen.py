@@ -29,6 +29,7 @@ from tfx.components.example_gen import component as example_gen_component
 from tfx.components.example_gen import driver
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
@@ -37,6 +38,7 @@ from tfx.utils import proto_utils
 
 from data import datasets
 from data import features
+from data import images
 from data import ingest
 
 # Exec property the executor adds for GenerateExamplesByBeam; not a spec key.
@@ -105,7 +107,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     report_path = os.path.join(examples_uri, ingest.REPORT_NAME)
     exec_properties[REPORT_PATH_KEY] = report_path
     super().Do(input_dict, output_dict, exec_properties)
-    for line in ingest.format_report(ingest.read_report(report_path)):
+    report = ingest.read_report(report_path)
+    if report['failure']:
+      # The report stays (it says why); no split is left to look usable.
+      for name in fileio.listdir(examples_uri):
+        if name.rstrip('/').startswith('Split-'):
+          fileio.rmtree(os.path.join(examples_uri, name.rstrip('/')))
+      ingest.raise_if_failed(report)
+    for line in ingest.format_report(report):
       logging.info('ExampleGen %s', line)
 
   def GenerateExamplesByBeam(self, pipeline, exec_properties):
@@ -132,7 +141,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       )
     source = datasets.get(settings['dataset']).source(
       exec_properties[standard_component_specs.INPUT_BASE_KEY],
-      settings['voc_aug'],
+      ingest.ReadOptions(
+        voc_aug=settings['voc_aug'],
+        # A protobuf Struct holds numbers as doubles.
+        max_image_pixels=int(settings['max_image_pixels']),
+      ),
     )
     return ingest.read_splits(
       pipeline,
@@ -186,6 +199,7 @@ def create_example_gen(
   *,
   eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
   voc_aug: bool = False,
+  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS,
   skip_bad_examples: bool = False,
   code_version: str = '',
 ):
@@ -200,6 +214,8 @@ def create_example_gen(
       eval (by image/filename, so an image never changes split). VOC and
       TFRecords keep their own splits.
     voc_aug: train on the SBD augmented set (voc only).
+    max_image_pixels: images and masks with more pixels are bad examples
+      (image_too_large), refused before they are decoded.
     skip_bad_examples: skip and count bad inputs instead of failing.
     code_version: fingerprint of the project's source (pipeline.code_version,
       which covers the readers); only part of the cache key, so that changed
@@ -214,6 +230,7 @@ def create_example_gen(
   settings = {
     'dataset': dataset,
     'voc_aug': voc_aug,
+    'max_image_pixels': max_image_pixels,
     'skip_bad_examples': skip_bad_examples,
     'fingerprint_patterns': list(layout.fingerprint_patterns),
     'code_version': code_version,

@@ -22,15 +22,22 @@ import argparse
 import logging
 import sys
 from typing import List, Optional
+import warnings
 
+# Python-version notices of the Google client libraries Beam imports.
+warnings.filterwarnings('ignore', category=FutureWarning)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import apache_beam as beam
 from apache_beam.options import pipeline_options
 
 from data import datasets
 from data import features
 from data import files
+from data import images
 from data import ingest
 from data import labels
+from data import problems
 from data import tfrecords
 
 
@@ -45,17 +52,47 @@ def parse_args(argv: List[str]):
   parser.add_argument('--output_dir', required=True)
   parser.add_argument(
     '--eval_fraction',
-    type=float,
+    type=_eval_fraction,
     default=ingest.DEFAULT_EVAL_FRACTION,
-    help='people only: share of images hashed into eval (default '
+    help='people only: share of images hashed into eval, in '
+    f'[{1 / ingest.HASH_BUCKETS}, {1 - 1 / ingest.HASH_BUCKETS}] (default '
     f'{ingest.DEFAULT_EVAL_FRACTION})',
+  )
+  parser.add_argument(
+    '--max_image_pixels',
+    type=_positive_int,
+    default=images.DEFAULT_MAX_IMAGE_PIXELS,
+    help='refuse images and masks with more pixels, before decoding them '
+    f'(default {images.DEFAULT_MAX_IMAGE_PIXELS:,})',
   )
   parser.add_argument(
     '--skip_bad_examples',
     action='store_true',
     help='skip and count bad inputs instead of failing',
   )
-  return parser.parse_known_args(argv)
+  args, beam_args = parser.parse_known_args(argv)
+  try:
+    ingest.check_beam_args(beam_args)
+  except ValueError as e:
+    parser.error(str(e))
+  return args, beam_args
+
+
+def _eval_fraction(text: str) -> float:
+  try:
+    return ingest.check_eval_fraction(float(text))
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _positive_int(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError as e:
+    raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from e
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'{value}: must be at least 1')
+  return value
 
 
 def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
@@ -75,14 +112,23 @@ def convert(
   output_dir: str,
   *,
   eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
+  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS,
   skip_bad_examples: bool = False,
   beam_args: Optional[List[str]] = None,
 ) -> dict:
-  """Runs the conversion; returns the ingest report."""
+  """Runs the conversion; returns the ingest report.
+
+  Raises problems.IngestError when the run must stop (a bad example without
+  skip_bad_examples, or an empty split): the report is still written, and
+  no record file is left in output_dir.
+  """
   dataset, voc_aug = datasets.CONVERT_FORMATS[fmt]
   layout = dataset.layout(data_root, voc_aug)
   buckets = layout.output_hash_buckets(eval_fraction)
-  source = dataset.source(layout.input_base, voc_aug)
+  source = dataset.source(
+    layout.input_base,
+    ingest.ReadOptions(voc_aug=voc_aug, max_image_pixels=max_image_pixels),
+  )
   report_path = files.join(output_dir, ingest.REPORT_NAME)
   with beam.Pipeline(options=_beam_options(list(beam_args or []))) as pipeline:
     splits = ingest.read_splits(
@@ -97,23 +143,39 @@ def convert(
       _ = splits[name] | f'Write[{name}]' >> tfrecords.WriteToGzipTFRecord(
         files.join(output_dir, name)
       )
+  report = ingest.read_report(report_path)
+  if report['failure']:
+    for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
+      for path in files.glob(files.join(output_dir, f'{name}-*')):
+        files.remove(path)
+    ingest.raise_if_failed(report)
   labels.write_labels(
     files.join(output_dir, labels.LABELS_FILE), dataset.labels(data_root)
   )
-  return ingest.read_report(report_path)
+  return report
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+  # Warnings only: Beam's progress lines are not for the person at the
+  # terminal, who gets the counts (or one error line) below.
+  logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(message)s')
   args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-  report = convert(
-    args.format,
-    args.data_root,
-    args.output_dir,
-    eval_fraction=args.eval_fraction,
-    skip_bad_examples=args.skip_bad_examples,
-    beam_args=beam_args,
-  )
+  try:
+    report = convert(
+      args.format,
+      args.data_root,
+      args.output_dir,
+      eval_fraction=args.eval_fraction,
+      max_image_pixels=args.max_image_pixels,
+      skip_bad_examples=args.skip_bad_examples,
+      beam_args=beam_args,
+    )
+  except problems.IngestError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  except (ValueError, OSError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
   for line in ingest.format_report(report):
     print(line)
   print(

@@ -28,8 +28,8 @@ class Dataset:
     description: one line for --help.
     layout: (data_root, voc_aug) -> ingest.Layout; raises when the folder
       does not hold this dataset.
-    source: (input_base, voc_aug) -> the ingest.Source that reads it; None
-      for records that ExampleGen imports as they are.
+    source: (input_base, ingest.ReadOptions) -> the ingest.Source that reads
+      it; None for records that ExampleGen imports as they are.
     labels: data_root -> class names in class-id order.
     preset: name of the recipe it trains with by default (pipeline.config
       PRESETS); None: chosen from its class names (see `default_preset`).
@@ -42,7 +42,7 @@ class Dataset:
   name: str
   description: str
   layout: Callable[[str, bool], ingest.Layout]
-  source: Optional[Callable[[str, bool], ingest.Source]]
+  source: Optional[Callable[[str, ingest.ReadOptions], ingest.Source]]
   labels: Callable[[str], Tuple[str, ...]]
   preset: Optional[str]
   convert_formats: Dict[str, bool] = dataclasses.field(default_factory=dict)

@@ -10,6 +10,7 @@ palette PNG would not do, because TF decodes palette PNGs to colours.
 
 import dataclasses
 import struct
+from typing import Sequence
 import zlib
 
 import numpy as np
@@ -34,10 +35,13 @@ class ImageInfo:
   width: int
 
 
-def inspect_image(data: bytes, path: str) -> ImageInfo:
-  """Reads the header and decodes the whole image, so truncation is caught."""
+def inspect_image(data: bytes, path: str, max_pixels: int) -> ImageInfo:
+  """Format and size of image bytes that the pipeline can decode.
+
+  Raises problems.BadExample otherwise (data.images.check_image).
+  """
   image_format, height, width = images.check_image(
-    data, path, problems.CORRUPT_IMAGE, 'image', formats=tuple(_FORMATS)
+    data, path, max_pixels, formats=tuple(_FORMATS)
   )
   return ImageInfo(_FORMATS[image_format], height, width)
 
@@ -76,6 +80,30 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     + kind
     + data
     + struct.pack('>I', zlib.crc32(kind + data))
+  )
+
+
+def check_mask_values(
+  mask: np.ndarray, class_names: Sequence[str], path: str
+) -> None:
+  """BadExample unless every value is a class id or the ignore label."""
+  num_classes = len(class_names)
+  # Fast path (0.04 ms on 500x375, a sixth of a bincount): every value at
+  # or above the class count must be the ignore label.
+  if np.count_nonzero(mask >= num_classes) == np.count_nonzero(
+    mask == features.IGNORE_LABEL
+  ):
+    return
+  valid = np.zeros(256, dtype=bool)
+  valid[:num_classes] = True
+  valid[features.IGNORE_LABEL] = True
+  counts = np.bincount(mask.ravel(), minlength=256)
+  bad = np.flatnonzero((counts > 0) & ~valid)
+  raise problems.BadExample(
+    problems.MASK_VALUES,
+    path,
+    f'mask values {bad.tolist()} outside the {num_classes} labels '
+    f'0..{num_classes - 1} and {features.IGNORE_LABEL} (ignore)',
   )
 
 

@@ -79,3 +79,11 @@ def write_text(path: str, text: str) -> None:
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   with open(path, 'w', encoding='utf-8') as f:
     f.write(text)
+
+
+def remove(path: str) -> None:
+  """Deletes one file."""
+  if is_url(path):
+    _gfile().remove(path)
+  else:
+    os.remove(path)

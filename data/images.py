@@ -1,81 +1,146 @@
-"""The one way readers decode image bytes: PIL, with errors as BadExample.
+"""The one way readers decode image bytes, with every failure a BadExample.
 
-Images, VOC masks and Supervisely bitmaps all arrive as bytes that may be
-truncated, corrupt or of the wrong kind. Every reader opens them here, so
-that each failure becomes a `problems.BadExample` naming the file, the
-problem and PIL's reason, and a new reader inherits the same checks.
+Images, VOC masks and Supervisely bitmaps arrive as bytes that may be
+truncated, corrupt, of the wrong kind, or small files that decode to
+gigabytes. Every reader opens them here:
+
+* the header is read first (PIL, lazily) and the pixel count checked against
+  a limit before anything is decoded (`image_too_large`);
+* the format is checked (`unsupported_image_format`, `mask_not_png`);
+* bytes the pipeline stores as they are must decode with TensorFlow's own
+  decoders, the ones Transform uses: libpng there checks every chunk's CRC,
+  which PIL does not for pixel data, so a file PIL reads could otherwise
+  fail the run in Transform.
+
+A new reader that goes through these functions inherits all of it.
+TensorFlow is imported on first use, so listing a dataset stays light.
 """
 
 import io
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
+import warnings
 
 from PIL import Image
 
 from data import problems
 
-
-def open_image(
-  data: bytes,
-  path: str,
-  problem: str,
-  what: str,
-  formats: Optional[Sequence[str]] = None,
-) -> Image.Image:
-  """The decoded image; raises BadExample(problem) when it cannot be.
-
-  Args:
-    data: the encoded bytes.
-    path: the file they come from, for the message.
-    problem: the problems.* name to report a failure under.
-    what: what the bytes should be ('image', 'mask', 'bitmap').
-    formats: PIL format names accepted (e.g. ('JPEG', 'PNG')); None: any.
-  """
-  image = _open(data, path, problem, what, formats)
-  _load(image, path, problem, what)
-  return image
+# Default limit on an image's pixels (width x height): 40 megapixels, more
+# than any camera photo in these datasets (VOC: 0.2, Supervisely Person: at
+# most 24) and under PIL's own decompression-bomb limit (89 megapixels).
+# Decoding one costs ~120 MB per copy.
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 
 
 def check_image(
   data: bytes,
   path: str,
-  problem: str,
-  what: str,
-  formats: Optional[Sequence[str]] = None,
+  max_pixels: int,
+  formats: Sequence[str] = ('JPEG', 'PNG'),
 ) -> Tuple[str, int, int]:
-  """(PIL format, height, width) of bytes that decode; else BadExample.
+  """(PIL format, height, width) of image bytes the pipeline can decode.
 
-  For checks that need no pixels: JPEGs are decoded with libjpeg's 1/8 DCT
-  scaling, which still reads every entropy-coded byte (so truncation and
-  corruption still fail) at a fraction of the cost of a full decode.
+  Raises BadExample: corrupt_image, unsupported_image_format or
+  image_too_large. JPEGs are verified with libjpeg's 1/8 DCT scaling, which
+  still reads every entropy-coded byte (so truncation and corruption fail)
+  at a fraction of the cost of a full decode.
   """
-  image = _open(data, path, problem, what, formats)
+  image = _open(data, path, problems.CORRUPT_IMAGE, 'image')
+  if image.format not in formats:
+    raise problems.BadExample(
+      problems.UNSUPPORTED_IMAGE,
+      path,
+      f'the image is {image.format}; the pipeline reads {" or ".join(formats)}',
+    )
   width, height = image.size
-  if image.format == 'JPEG':
-    image.draft(image.mode, (max(width // 8, 1), max(height // 8, 1)))
-  _load(image, path, problem, what)
+  _check_pixels(width, height, max_pixels, path, 'image')
+  verify_in_tensorflow(data, image.format, path, problems.CORRUPT_IMAGE)
   return image.format, height, width
 
 
-def _open(
-  data: bytes,
-  path: str,
-  problem: str,
-  what: str,
-  formats: Optional[Sequence[str]],
+def open_mask(data: bytes, path: str, max_pixels: int) -> Image.Image:
+  """A decoded PNG mask; BadExample (mask_not_png, corrupt_mask, ...)."""
+  image = _open(data, path, problems.CORRUPT_MASK, 'mask')
+  if image.format != 'PNG':
+    raise problems.BadExample(
+      problems.MASK_NOT_PNG,
+      path,
+      f'the mask is {image.format} data; masks must be PNG (lossless: a '
+      'JPEG would turn its edges into wrong class ids)',
+    )
+  _check_pixels(*image.size, max_pixels, path, 'mask')
+  _load(image, path, problems.CORRUPT_MASK, 'mask')
+  verify_in_tensorflow(data, 'PNG', path, problems.CORRUPT_MASK)
+  return image
+
+
+def open_bitmap(
+  data: bytes, path: str, max_height: int, max_width: int
 ) -> Image.Image:
+  """A decoded PNG bitmap no larger than max_height x max_width."""
+  image = _open(data, path, problems.BAD_BITMAP, 'bitmap')
+  if image.format != 'PNG':
+    raise problems.BadExample(
+      problems.BAD_BITMAP, path, f'the bitmap is {image.format}, not a PNG'
+    )
+  width, height = image.size
+  if height > max_height or width > max_width:
+    raise problems.BadExample(
+      problems.BITMAP_TOO_LARGE,
+      path,
+      f'a bitmap of {height}x{width} (HxW) on an image of '
+      f'{max_height}x{max_width}; it was not decoded',
+    )
+  _load(image, path, problems.BAD_BITMAP, 'bitmap')
+  return image
+
+
+def verify_in_tensorflow(
+  data: bytes, image_format: str, path: str, problem: str
+) -> None:
+  """BadExample(problem) unless TensorFlow's decoder takes the bytes."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   try:
-    image = Image.open(io.BytesIO(data))
+    if image_format == 'JPEG':
+      tf.io.decode_jpeg(data, channels=3, ratio=8)
+    else:
+      tf.io.decode_png(data)
+  except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+    raise problems.BadExample(
+      problem,
+      path,
+      f'TensorFlow cannot decode it ({e.message.strip()}); the pipeline '
+      'decodes with TensorFlow',
+    ) from e
+
+
+def _check_pixels(
+  width: int, height: int, max_pixels: int, path: str, what: str
+) -> None:
+  if width * height > max_pixels:
+    raise problems.BadExample(
+      problems.IMAGE_TOO_LARGE,
+      path,
+      f'the {what} is {width}x{height} = {width * height} pixels, over the '
+      f'limit of {max_pixels} (--max_image_pixels); it was not decoded',
+    )
+
+
+def _open(data: bytes, path: str, problem: str, what: str) -> Image.Image:
+  """The image with only its header read."""
+  try:
+    with warnings.catch_warnings():
+      # PIL warns past its own limit; callers check theirs (lower) next.
+      warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+      return Image.open(io.BytesIO(data))
+  except Image.DecompressionBombError as e:
+    raise problems.BadExample(
+      problems.IMAGE_TOO_LARGE, path, f'{what}: {e}; it was not decoded'
+    ) from e
   except Exception as e:  # PIL raises OSError, SyntaxError, ValueError...
     raise problems.BadExample(
       problem, path, f'cannot decode {what}: {e}'
     ) from e
-  if formats and image.format not in formats:
-    raise problems.BadExample(
-      problem,
-      path,
-      f'{what} format {image.format} is not supported ({" or ".join(formats)})',
-    )
-  return image
 
 
 def _load(image: Image.Image, path: str, problem: str, what: str) -> None:
@@ -85,3 +150,11 @@ def _load(image: Image.Image, path: str, problem: str, what: str) -> None:
     raise problems.BadExample(
       problem, path, f'cannot decode {what}: {e}'
     ) from e
+
+
+def open_photo(data: bytes, path: str, max_pixels: int) -> Image.Image:
+  """Any image PIL decodes (pipeline.predict's photos), size-checked first."""
+  image = _open(data, path, problems.CORRUPT_IMAGE, 'image')
+  _check_pixels(*image.size, max_pixels, path, 'image')
+  _load(image, path, problems.CORRUPT_IMAGE, 'image')
+  return image

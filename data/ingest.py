@@ -5,10 +5,13 @@ names are held in memory), a Reshuffle spreads the names over all workers,
 and each worker reads, checks and converts one image at a time. Nothing holds
 more than a bundle of examples, whatever the dataset's size.
 
-Bad input either fails the run (the `BadExample` message names the file, the
-problem and the rule) or, with skip_bad_examples, is counted per problem. The
-counts flow through the pipeline into one JSON report, so the rule
-"in = written + skipped" is checked on every run, on any runner.
+Every bad input is counted per problem and never stops the Beam pipeline
+itself: the counts flow into one JSON report, written on every run, so the
+rule "in = written + skipped" is checked on any runner. Then, by default, a
+run with a bad example fails with one line naming the first file, its
+problem and the hint `--skip_bad_examples` (`raise_if_failed`), and its
+output is removed; with skip_bad_examples the bad ones are left out. An
+empty output split fails the run in both modes.
 """
 
 import abc
@@ -17,13 +20,16 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.options import pipeline_options
 
 from data import example_proto
 from data import features
 from data import files
+from data import images
 from data import problems
 
 REPORT_NAME = 'ingest_report.json'
@@ -45,6 +51,54 @@ LOCAL_BEAM_ARGS = (
   '--direct_running_mode=multi_processing',
   '--direct_num_workers=0',
 )
+
+
+def check_eval_fraction(eval_fraction: float) -> float:
+  """The fraction, if it gives both train and eval hash buckets."""
+  if not (
+    math.isfinite(eval_fraction)
+    and 0 < round(eval_fraction * HASH_BUCKETS) < HASH_BUCKETS
+  ):
+    raise ValueError(
+      f'eval_fraction={eval_fraction}: must be in [{1 / HASH_BUCKETS}, '
+      f'{1 - 1 / HASH_BUCKETS}] so that both train and eval get images'
+    )
+  return eval_fraction
+
+
+def check_beam_args(beam_args: Sequence[str]) -> None:
+  """ValueError naming a --runner Beam does not know, before any work."""
+  from apache_beam.runners import runner  # pylint: disable=g-import-not-at-top
+
+  options = pipeline_options.PipelineOptions(list(beam_args))
+  name = options.view_as(pipeline_options.StandardOptions).runner
+  if name:
+    try:
+      runner.create_runner(name)
+    except ValueError as e:
+      raise ValueError(
+        f'--runner={name} in the Beam options: not a Beam runner ({e})'
+      ) from e
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+  """How readers read: settings the runner and data.convert pass through.
+
+  Attributes:
+    voc_aug: voc: train on the SBD augmented set.
+    max_image_pixels: images and masks with more pixels are refused
+      (image_too_large) before they are decoded.
+  """
+
+  voc_aug: bool = False
+  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
+
+  def __post_init__(self):
+    if not 1 <= self.max_image_pixels <= 1 << 31:
+      raise ValueError(
+        f'max_image_pixels={self.max_image_pixels}: must be in [1, 2**31]'
+      )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,12 +125,7 @@ class Layout:
     """
     names = [name for name, _ in self.input_splits]
     if len(names) == 1:
-      eval_buckets = round(eval_fraction * HASH_BUCKETS)
-      if not 0 < eval_buckets < HASH_BUCKETS:
-        raise ValueError(
-          f'eval_fraction={eval_fraction}: must be in [{1 / HASH_BUCKETS}, '
-          f'{1 - 1 / HASH_BUCKETS}] so that both train and eval get images'
-        )
+      eval_buckets = round(check_eval_fraction(eval_fraction) * HASH_BUCKETS)
       return [
         (features.TRAIN_SPLIT, HASH_BUCKETS - eval_buckets),
         (features.EVAL_SPLIT, eval_buckets),
@@ -121,18 +170,22 @@ class _ListFn(beam.DoFn):
 
 
 class _ReadFn(beam.DoFn):
-  def __init__(self, source: Source, skip_bad_examples: bool):
+  """Reads one key; a bad example goes to the 'problems' output.
+
+  Bad examples never raise here, in either mode: the run reads on, so the
+  report counts every problem, and the decision to stop is taken once, after
+  the pipeline (`raise_if_failed`), with one clear message.
+  """
+
+  def __init__(self, source: Source):
     self._source = source
-    self._skip = skip_bad_examples
 
   def process(self, key):
     try:
       example, notes = self._source.read(key)
     except problems.BadExample as e:
-      if not self._skip:
-        raise
       beam.metrics.Metrics.counter(_NAMESPACE, e.problem).inc()
-      logging.warning('Skipping bad example: %s', e)
+      logging.debug('Bad example: %s', e)  # All of them are in the report.
       yield beam.pvalue.TaggedOutput('problems', (e.problem, e.path, e.detail))
       return
     for name, count in notes.items():
@@ -145,17 +198,14 @@ class ReadExamples(beam.PTransform):
   """Source + split pattern -> dict of PCollections.
 
   'examples': example.SegmentationExample; 'keys': every listed key (the
-  "in" count); 'problems': (problem, path, detail) of skipped keys; 'notes':
+  "in" count); 'problems': (problem, path, detail) of bad keys; 'notes':
   (name, n).
   """
 
-  def __init__(
-    self, source: Source, split_pattern: str, skip_bad_examples: bool
-  ):
+  def __init__(self, source: Source, split_pattern: str):
     super().__init__()
     self._source = source
     self._pattern = split_pattern
-    self._skip = skip_bad_examples
 
   def expand(self, pbegin):
     listed = (
@@ -169,9 +219,9 @@ class ReadExamples(beam.PTransform):
     # Without the reshuffle, reading would fuse with the single listing
     # element and run on one worker.
     keys = listed.keys | 'Spread' >> beam.Reshuffle()
-    read = keys | 'Read' >> beam.ParDo(
-      _ReadFn(self._source, self._skip)
-    ).with_outputs('problems', 'notes', main='examples')
+    read = keys | 'Read' >> beam.ParDo(_ReadFn(self._source)).with_outputs(
+      'problems', 'notes', main='examples'
+    )
     notes = (listed.notes, read.notes) | 'AllNotes' >> beam.Flatten()
     return {
       'examples': read.examples,
@@ -217,7 +267,8 @@ def read_splits(
     pipeline: the Beam pipeline to add the steps to.
     source: the dataset reader.
     input_splits: (name, pattern) of each input split.
-    skip_bad_examples: count bad inputs instead of failing.
+    skip_bad_examples: leave bad inputs out instead of failing the run
+      (recorded in the report; `raise_if_failed` acts on it).
     hash_buckets: (output split, buckets) to partition a single input split
       by `hash_bucket`; None keeps the input splits as output splits.
     report_path: where to write the JSON report, if anywhere.
@@ -225,8 +276,7 @@ def read_splits(
   reads = [
     (
       name,
-      pipeline
-      | f'Read[{name}]' >> ReadExamples(source, pattern, skip_bad_examples),
+      pipeline | f'Read[{name}]' >> ReadExamples(source, pattern),
     )
     for name, pattern in input_splits
   ]
@@ -252,7 +302,7 @@ def read_splits(
     for name, examples in outputs.items()
   }
   if report_path:
-    write_report(reads, outputs, report_path)
+    write_report(reads, outputs, report_path, skip_bad_examples)
   return outputs
 
 
@@ -308,10 +358,14 @@ class _ReportFn(beam.CombineFn):
     return report
 
 
-def _write_report(report: Dict[str, Any], path: str) -> Dict[str, Any]:
+def _write_report(
+  report: Dict[str, Any], path: str, skip_bad_examples: bool
+) -> Dict[str, Any]:
+  report = dict(report, skip_bad_examples=skip_bad_examples)
+  report['failure'] = _failure(report, path)
   files.write_text(path, json.dumps(report, indent=2, sort_keys=True))
   logging.info(
-    'Ingest: %d in, %d written %s, %d skipped %s, notes %s; report %s',
+    'Ingest: %d in, %d written %s, %d bad %s, notes %s; report %s',
     report['in'],
     report['written'],
     report['output_splits'],
@@ -328,10 +382,54 @@ def _write_report(report: Dict[str, Any], path: str) -> Dict[str, Any]:
   return report
 
 
+def _failure(report: Dict[str, Any], path: str) -> Optional[str]:
+  """Why the run must stop, in one line; None when it may go on."""
+  if report['skipped'] and not report['skip_bad_examples']:
+    first = min(
+      (
+        example
+        for entry in report['problems'].values()
+        for example in entry['examples']
+      ),
+      key=lambda example: example['path'],
+    )
+    kind = next(
+      name
+      for name, entry in report['problems'].items()
+      if first in entry['examples']
+    )
+    counts = ', '.join(
+      f'{name} {entry["count"]}'
+      for name, entry in sorted(report['problems'].items())
+    )
+    return (
+      f'{first["path"]}: {kind}: {first["detail"]} ({report["skipped"]} bad '
+      f'example(s) of {report["in"]}: {counts}; report {path}). Fix them, or '
+      'rerun with --skip_bad_examples to leave them out and count them.'
+    )
+  empty = sorted(
+    split for split, count in report['output_splits'].items() if not count
+  )
+  if empty:
+    return (
+      f'the {" and ".join(empty)} split(s) would be empty ({report["in"]} '
+      f'examples read, {report["skipped"]} bad; report {path}): check the '
+      'split lists, or --eval_fraction for a dataset split by hash.'
+    )
+  return None
+
+
+def raise_if_failed(report: Dict[str, Any]) -> None:
+  """problems.IngestError with the report's one-line failure, if it has one."""
+  if report.get('failure'):
+    raise problems.IngestError(report['failure'])
+
+
 def write_report(
   reads: Sequence[Tuple[str, Dict[str, beam.PCollection]]],
   outputs: Dict[str, beam.PCollection],
   path: str,
+  skip_bad_examples: bool,
 ) -> beam.PCollection:
   """Adds the steps that write the JSON report of `reads` and `outputs` to path.
 
@@ -339,6 +437,7 @@ def write_report(
     reads: (input split name, ReadExamples result) pairs.
     outputs: output split name -> the examples written to it.
     path: where the report goes.
+    skip_bad_examples: the run's mode, recorded with the failure it implies.
   Returns:
     A one-element PCollection with the report dict.
   """
@@ -367,7 +466,7 @@ def write_report(
     events
     | 'AllEvents' >> beam.Flatten()
     | 'Report' >> beam.CombineGlobally(_ReportFn())
-    | 'WriteReport' >> beam.Map(_write_report, path)
+    | 'WriteReport' >> beam.Map(_write_report, path, skip_bad_examples)
   )
 
 

@@ -9,6 +9,7 @@ reader applies the same rules.
 
 from typing import Sequence, Tuple
 
+from data import features
 from data import files
 
 # PASCAL VOC 2012 segmentation classes, in the order of the devkit's class ids.
@@ -45,14 +46,16 @@ LABELS_FILE = 'labels.txt'
 def check_labels(names: Sequence[str], source: str) -> Tuple[str, ...]:
   """The names as a tuple; ValueError naming `source` unless they are usable.
 
-  Usable: at least two (background + one class), all different, none empty
-  or padded with white space (a name is a whole line of labels.txt).
+  Usable: 2 to 255 of them (background + at least one class; 255 is the
+  ignore label of 8-bit masks), all different, none empty or padded with
+  white space (a name is a whole line of labels.txt).
   """
   names = tuple(names)
-  if len(names) < 2:
+  if not 2 <= len(names) <= features.IGNORE_LABEL:
     raise ValueError(
-      f'{source}: {len(names)} class names {names}; need at '
-      'least 2 (background and one class)'
+      f'{source}: {len(names)} class names; need 2 (background and one '
+      f'class) to {features.IGNORE_LABEL} (masks are 8-bit and '
+      f'{features.IGNORE_LABEL} means ignore)'
     )
   for index, name in enumerate(names):
     if not isinstance(name, str) or not name or name != name.strip():

@@ -23,15 +23,16 @@ the image 0.
 import base64
 import binascii
 import dataclasses
-import json
 from typing import Dict, List, Optional, Sequence, Tuple
 import zlib
 
 import numpy as np
 
+from data import annotation_json
 from data import example as example_lib
 from data import features
 from data import files
+from data import guard
 from data import images
 from data import ingest
 from data import labels
@@ -49,10 +50,18 @@ CLASS_IDS = {
 
 BITMAP = 'bitmap'
 POLYGON = 'polygon'
-_IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+IMAGE_DIR = 'img'
+ANN_DIR = 'ann'
 # Points further out than this are not clipping noise but garbage; they would
 # also make the scanline fill walk millions of empty rows.
 _MAX_COORDINATE = 1 << 20
+# Vertices read from one polygon ring and from one annotation. Supervisely
+# Person's most detailed polygons have a few hundred; rasterizing costs time
+# and memory per vertex (60,000 took 17 s and 2 GB before this bound).
+MAX_RING_VERTICES = 10_000
+MAX_ANNOTATION_VERTICES = 100_000
+# Largest side an annotation may declare.
+_MAX_SIDE = 1 << 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +105,21 @@ def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
   """One input split, the whole project: ExampleGen hashes it into splits."""
   del voc_aug  # VOC only; the registry refuses it for other datasets.
   project = find_project(data_root)
+  for name in files.list_dir(project):
+    folder = files.join(project, name)
+    if name.startswith('.') or not files.is_dir(folder):
+      continue
+    has = {
+      d
+      for d in (IMAGE_DIR, ANN_DIR, 'images', 'annotations')
+      if files.is_dir(files.join(folder, d))
+    }
+    if has and IMAGE_DIR not in has:
+      raise FileNotFoundError(
+        f'{problems.printable(folder)}: a Supervisely dataset folder holds '
+        f'{IMAGE_DIR}/ and {ANN_DIR}/, but this one has {sorted(has)}; '
+        f'rename its image folder to {IMAGE_DIR}/'
+      )
   return ingest.Layout(
     project, (('all', 'meta.json'),), ('meta.json', '*/img/*', '*/ann/*')
   )
@@ -104,9 +128,10 @@ def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
 class SuperviselySource(ingest.Source):
   """Reads a Supervisely project (current or legacy format)."""
 
-  def __init__(self, project_dir: str, voc_aug: bool = False):
-    del voc_aug  # VOC only.
+  def __init__(self, project_dir: str, options: ingest.ReadOptions):
     self._project = project_dir
+    self._root = guard.DataRoot(project_dir)
+    self._max_pixels = options.max_image_pixels
     self._shapes = read_shapes(project_dir)
 
   def list_keys(self, split_pattern: str):
@@ -114,19 +139,31 @@ class SuperviselySource(ingest.Source):
     return list_items(self._project), {}
 
   def read(self, key: 'Item'):
-    return read_example(key, self._shapes)
+    return read_example(key, self._shapes, self._root, self._max_pixels)
 
 
 def read_shapes(project_dir: str) -> Dict[str, str]:
   """Class title -> shape ('bitmap', 'polygon', ...) from meta.json."""
   path = files.join(project_dir, 'meta.json')
   try:
-    meta = json.loads(files.read_bytes(path))
-    return {c['title']: c.get('shape', '') for c in meta.get('classes', [])}
-  except (ValueError, TypeError, KeyError, AttributeError) as e:
+    meta = annotation_json.parse(files.read_bytes(path), path)
+    classes = annotation_json.expect(
+      annotation_json.expect(meta, dict, path, 'meta.json').get('classes', []),
+      list,
+      path,
+      'classes',
+    )
+    shapes = {}
+    for index, entry in enumerate(classes):
+      entry = annotation_json.expect(entry, dict, path, f'classes[{index}]')
+      title = annotation_json.expect(
+        entry.get('title'), str, path, f'classes[{index}].title'
+      )
+      shapes[title] = entry.get('shape') or ''
+    return shapes
+  except problems.BadExample as e:
     raise ValueError(
-      f'{path}: malformed meta.json: {e!r}; expected '
-      '{"classes": [{"title": ..., "shape": ...}, ...]}'
+      f'{e}; expected {{"classes": [{{"title": ..., "shape": ...}}, ...]}}'
     ) from e
 
 
@@ -138,21 +175,19 @@ def list_items(project_dir: str) -> List[Item]:
   """
   items = []
   for dataset in files.list_dir(project_dir):
-    img_dir = files.join(project_dir, dataset, 'img')
-    ann_dir = files.join(project_dir, dataset, 'ann')
-    if not files.is_dir(img_dir):
-      continue
-    images = [
-      n
-      for n in files.list_dir(img_dir)
-      if n.lower().endswith(_IMAGE_EXTENSIONS)
-    ]
+    img_dir = files.join(project_dir, dataset, IMAGE_DIR)
+    ann_dir = files.join(project_dir, dataset, ANN_DIR)
+    if dataset.startswith('.') or not files.is_dir(img_dir):
+      continue  # Not a dataset (layout() refuses misnamed ones).
+    # Every file, whatever its extension: one the reader cannot decode is
+    # reported as such, never skipped unseen.
+    image_names = [n for n in files.list_dir(img_dir) if not n.startswith('.')]
     anns = (
       set(n for n in files.list_dir(ann_dir) if n.endswith('.json'))
       if files.is_dir(ann_dir)
       else set()
     )
-    for name in images:
+    for name in image_names:
       stem = name.rsplit('.', 1)[0]
       ann = next(
         (a for a in (name + '.json', stem + '.json') if a in anns), None
@@ -188,13 +223,15 @@ def rasterize_polygon(
   )
 
 
-def decode_bitmap(data: str, path: str) -> np.ndarray:
+def decode_bitmap(data: str, path: str, height: int, width: int) -> np.ndarray:
   """Boolean mask from a bitmap's `data`: base64 -> zlib -> PNG.
 
   The mask is the alpha channel when there is one (RGBA, LA, or a palette or
   gray image with transparency), else the single channel (L, 1, I;16) != 0.
   An RGB PNG without alpha has no mask in it: the SDK refuses it too. Raw
   (not zlib-compressed) PNGs, which recent SDKs also accept, are read too.
+  Nothing is inflated or decoded past what a bitmap as large as the image
+  (height x width) can need.
   """
   try:
     raw = base64.b64decode(data, validate=True)
@@ -202,13 +239,8 @@ def decode_bitmap(data: str, path: str) -> np.ndarray:
     raise problems.BadExample(
       problems.BAD_BITMAP, path, f'bitmap data is not base64: {e}'
     ) from e
-  try:
-    raw = zlib.decompress(raw)
-  except zlib.error:
-    pass  # Uncompressed PNG; if it is not one, PIL says so below.
-  image = images.open_image(
-    raw, path, problems.BAD_BITMAP, 'bitmap', formats=('PNG',)
-  )
+  raw = _inflate(raw, path, height, width)
+  image = images.open_bitmap(raw, path, height, width)
   if image.mode in ('P', 'L', 'RGB') and 'transparency' in image.info:
     image = image.convert('RGBA' if image.mode != 'L' else 'LA')
   if image.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
@@ -223,99 +255,116 @@ def decode_bitmap(data: str, path: str) -> np.ndarray:
   )
 
 
-def _geometry_type(obj: dict, shapes: Dict[str, str]) -> str:
+def _inflate(raw: bytes, path: str, height: int, width: int) -> bytes:
+  """zlib-inflated bytes, at most what a height x width PNG can hold.
+
+  The bound is 8 bytes per pixel (16-bit RGBA, uncompressed) plus a filter
+  byte per row and 64 KB for chunks; data that is not zlib is returned as
+  it is (a raw PNG).
+  """
+  limit = height * (8 * width + 1) + (1 << 16)
+  inflater = zlib.decompressobj()
+  try:
+    out = inflater.decompress(raw, limit)
+  except zlib.error:
+    return raw  # Uncompressed PNG; if it is not one, PIL says so.
+  if inflater.unconsumed_tail:
+    raise problems.BadExample(
+      problems.BITMAP_TOO_LARGE,
+      path,
+      f'bitmap data inflates past {limit:,} bytes, more than a bitmap of the '
+      f'image size {height}x{width} can hold; it was not inflated further',
+    )
+  return out
+
+
+def _geometry_type(
+  obj: dict, shapes: Dict[str, str], path: str, where: str
+) -> str:
   """Current objects name their geometry; legacy ones rely on meta.json."""
-  for value in (
-    obj.get('geometryType'),
-    obj.get('type'),
-    shapes.get(obj.get('classTitle')),
-  ):
-    if value:
-      return value
+  for key in ('geometryType', 'type'):
+    if obj.get(key) is not None:
+      return annotation_json.expect(obj[key], str, path, f'{where}.{key}')
+  if shapes.get(obj['classTitle']):
+    return shapes[obj['classTitle']]
   if obj.get('bitmap'):
     return BITMAP
   return POLYGON
 
 
-def _points(value, path: str, what: str) -> np.ndarray:
-  """[[x, y], ...] as int64, truncated like the SDK's np.array(..., int64)."""
-  try:
-    points = np.asarray(value, dtype=np.float64)
-  except (TypeError, ValueError) as e:
-    raise problems.BadExample(
-      problems.BAD_ANNOTATION, path, f'{what} is not a list of [x, y] numbers'
-    ) from e
-  if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
+def _ring(value, path: str, where: str) -> np.ndarray:
+  """A ring's [[x, y], ...] as int64, truncated like the SDK's np.array."""
+  points = annotation_json.points(
+    value, path, where, _MAX_COORDINATE, MAX_RING_VERTICES
+  )
+  if len(points) < 3:
     raise problems.BadExample(
       problems.BAD_ANNOTATION,
       path,
-      f'{what} has shape {points.shape}; a polygon needs at least 3 [x, y] '
-      'points',
+      f'{where} has {len(points)} points; a polygon needs at least 3',
     )
-  if not np.isfinite(points).all() or np.abs(points).max() > _MAX_COORDINATE:
-    raise problems.BadExample(
-      problems.BAD_ANNOTATION,
-      path,
-      f'{what} has a coordinate beyond +-{_MAX_COORDINATE}',
-    )
-  return points.astype(np.int64)
+  return np.asarray(points, dtype=np.float64).astype(np.int64)
 
 
 def _polygon_pixels(
-  obj: dict, height: int, width: int, path: str
-) -> Tuple[np.ndarray, bool]:
-  """(mask, clipped): the polygon's pixels and whether it left the image."""
+  obj: dict, height: int, width: int, path: str, where: str
+) -> Tuple[np.ndarray, bool, int]:
+  """(mask, clipped, vertices): the polygon's pixels, whether it left the
+  image, and how many vertices it has."""
   pts = obj.get('points')
-  if not isinstance(pts, dict):
+  if pts is None:
     raise problems.BadExample(
-      problems.BAD_ANNOTATION, path, 'polygon object has no "points" object'
+      problems.BAD_ANNOTATION, path, f'{where} has no "points"'
     )
-  exterior = _points(pts.get('exterior'), path, 'points.exterior')
+  annotation_json.expect(pts, dict, path, f'{where}.points')
+  exterior = _ring(pts.get('exterior'), path, f'{where}.points.exterior')
+  holes = pts.get('interior')
+  holes = [] if holes is None else holes
+  annotation_json.expect(holes, list, path, f'{where}.points.interior')
   interior = [
-    _points(h, path, f'points.interior[{i}]')
-    for i, h in enumerate(pts.get('interior') or [])
+    _ring(h, path, f'{where}.points.interior[{i}]') for i, h in enumerate(holes)
   ]
+  vertices = len(exterior) + sum(len(h) for h in interior)
   inside = (exterior.min(0) >= 0).all() and (
     exterior.max(0) < (width, height)
   ).all()
   if inside:
-    return polygon.polygon_mask((height, width), exterior, interior), False
+    mask = polygon.polygon_mask((height, width), exterior, interior)
+    return mask, False, vertices
   pieces = polygon_crop.crop_to_image(exterior, interior, height, width)
   mask = np.zeros((height, width), dtype=bool)
   for piece_exterior, piece_holes in pieces:
     mask |= polygon.polygon_mask((height, width), piece_exterior, piece_holes)
-  return mask, True
+  return mask, True, vertices
 
 
 def _bitmap_pixels(
-  obj: dict, height: int, width: int, path: str
+  obj: dict, height: int, width: int, path: str, where: str
 ) -> Tuple[np.ndarray, bool]:
   """(mask, clipped): the bitmap pasted at its origin, cut to the image."""
   bitmap = obj.get('bitmap')
-  if not isinstance(bitmap, dict) or not isinstance(bitmap.get('data'), str):
+  if bitmap is None:
     raise problems.BadExample(
-      problems.BAD_ANNOTATION, path, 'bitmap object has no "bitmap.data" string'
+      problems.BAD_ANNOTATION, path, f'{where} has no "bitmap"'
     )
-  origin = bitmap.get('origin')
-  if (
-    not isinstance(origin, (list, tuple))
-    or len(origin) != 2
-    or not all(isinstance(v, (int, float)) for v in origin)
-  ):
-    raise problems.BadExample(
-      problems.BAD_ANNOTATION, path, f'bitmap origin {origin!r} is not [x, y]'
-    )
-  data = decode_bitmap(bitmap['data'], path)
+  annotation_json.expect(bitmap, dict, path, f'{where}.bitmap')
+  data = annotation_json.expect(
+    bitmap.get('data'), str, path, f'{where}.bitmap.data'
+  )
+  origin = annotation_json.points(
+    [bitmap.get('origin')], path, f'{where}.bitmap.origin', _MAX_COORDINATE, 1
+  )[0]
+  pixels = decode_bitmap(data, path, height, width)
   x, y = int(origin[0]), int(origin[1])
   mask = np.zeros((height, width), dtype=bool)
   top, left = max(y, 0), max(x, 0)
-  bottom = min(y + data.shape[0], height)
-  right = min(x + data.shape[1], width)
+  bottom = min(y + pixels.shape[0], height)
+  right = min(x + pixels.shape[1], width)
   if top < bottom and left < right:
-    mask[top:bottom, left:right] = data[
+    mask[top:bottom, left:right] = pixels[
       top - y : bottom - y, left - x : right - x
     ]
-  clipped = bool(data.sum() != mask.sum())
+  clipped = bool(pixels.sum() != mask.sum())
   return mask, clipped
 
 
@@ -333,35 +382,44 @@ def render_annotation(
   """
   class_ids = CLASS_IDS if class_ids is None else class_ids
   objects = ann.get('objects')
-  if not isinstance(objects, list):
+  if objects is None:
     raise problems.BadExample(
-      problems.BAD_ANNOTATION, path, '"objects" is missing or not a list'
+      problems.BAD_ANNOTATION, path, 'the annotation has no "objects"'
     )
+  annotation_json.expect(objects, list, path, 'objects')
   mask = np.zeros((height, width), dtype=np.uint8)
   notes = {}
+  vertices = 0
   for index, obj in enumerate(objects):
-    if not isinstance(obj, dict):
-      raise problems.BadExample(
-        problems.BAD_ANNOTATION, path, f'objects[{index}] is not an object'
-      )
-    title = obj.get('classTitle')
+    where = f'objects[{index}]'
+    annotation_json.expect(obj, dict, path, where)
+    title = annotation_json.expect(
+      obj.get('classTitle'), str, path, f'{where}.classTitle'
+    )
     if title not in class_ids:
       raise problems.BadExample(
         problems.UNKNOWN_CLASS,
         path,
-        f'objects[{index}] has class {title!r}; known classes: '
-        f'{sorted(class_ids)}',
+        f'{where} has class {title!r}; known classes: {sorted(class_ids)}',
       )
-    kind = _geometry_type(obj, shapes)
+    kind = _geometry_type(obj, shapes, path, where)
     if kind == BITMAP:
-      pixels, clipped = _bitmap_pixels(obj, height, width, path)
+      pixels, clipped = _bitmap_pixels(obj, height, width, path, where)
     elif kind == POLYGON:
-      pixels, clipped = _polygon_pixels(obj, height, width, path)
+      pixels, clipped, count = _polygon_pixels(obj, height, width, path, where)
+      vertices += count
+      if vertices > MAX_ANNOTATION_VERTICES:
+        raise problems.BadExample(
+          problems.TOO_MANY_VERTICES,
+          path,
+          f'its polygons have more than {MAX_ANNOTATION_VERTICES} vertices '
+          'in all',
+        )
     else:
       raise problems.BadExample(
         problems.BAD_ANNOTATION,
         path,
-        f'objects[{index}] has geometry {kind!r}; supported: bitmap, polygon',
+        f'{where} has geometry {kind!r}; supported: bitmap, polygon',
       )
     if clipped:
       note = (
@@ -374,49 +432,45 @@ def render_annotation(
 
 def parse_annotation(data: bytes, path: str) -> Tuple[dict, int, int]:
   """(annotation, height, width) of an annotation file's bytes."""
-  try:
-    ann = json.loads(data)
-  except (ValueError, UnicodeDecodeError) as e:
-    raise problems.BadExample(
-      problems.BAD_ANNOTATION, path, f'not valid JSON (truncated?): {e}'
-    ) from e
-  if not isinstance(ann, dict):
-    raise problems.BadExample(
-      problems.BAD_ANNOTATION, path, 'top level is not a JSON object'
-    )
+  ann = annotation_json.expect(
+    annotation_json.parse(data, path), dict, path, 'the top level'
+  )
   size = ann.get('size')
-  try:
-    height, width = int(size['height']), int(size['width'])
-  except (TypeError, KeyError, ValueError) as e:
+  if size is None:
     raise problems.BadExample(
-      problems.BAD_ANNOTATION,
-      path,
-      f'"size" {size!r} is not {{"height": int, "width": int}}',
-    ) from e
+      problems.BAD_ANNOTATION, path, 'the annotation has no "size"'
+    )
+  annotation_json.expect(size, dict, path, 'size')
+  height, width = (
+    annotation_json.integer(size.get(key), path, f'size.{key}', 1, _MAX_SIDE)
+    for key in ('height', 'width')
+  )
   return ann, height, width
 
 
 def read_example(
-  item: Item, shapes: Dict[str, str]
+  item: Item, shapes: Dict[str, str], root: guard.DataRoot, max_pixels: int
 ) -> Tuple[example_lib.SegmentationExample, Dict[str, int]]:
   """(example, notes) of one project item; raises problems.BadExample."""
   if item.image_path is None:
     raise problems.BadExample(
       problems.MISSING_IMAGE,
       item.ann_path,
-      f'annotation has no image {item.image_name} in {item.dataset}/img',
+      f'annotation has no image {item.image_name} in '
+      f'{item.dataset}/{IMAGE_DIR}',
     )
   if item.ann_path is None:
     raise problems.BadExample(
       problems.MISSING_MASK,
       item.image_path,
-      f'image has no annotation ann/{item.image_name}.json (nor '
-      f'ann/<stem>.json)',
+      f'image has no annotation {ANN_DIR}/{item.image_name}.json (nor '
+      f'{ANN_DIR}/<stem>.json)',
     )
-  image_bytes = files.read_bytes(item.image_path)
-  info = example_lib.inspect_image(image_bytes, item.image_path)
+  guard.check_name(item.image_path)
+  image_bytes = root.read(item.image_path, problems.MISSING_IMAGE)
+  info = example_lib.inspect_image(image_bytes, item.image_path, max_pixels)
   ann, height, width = parse_annotation(
-    files.read_bytes(item.ann_path), item.ann_path
+    root.read(item.ann_path, problems.MISSING_MASK), item.ann_path
   )
   if (height, width) != (info.height, info.width):
     raise problems.BadExample(

@@ -20,6 +20,7 @@ import numpy as np
 from data import example as example_lib
 from data import features
 from data import files
+from data import guard
 from data import images
 from data import ingest
 from data import labels
@@ -33,10 +34,6 @@ IMAGE_DIR = 'JPEGImages'
 MASK_DIR = 'SegmentationClass'
 AUG_MASK_DIR = 'SegmentationClassAug'
 EXCLUDED_VAL_IDS = 'excluded_val_ids'
-
-_VALID_IDS = np.zeros(256, dtype=bool)
-_VALID_IDS[: len(labels.VOC_CLASSES)] = True
-_VALID_IDS[features.IGNORE_LABEL] = True
 
 
 def find_root(data_root: str) -> str:
@@ -77,6 +74,8 @@ def layout(data_root: str, aug: bool) -> ingest.Layout:
         f'{AUG_MASK_DIR}/ (see docs/data.md)'
       )
     patterns += [AUG_MASK_DIR + '/*', train_list]
+  for relative in (train_list, VAL_LIST):
+    read_id_list(root, relative)  # Unusable lists fail here, before a run.
   return ingest.Layout(
     root,
     ((features.TRAIN_SPLIT, train_list), (features.EVAL_SPLIT, VAL_LIST)),
@@ -103,14 +102,30 @@ def parse_id_list(text: str, path: str) -> List[str]:
   return ids
 
 
-def _read_ids(root: str, relative: str) -> List[str]:
+def read_id_list(root: str, relative: str) -> List[str]:
+  """The ids of a split list file; ValueError naming it if unusable.
+
+  UTF-8 with or without a byte-order mark (editors on Windows add one); a
+  list that names no id is an error, not an empty split.
+  """
   path = files.join(root, relative)
-  return parse_id_list(files.read_bytes(path).decode('utf-8'), path)
+  try:
+    text = files.read_bytes(path).decode('utf-8-sig')
+  except UnicodeDecodeError as e:
+    raise ValueError(
+      f'{path}: not UTF-8 text ({e}); a split list holds one id per line'
+    ) from e
+  ids = parse_id_list(text, path)
+  if not ids:
+    raise ValueError(f'{path}: lists no ids; the split would be empty')
+  return ids
 
 
-def read_mask(data: bytes, path: str) -> Tuple[np.ndarray, str]:
+def read_mask(
+  data: bytes, path: str, max_pixels: int
+) -> Tuple[np.ndarray, str]:
   """(class ids, PIL mode) of a mask PNG; indices of 'P', values of 'L'."""
-  image = images.open_image(data, path, problems.CORRUPT_MASK, 'mask')
+  image = images.open_mask(data, path, max_pixels)
   if image.mode in ('RGB', 'RGBA'):
     raise problems.BadExample(
       problems.RGB_MASK,
@@ -127,62 +142,37 @@ def read_mask(data: bytes, path: str) -> Tuple[np.ndarray, str]:
   return np.asarray(image), image.mode
 
 
-def check_mask_values(mask: np.ndarray, path: str) -> None:
-  """Raises BadExample unless every value is a VOC class id or 255."""
-  # Fast path (0.04 ms on 500x375, a sixth of a bincount): every value at
-  # or above the class count must be the ignore label.
-  if np.count_nonzero(mask >= len(labels.VOC_CLASSES)) == np.count_nonzero(
-    mask == features.IGNORE_LABEL
-  ):
-    return
-  counts = np.bincount(mask.ravel(), minlength=256)
-  bad = np.flatnonzero((counts > 0) & ~_VALID_IDS)
-  if bad.size:
-    raise problems.BadExample(
-      problems.MASK_VALUES,
-      path,
-      f'mask values {bad.tolist()} outside the VOC labels '
-      f'0..{len(labels.VOC_CLASSES) - 1} and 255 (ignore)',
-    )
-
-
 class VocSource(ingest.Source):
   """Reads VOC ids of one split list; keys are (id, mask folder)."""
 
-  def __init__(self, root: str, aug: bool):
+  def __init__(self, root: str, options: ingest.ReadOptions):
     self._root = root
-    self._aug = aug
+    self._guard = guard.DataRoot(root)
+    self._aug = options.voc_aug
+    self._max_pixels = options.max_image_pixels
 
   def list_keys(self, split_pattern: str):
-    ids = _read_ids(self._root, split_pattern)
+    listed = read_id_list(self._root, split_pattern)
+    ids = list(dict.fromkeys(listed))  # Each id once, in list order.
+    notes = {}
+    if len(listed) > len(ids):
+      notes[problems.DUPLICATE_ID] = len(listed) - len(ids)
     if split_pattern == VAL_LIST:
-      return [(i, MASK_DIR) for i in ids], {}
-    val = set(_read_ids(self._root, VAL_LIST))
+      return [(i, MASK_DIR) for i in ids], notes
+    val = set(read_id_list(self._root, VAL_LIST))
     kept = [i for i in ids if i not in val]
     mask_dir = AUG_MASK_DIR if self._aug else MASK_DIR
-    return (
-      [(i, mask_dir) for i in kept],
-      {EXCLUDED_VAL_IDS: len(ids) - len(kept)},
-    )
+    notes[EXCLUDED_VAL_IDS] = len(ids) - len(kept)
+    return [(i, mask_dir) for i in kept], notes
 
   def read(self, key):
     voc_id, mask_dir = key
     image_path = files.join(self._root, IMAGE_DIR, voc_id + '.jpg')
     mask_path = files.join(self._root, mask_dir, voc_id + '.png')
-    if not files.exists(image_path):
-      raise problems.BadExample(
-        problems.MISSING_IMAGE,
-        image_path,
-        f'image of id {voc_id} does not exist',
-      )
-    if not files.exists(mask_path):
-      raise problems.BadExample(
-        problems.MISSING_MASK, mask_path, f'mask of id {voc_id} does not exist'
-      )
-    image_bytes = files.read_bytes(image_path)
-    info = example_lib.inspect_image(image_bytes, image_path)
-    mask_bytes = files.read_bytes(mask_path)
-    mask, mode = read_mask(mask_bytes, mask_path)
+    image_bytes = self._guard.read(image_path, problems.MISSING_IMAGE)
+    info = example_lib.inspect_image(image_bytes, image_path, self._max_pixels)
+    mask_bytes = self._guard.read(mask_path, problems.MISSING_MASK)
+    mask, mode = read_mask(mask_bytes, mask_path, self._max_pixels)
     if mask.shape != (info.height, info.width):
       raise problems.BadExample(
         problems.SIZE_MISMATCH,
@@ -190,7 +180,7 @@ class VocSource(ingest.Source):
         f'mask is {mask.shape[0]}x{mask.shape[1]} (HxW) but image '
         f'{image_path} is {info.height}x{info.width}',
       )
-    check_mask_values(mask, mask_path)
+    example_lib.check_mask_values(mask, labels.VOC_CLASSES, mask_path)
     # 'L' PNGs already hold the ids; palette ones are re-encoded, since TF
     # would decode their colours.
     mask_png = mask_bytes if mode == 'L' else example_lib.encode_mask(mask)

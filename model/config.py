@@ -9,6 +9,7 @@ value fails before any expensive work starts. Choices (BACKBONES, HEADS,
 """
 
 import dataclasses
+import math
 from typing import Any, Dict, Optional
 
 BACKBONES = ('mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small')
@@ -70,19 +71,17 @@ class ModelConfig:
       f'output_stride={self.output_stride}: must be one of '
       f'{OUTPUT_STRIDES} (DeepLab uses atrous convolution past it)',
     )
-    _check(
-      self.depth_multiplier > 0,
-      f'depth_multiplier={self.depth_multiplier}: must be positive',
-    )
+    # Widths past 2x have no reference model; under 0.05 a layer rounds
+    # to nothing.
+    check_number('model', 'depth_multiplier', self.depth_multiplier, 0.05, 2)
     _check(
       isinstance(self.num_classes, int) and self.num_classes >= 2,
       f'num_classes={self.num_classes}: must be an integer >= 2 '
       '(background + at least one class)',
     )
-    _check(
-      isinstance(self.input_size, int) and self.input_size >= 32,
-      f'input_size={self.input_size}: must be an integer >= 32',
-    )
+    # 2048: 16 times DeepLab's 513 in pixels; a 2048 x 2048 batch of 16
+    # already needs 80 GB of activations for MobileNetV2.
+    check_number('model', 'input_size', self.input_size, 32, 2048, integer=True)
     _check(
       self.input_size % self.output_stride in (0, 1),
       f'input_size={self.input_size}: must be k * output_stride or '
@@ -153,15 +152,14 @@ class TrainConfig:
   steps_per_epoch: int = 50
 
   def __post_init__(self):
-    _check(
-      self.train_steps > 0,
-      f'train_steps={self.train_steps}: must be > 0',
-      'train',
-    )
-    _check(
-      self.batch_size > 0, f'batch_size={self.batch_size}: must be > 0', 'train'
-    )
-    _check(self.base_lr > 0, f'base_lr={self.base_lr}: must be > 0', 'train')
+    check_number('train', 'train_steps', self.train_steps, 1, 10**8, True)
+    check_number('train', 'batch_size', self.batch_size, 1, 4096, True)
+    check_number('train', 'base_lr', self.base_lr, 1e-8, 10)
+    check_number('train', 'lr_power', self.lr_power, 0, 10)
+    check_number('train', 'momentum', self.momentum, 0, 0.999)
+    check_number('train', 'weight_decay', self.weight_decay, 0, 1)
+    check_number('train', 'min_scale', self.min_scale, 0.05, 10)
+    check_number('train', 'max_scale', self.max_scale, 0.05, 10)
     _check(
       self.optimizer in OPTIMIZERS,
       f'optimizer={self.optimizer!r}: must be one of {OPTIMIZERS}',
@@ -173,10 +171,8 @@ class TrainConfig:
       '0 < min_scale <= max_scale',
       'train',
     )
-    _check(
-      self.steps_per_epoch > 0,
-      f'steps_per_epoch={self.steps_per_epoch}: must be > 0',
-      'train',
+    check_number(
+      'train', 'steps_per_epoch', self.steps_per_epoch, 1, 10**8, True
     )
 
   @property
@@ -190,6 +186,38 @@ class TrainConfig:
       if self.train_steps % steps == 0:
         return steps
     return 1
+
+
+def check_number(
+  kind: str,
+  name: str,
+  value: Any,
+  low: float,
+  high: float,
+  integer: bool = False,
+) -> None:
+  """ValueError naming the field unless value is a finite number in range.
+
+  Args:
+    kind: which config, for the message ('model', 'train', ...).
+    name: the field (and flag) name.
+    value: what was given.
+    low, high: the inclusive range.
+    integer: whether it must be a whole number.
+  """
+  numeric = (int,) if integer else (int, float)
+  ok = (
+    isinstance(value, numeric)
+    and not isinstance(value, bool)
+    and math.isfinite(value)
+    and low <= value <= high
+  )
+  _check(
+    ok,
+    f'{name}={value}: must be a finite {"whole " if integer else ""}number '
+    f'in [{low:g}, {high:g}]',
+    kind,
+  )
 
 
 def _check(condition: bool, message: str, kind: str = 'model') -> None:

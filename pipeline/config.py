@@ -14,9 +14,11 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from data import datasets
 from data import files
+from data import images
 from data import ingest
 from model.config import ModelConfig
 from model.config import TrainConfig
+from model.config import check_number
 
 RUNNERS = ('local', 'vertex')
 
@@ -36,6 +38,10 @@ class QualityGate:
   min_mean_iou: float = 0.5
   max_mean_iou_decrease: float = 0.01
   max_int8_mean_iou_drop: float = 0.05
+
+  def __post_init__(self):
+    for field in dataclasses.fields(self):
+      check_number('gate', field.name, getattr(self, field.name), 0, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +108,7 @@ class RunConfig:
     eval_fraction: share of a single-split dataset hashed into eval.
     voc_aug: voc: train on the SBD augmented set.
     skip_bad_examples: skip and count bad inputs instead of failing.
+    max_image_pixels: images and masks with more pixels are bad examples.
     demo_images: demo: how many images to generate.
     pipeline_name: the TFX pipeline name (ML Metadata context).
   """
@@ -121,6 +128,7 @@ class RunConfig:
   eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION
   voc_aug: bool = False
   skip_bad_examples: bool = False
+  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
   demo_images: int = 240
   pipeline_name: str = 'mobile-deeplab'
 
@@ -153,11 +161,24 @@ class RunConfig:
         'runner=vertex needs a real dataset: the demo data is '
         'generated on the local disk',
       )
-    _check(
-      0 < self.eval_fraction < 1,
-      f'eval_fraction={self.eval_fraction}: must be in (0, 1)',
+    try:
+      ingest.check_eval_fraction(self.eval_fraction)
+      ingest.check_beam_args(self.beam_pipeline_args)
+    except ValueError as e:
+      _check(False, str(e))
+    check_number('run', 'demo_images', self.demo_images, 10, 100_000, True)
+    check_number(
+      'run', 'max_image_pixels', self.max_image_pixels, 1, 1 << 31, True
     )
-    _check(self.demo_images > 0, f'demo_images={self.demo_images}: must be > 0')
+    if datasets.get(self.dataset).generate:
+      # A generated dataset's size is known: refuse a split that would be
+      # empty now rather than after generating and ingesting it.
+      _check(
+        self.demo_images * self.eval_fraction >= 1
+        and self.demo_images * (1 - self.eval_fraction) >= 1,
+        f'eval_fraction={self.eval_fraction} of demo_images='
+        f'{self.demo_images} leaves a split without images',
+      )
     _check(
       len(self.labels) == self.model.num_classes,
       f'{len(self.labels)} labels {self.labels} but '

@@ -16,6 +16,8 @@ import warnings
 
 from absl import flags
 
+from data import problems
+
 _PROJECT_DIRS = tuple(
   os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), package
@@ -31,10 +33,33 @@ def say(message: str) -> None:
   print(message, flush=True)
 
 
-def fail(message: str) -> int:
-  """One error line on stderr; returns the exit status for main()."""
+def fail(message: str, status: int = 2) -> int:
+  """One error line on stderr; returns the exit status for main().
+
+  2 (the default) is for bad flags and inputs found before any work, as
+  absl uses for bad flags; a run that failed part-way returns 1.
+  """
   print(f'error: {message}', file=sys.stderr, flush=True)
-  return 2
+  return status
+
+
+def failure_line(error: BaseException, log_path: str) -> str:
+  """What a failed run says on the terminal: the cause, in one line.
+
+  A dataset that cannot be ingested (problems.IngestError, anywhere in the
+  chain of exceptions TFX and Beam wrap it in) says so itself; anything else
+  is named with its first line and a pointer to the full log.
+  """
+  seen = error
+  while seen is not None:
+    if isinstance(seen, problems.IngestError):
+      return str(seen)
+    seen = seen.__cause__ or seen.__context__
+  first_line = (str(error).strip().splitlines() or [''])[0]
+  return (
+    f'the pipeline failed: {type(error).__name__}: {first_line} (traceback '
+    f'in {log_path})'
+  )
 
 
 def parse_flags_or_exit(argv):
@@ -49,6 +74,10 @@ class _UserFacingFilter(logging.Filter):
   """Passes warnings, this project's INFO lines and component start/end."""
 
   def filter(self, record: logging.LogRecord) -> bool:
+    if record.exc_info or 'Traceback (most recent call last)' in str(
+      record.msg
+    ):
+      return False  # Tracebacks go to pipeline.log only.
     if record.levelno >= logging.WARNING:
       return not _is_noise(record)
     if record.pathname.startswith(_PROJECT_DIRS):

@@ -32,6 +32,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     config.data_root,
     eval_fraction=config.eval_fraction,
     voc_aug=config.voc_aug,
+    max_image_pixels=config.max_image_pixels,
     skip_bad_examples=config.skip_bad_examples,
     code_version=code_version,
   ).with_id('ExampleGen')

@@ -10,7 +10,7 @@ and <name>_mask.png (class ids as pixel values, at the photo's size).
 """
 
 import os
-from typing import List
+from typing import List, Sequence
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
@@ -21,6 +21,9 @@ from absl import flags
 import numpy as np
 from PIL import Image
 
+from data import guard
+from data import images
+from data import problems
 from pipeline import console
 from pipeline import inference
 from pipeline import visualize
@@ -28,6 +31,46 @@ from pipeline import visualize
 FLAGS = flags.FLAGS
 flags.DEFINE_string('model', None, 'SavedModel folder or .tflite file.')
 flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
+flags.DEFINE_integer(
+  'max_image_pixels',
+  images.DEFAULT_MAX_IMAGE_PIXELS,
+  'Refuse photos with more pixels, before decoding them.',
+)
+
+
+def read_photo(path: str, max_pixels: int) -> np.ndarray:
+  """uint8 RGB [H, W, 3] of an image file; ValueError naming it otherwise.
+
+  Only regular files are opened (a FIFO would block), the size is checked
+  before decoding, and 16-bit images are scaled to 8 bits (their top byte)
+  rather than clipped at 255.
+  """
+  image = images.open_photo(
+    guard.read_regular_file(path, problems.MISSING_IMAGE), path, max_pixels
+  )
+  if image.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
+    wide = np.asarray(image, dtype=np.uint32)
+    gray = (np.minimum(wide, 65535) >> 8).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=-1)
+  return np.asarray(image.convert('RGB'))
+
+
+def output_stems(paths: Sequence[str]) -> List[str]:
+  """One output name per input, distinct even when file names repeat.
+
+  `a/photo.jpg` and `b/photo.png` would both write photo_*.png; the second
+  (in argument order) gets photo-2, the third photo-3, and so on.
+  """
+  stems, used = [], set()
+  for path in paths:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    candidate, number = stem, 1
+    while candidate in used:
+      number += 1
+      candidate = f'{stem}-{number}'
+    used.add(candidate)
+    stems.append(candidate)
+  return stems
 
 
 def predict_files(
@@ -35,17 +78,14 @@ def predict_files(
   labels: List[str],
   paths: List[str],
   output_dir: str,
+  max_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS,
 ) -> List[str]:
   """Writes overlay and mask PNGs for each image; returns the paths."""
   os.makedirs(output_dir, exist_ok=True)
   written = []
-  for path in paths:
-    try:
-      image = np.asarray(Image.open(path).convert('RGB'))
-    except OSError as e:
-      raise ValueError(f'{path}: not a readable image: {e}') from e
+  for path, stem in zip(paths, output_stems(paths), strict=True):
+    image = read_photo(path, max_pixels)
     class_ids = segment(image).astype(np.uint8)
-    stem = os.path.splitext(os.path.basename(path))[0]
     overlay_path = os.path.join(output_dir, f'{stem}_overlay.png')
     mask_path = os.path.join(output_dir, f'{stem}_mask.png')
     Image.fromarray(visualize.overlay(image, class_ids, len(labels))).save(
@@ -64,7 +104,9 @@ def main(argv) -> int:
     )
   try:
     segment, labels = inference.load_segmenter(FLAGS.model)
-    for path in predict_files(segment, labels, argv[1:], FLAGS.output_dir):
+    for path in predict_files(
+      segment, labels, argv[1:], FLAGS.output_dir, FLAGS.max_image_pixels
+    ):
       console.say(path)
   except (ValueError, OSError) as e:
     return console.fail(str(e))

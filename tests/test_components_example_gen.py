@@ -58,7 +58,9 @@ def test_skip_bad_examples_counts_every_problem(
 ):
   project = broken_project(str(tmp_path / 'people'))
   uri = execute_example_gen(
-    example_gen.create_example_gen('people', project, skip_bad_examples=True),
+    example_gen.create_example_gen(
+      'people', project, skip_bad_examples=True, eval_fraction=0.5
+    ),
     str(tmp_path / 'out'),
   )
   names = read_split(uri, 'train') + read_split(uri, 'eval')
@@ -82,16 +84,45 @@ def test_bad_example_fails_the_run_naming_the_file(
   tmp_path, broken_project, execute_example_gen
 ):
   project = broken_project(str(tmp_path / 'people'))
-  os.remove(os.path.join(project, 'ds1', 'img', 'img02.png'))
-  os.remove(os.path.join(project, 'ds2', 'img', 'img03.png'))
-  with pytest.raises(
-    Exception,
-    match=r'img04\.png\.json: bad_annotation: '
-    'not valid JSON',
-  ):
+  out = str(tmp_path / 'out')
+  with pytest.raises(problems.IngestError) as error:
     execute_example_gen(
-      example_gen.create_example_gen('people', project), str(tmp_path / 'out')
+      example_gen.create_example_gen('people', project, eval_fraction=0.5), out
     )
+  # One line: the first bad file (by path), its problem, the counts, the
+  # report, and what to do.
+  message = str(error.value)
+  assert '\n' not in message
+  assert message.startswith(
+    os.path.join(project, 'ds1', 'ann', 'img04.png.json')
+    + ': bad_annotation: not valid JSON'
+  )
+  assert '3 bad example(s) of 8' in message
+  assert 'corrupt_image 1' in message and 'missing_mask 1' in message
+  assert message.endswith(
+    'rerun with --skip_bad_examples to leave them out and count them.'
+  )
+  # The report is written all the same; no split is left behind.
+  assert sorted(os.listdir(out)) == ['ingest_report.json']
+  with open(os.path.join(out, 'ingest_report.json')) as f:
+    report = json.load(f)
+  assert (report['in'], report['written'], report['skipped']) == (8, 5, 3)
+  assert report['failure'] == message
+  assert report['skip_bad_examples'] is False
+
+
+def test_an_empty_split_fails_the_run_in_both_modes(
+  tmp_path, people_project, execute_example_gen
+):
+  project = people_project(str(tmp_path / 'p'), 2)
+  for skip in (False, True):
+    with pytest.raises(problems.IngestError, match='split.* would be empty'):
+      execute_example_gen(
+        example_gen.create_example_gen(
+          'people', project, eval_fraction=0.001, skip_bad_examples=skip
+        ),
+        str(tmp_path / f'out{skip}'),
+      )
 
 
 def test_create_example_gen_checks_its_arguments(tmp_path, people_project):

@@ -1,13 +1,16 @@
 """data.convert writes the shards ExampleGen would, and they import back."""
 
+import base64
 import glob
 import json
 import os
 import subprocess
 import sys
+import zlib
 
 from apache_beam.options import pipeline_options
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from components import example_gen
@@ -16,6 +19,7 @@ from data import datasets
 from data import features
 from data import labels
 from data import problems
+from tests.fixtures import hostile
 from tests.fixtures import voc_replica
 
 _IN_MEMORY = ['--direct_running_mode=in_memory']
@@ -51,7 +55,7 @@ def test_convert_people_then_import_as_tfrecord(
         out,
         '--skip_bad_examples',
         '--eval_fraction',
-        '0.3',
+        '0.5',
       ]
       + _IN_MEMORY
     )
@@ -64,7 +68,7 @@ def test_convert_people_then_import_as_tfrecord(
   eval_ = _records(os.path.join(out, 'eval-*-of-*.tfrecord.gz'))
   assert len(train) + len(eval_) == 5
   assert sorted(eval_) == sorted(
-    n for n in list(train) + list(eval_) if is_eval(n, 0.3)
+    n for n in list(train) + list(eval_) if is_eval(n, 0.5)
   )
   with open(os.path.join(out, 'ingest_report.json')) as f:
     report = json.load(f)
@@ -94,14 +98,14 @@ def test_convert_voc_aug_fails_by_default_naming_the_file(tmp_path):
   bad_mask = os.path.join(root, 'SegmentationClassAug', 'a2.png')
   with open(bad_mask, 'wb') as f:
     f.write(b'nope')
-  try:
-    convert.convert(
-      'voc_aug', str(tmp_path / 'd'), str(tmp_path / 'o'), beam_args=_IN_MEMORY
-    )
-  except Exception as e:  # Beam wraps the error; its message is kept.
-    assert f'{bad_mask}: {problems.CORRUPT_MASK}: cannot decode mask' in str(e)
-  else:
-    raise AssertionError('a corrupt mask must fail the conversion')
+  out = str(tmp_path / 'o')
+  with pytest.raises(problems.IngestError) as error:
+    convert.convert('voc_aug', str(tmp_path / 'd'), out, beam_args=_IN_MEMORY)
+  assert str(error.value).startswith(
+    f'{bad_mask}: {problems.CORRUPT_MASK}: cannot decode mask'
+  )
+  # The report says why; no record file or labels.txt is left behind.
+  assert os.listdir(out) == ['ingest_report.json']
 
 
 def test_convert_voc_writes_voc_splits(tmp_path):
@@ -130,7 +134,8 @@ def test_convert_voc_writes_voc_splits(tmp_path):
 
 
 def test_conversion_code_does_not_import_tensorflow():
-  """Beam workers import these modules; TensorFlow would cost each seconds."""
+  """Importing these stays light: TensorFlow loads on the first decode only,
+  in the workers that decode (data.images)."""
   code = (
     'import sys\n'
     'from data import convert, datasets, demo, ingest, supervisely, voc\n'
@@ -160,3 +165,172 @@ def test_beam_options_default_to_a_worker_per_core_or_are_the_users():
     'in_memory',
     1,
   )
+
+
+# --- The command line on hostile input ----------------------------------
+
+# VmHWM is this process's own peak: ru_maxrss would also count the pytest
+# process it was forked from (Linux carries the peak across exec).
+_MEASURED_RUN = """
+import re, sys
+from data import convert
+status = convert.main(sys.argv[2:])
+with open('/proc/self/status') as f:
+  peak = re.search(r'VmHWM:\\s+(\\d+) kB', f.read()).group(1)
+with open(sys.argv[1], 'w') as f:
+  f.write(peak)
+sys.exit(status)
+"""
+
+
+def _run_cli(tmp_path, *args):
+  """(exit status, stdout, stderr, peak RSS in MB) of python -m data.convert."""
+  rss = tmp_path / 'rss'
+  completed = subprocess.run(
+    [sys.executable, '-c', _MEASURED_RUN, str(rss), *args],
+    capture_output=True,
+    text=True,
+    timeout=240,  # A blocking FIFO would hit this.
+    cwd=os.path.dirname(os.path.dirname(__file__)),
+  )
+  peak = int(rss.read_text()) / 1024 if rss.exists() else None
+  return completed.returncode, completed.stdout, completed.stderr, peak
+
+
+def _zeros_deflated(size):
+  """zlib of `size` zero bytes, made a megabyte at a time."""
+  deflate = zlib.compressobj(9)
+  block = bytes(1 << 20)
+  parts = [deflate.compress(block) for _ in range(size >> 20)]
+  return b''.join(parts) + deflate.flush()
+
+
+@pytest.fixture
+def hostile_project(tmp_path, people_project):
+  """A people project of 12 good images and one of each hostile kind."""
+  project = people_project(str(tmp_path / 'hostile'), 12)
+  img, ann = (
+    os.path.join(project, 'ds1', 'img'),
+    os.path.join(project, 'ds1', 'ann'),
+  )
+  size = {'height': 24, 'width': 28}
+
+  def add(name, image_bytes=None, annotation=None):
+    if image_bytes is not None:
+      with open(os.path.join(img, name), 'wb') as f:
+        f.write(image_bytes)
+    with open(os.path.join(ann, name + '.json'), 'w') as f:
+      f.write(annotation or json.dumps({'size': size, 'objects': []}))
+
+  add('bomb.png', hostile.header_bomb_png(13_000, 13_000))
+  os.mkfifo(os.path.join(img, 'pipe.png'))
+  add('pipe.png')
+  (tmp_path / 'secret.png').write_bytes(b'outside')
+  os.symlink(str(tmp_path / 'secret.png'), os.path.join(img, 'evil.png'))
+  add('evil.png')
+  with open(os.path.join(img, 'img00.png'), 'rb') as f:
+    good = f.read()
+  add('nan.png', good, '{"size": {"height": NaN, "width": 28}, "objects": []}')
+  bitmap_bomb = base64.b64encode(zlib.compress(b'\0' * (2 << 30), 9))
+  add(
+    'zip.png',
+    good,
+    json.dumps(
+      {
+        'size': size,
+        'objects': [
+          {
+            'classTitle': 'person_bmp',
+            'geometryType': 'bitmap',
+            'bitmap': {'data': bitmap_bomb.decode(), 'origin': [0, 0]},
+          }
+        ],
+      }
+    ),
+  )
+  return project
+
+
+_HOSTILE_KINDS = {
+  problems.IMAGE_TOO_LARGE: 1,
+  problems.NOT_A_FILE: 1,
+  problems.OUTSIDE_ROOT: 1,
+  problems.NON_FINITE: 1,
+  problems.BITMAP_TOO_LARGE: 1,
+}
+
+
+@pytest.mark.slow
+def test_hostile_project_stops_with_one_line_and_a_report(
+  tmp_path, hostile_project
+):
+  out = tmp_path / 'out'
+  status, stdout, stderr, peak = _run_cli(
+    tmp_path,
+    '--format=people',
+    f'--data_root={hostile_project}',
+    f'--output_dir={out}',
+    '--eval_fraction=0.5',
+    *_IN_MEMORY,
+  )
+  assert status == 1
+  lines = stderr.strip().splitlines()
+  assert len(lines) == 1, stderr
+  first_bad = os.path.join(hostile_project, 'ds1', 'ann', 'nan.png.json')
+  assert lines[0].startswith(f'error: {first_bad}: non_finite_number: ')
+  assert '5 bad example(s) of 17' in lines[0]
+  assert lines[0].endswith(
+    'rerun with --skip_bad_examples to leave them out and count them.'
+  )
+  assert stdout == ''
+  assert os.listdir(out) == ['ingest_report.json']
+  report = json.loads((out / 'ingest_report.json').read_text())
+  assert {k: v['count'] for k, v in report['problems'].items()} == (
+    _HOSTILE_KINDS
+  )
+  # A 13000x13000 image and a bitmap inflating to 2 GiB, never decoded.
+  assert peak < 1500, peak
+
+
+@pytest.mark.slow
+def test_hostile_project_with_skip_counts_each_kind(tmp_path, hostile_project):
+  out = tmp_path / 'out'
+  status, stdout, stderr, peak = _run_cli(
+    tmp_path,
+    '--format=people',
+    f'--data_root={hostile_project}',
+    f'--output_dir={out}',
+    '--eval_fraction=0.5',
+    '--skip_bad_examples',
+    *_IN_MEMORY,
+  )
+  assert status == 0, stderr
+  assert 'in: 17  written: 12  skipped: 5' in stdout
+  for kind, count in _HOSTILE_KINDS.items():
+    assert f'skipped {kind}: {count}' in stdout
+  written = _records(str(out / 'train-*')) | _records(str(out / 'eval-*'))
+  assert len(written) == 12
+  assert peak < 1500, peak
+
+
+@pytest.mark.parametrize(
+  'flag,message',
+  [
+    ('--eval_fraction=nan', 'argument --eval_fraction: eval_fraction=nan'),
+    ('--eval_fraction=inf', 'argument --eval_fraction: eval_fraction=inf'),
+    ('--eval_fraction=0', 'argument --eval_fraction: eval_fraction=0.0'),
+    ('--max_image_pixels=-1', 'argument --max_image_pixels: -1'),
+    ('--runner=NoSuchRunner', '--runner=NoSuchRunner in the Beam options'),
+  ],
+)
+def test_bad_flags_exit_2_naming_the_flag(tmp_path, flag, message):
+  status, _, stderr, _ = _run_cli(
+    tmp_path,
+    '--format=people',
+    f'--data_root={tmp_path}',
+    f'--output_dir={tmp_path / "o"}',
+    flag,
+  )
+  assert status == 2
+  assert message in stderr
+  assert 'Traceback' not in stderr

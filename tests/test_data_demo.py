@@ -9,6 +9,7 @@ from PIL import Image
 
 from data import demo
 from data import features
+from data import ingest
 from data import supervisely
 
 
@@ -72,11 +73,11 @@ def test_reader_recovers_the_painted_label_map_exactly():
 def test_generated_project_goes_through_the_reader(tmp_path, features_of):
   root = demo.generate_demo_project(str(tmp_path), num_images=4)
   project = supervisely.find_project(root)
-  shapes = supervisely.read_shapes(project)
+  reader = supervisely.SuperviselySource(project, ingest.ReadOptions())
   items = supervisely.list_items(project)
   assert len(items) == 4
   for item in items:
-    example, _ = supervisely.read_example(item, shapes)
+    example, _ = reader.read(item)
     feature = features_of(example)
     with open(item.image_path, 'rb') as f:
       assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from data import example
+from data import images
 from data import problems
 
 
@@ -40,6 +41,10 @@ def test_inspect_image_reads_size_and_catches_truncation():
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, fmt)
     data = out.getvalue()
-    assert example.inspect_image(data, 'x') == example.ImageInfo(name, 30, 40)
+    assert example.inspect_image(
+      data, 'x', images.DEFAULT_MAX_IMAGE_PIXELS
+    ) == example.ImageInfo(name, 30, 40)
     with pytest.raises(problems.BadExample, match='x: corrupt_image'):
-      example.inspect_image(data[: len(data) // 2], 'x')
+      example.inspect_image(
+        data[: len(data) // 2], 'x', images.DEFAULT_MAX_IMAGE_PIXELS
+      )

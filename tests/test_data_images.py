@@ -8,6 +8,10 @@ import pytest
 
 from data import images
 from data import problems
+from tests.fixtures import hostile
+
+LIMIT = images.DEFAULT_MAX_IMAGE_PIXELS
+PIXELS = np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)
 
 
 def _encode(array, fmt, **kwargs):
@@ -16,43 +20,91 @@ def _encode(array, fmt, **kwargs):
   return buffer.getvalue()
 
 
-PIXELS = np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)
-
-
 @pytest.mark.parametrize('fmt', ['JPEG', 'PNG'])
-def test_check_image_gives_the_full_size_even_in_draft_mode(fmt):
+def test_check_image_gives_format_and_size(fmt):
   data = _encode(PIXELS, fmt)
-  assert images.check_image(data, 'x', problems.CORRUPT_IMAGE, 'image') == (
-    fmt,
-    30,
-    40,
-  )
+  assert images.check_image(data, 'x', LIMIT) == (fmt, 30, 40)
 
 
-def test_open_image_decodes_the_pixels():
-  data = _encode(PIXELS, 'PNG')
-  image = images.open_image(data, 'x.png', problems.CORRUPT_MASK, 'mask')
-  np.testing.assert_array_equal(np.asarray(image), PIXELS)
+def test_open_mask_decodes_the_pixels():
+  mask = (PIXELS[..., 0] % 21).astype(np.uint8)
+  image = images.open_mask(_encode(mask, 'PNG'), 'x.png', LIMIT)
+  np.testing.assert_array_equal(np.asarray(image), mask)
 
 
 @pytest.mark.parametrize(
-  'data,detail',
+  'data,problem,detail',
   [
-    (b'not an image', 'cannot decode image'),
-    (_encode(PIXELS, 'JPEG')[:200], 'cannot decode image'),  # Truncated.
-    (_encode(PIXELS, 'PNG')[:-40], 'cannot decode image'),
-    (_encode(PIXELS, 'BMP'), 'image format BMP is not supported (JPEG or PNG)'),
+    (b'not an image', problems.CORRUPT_IMAGE, 'cannot decode image'),
+    (_encode(PIXELS, 'JPEG')[:200], problems.CORRUPT_IMAGE, 'cannot decode'),
+    (_encode(PIXELS, 'JPEG')[:-100], problems.CORRUPT_IMAGE, 'TensorFlow'),
+    (_encode(PIXELS, 'PNG')[:-40], problems.CORRUPT_IMAGE, 'TensorFlow'),
+    (
+      _encode(PIXELS, 'BMP'),
+      problems.UNSUPPORTED_IMAGE,
+      'the image is BMP; the pipeline reads JPEG or PNG',
+    ),
+    (
+      _encode(PIXELS, 'TIFF'),
+      problems.UNSUPPORTED_IMAGE,
+      'the image is TIFF',
+    ),
+    (hostile.png_with_bad_crc(PIXELS), problems.CORRUPT_IMAGE, 'TensorFlow'),
   ],
 )
-def test_failures_name_the_file_the_problem_and_why(data, detail):
+def test_failures_name_the_file_the_problem_and_why(data, problem, detail):
   with pytest.raises(problems.BadExample) as error:
-    images.check_image(
-      data,
-      'dir/a.jpg',
-      problems.CORRUPT_IMAGE,
-      'image',
-      formats=('JPEG', 'PNG'),
-    )
-  assert error.value.problem == problems.CORRUPT_IMAGE
+    images.check_image(data, 'dir/a.jpg', LIMIT)
+  assert error.value.problem == problem
   assert error.value.path == 'dir/a.jpg'
   assert detail in str(error.value)
+
+
+def test_a_bad_crc_passes_pil_but_not_the_pipeline():
+  data = hostile.png_with_bad_crc(PIXELS)
+  np.testing.assert_array_equal(
+    np.asarray(Image.open(io.BytesIO(data))), PIXELS
+  )
+  with pytest.raises(problems.BadExample, match='TensorFlow cannot decode'):
+    images.open_mask(data, 'm.png', LIMIT)
+
+
+def test_too_many_pixels_are_refused_before_decoding():
+  bomb = hostile.header_bomb_png(
+    20_000, 20_000
+  )  # 400 megapixels in a few hundred bytes.
+  assert len(bomb) < 2_000
+  for call in (
+    lambda: images.check_image(bomb, 'a.png', LIMIT),
+    lambda: images.open_mask(bomb, 'a.png', LIMIT),
+    lambda: images.open_photo(bomb, 'a.png', LIMIT),
+  ):
+    with pytest.raises(problems.BadExample) as error:
+      call()
+    assert error.value.problem == problems.IMAGE_TOO_LARGE
+    assert '400000000 pixels' in error.value.detail
+    assert error.value.detail.endswith('it was not decoded')
+  # The limit is the caller's: 30 x 40 is too many for 1,000.
+  with pytest.raises(
+    problems.BadExample, match='1200 pixels, over the limit of 1000'
+  ):
+    images.check_image(_encode(PIXELS, 'PNG'), 'a.png', 1000)
+
+
+@pytest.mark.parametrize('fmt', ['JPEG', 'TIFF', 'BMP'])
+def test_masks_declared_png_must_be_png(fmt):
+  mask = np.zeros((8, 8), np.uint8)
+  with pytest.raises(problems.BadExample) as error:
+    images.open_mask(_encode(mask, fmt), 'SegmentationClassAug/1.png', LIMIT)
+  assert error.value.problem == problems.MASK_NOT_PNG
+  assert f'the mask is {fmt} data' in error.value.detail
+
+
+def test_a_bitmap_larger_than_its_image_is_not_decoded():
+  bitmap = hostile.header_bomb_png(13_000, 13_000)
+  with pytest.raises(problems.BadExample) as error:
+    images.open_bitmap(bitmap, 'ann.json', 100, 120)
+  assert error.value.problem == problems.BITMAP_TOO_LARGE
+  assert '13000x13000 (HxW) on an image of 100x120' in error.value.detail
+  small = _encode(np.full((5, 6), 255, np.uint8), 'PNG')
+  assert images.open_bitmap(small, 'ann.json', 100, 120).size == (6, 5)

@@ -31,7 +31,7 @@ def test_read_tolerates_editor_artefacts(tmp_path, content, names):
 @pytest.mark.parametrize(
   'content,message',
   [
-    (b'background\n', '1 class names'),
+    (b'background\n', '1 class names; need 2'),
     (b'background\n\nperson\n', "class 1 is ''"),
     (b'background\n person\n', "class 1 is ' person'"),
     (b'background\nperson\nperson\n', "['person'] appear more than once"),

@@ -8,6 +8,7 @@ oracle fixtures; see the section at the end).
 import base64
 import json
 import os
+import re
 import zlib
 
 import numpy as np
@@ -15,16 +16,21 @@ from PIL import Image
 import pytest
 
 from data import features
+from data import ingest
 from data import problems
 from data import supervisely
+from tests.fixtures import hostile
 from tests.fixtures import supervisely_replica as replica
 
 
+def _reader(project):
+  return supervisely.SuperviselySource(project, ingest.ReadOptions())
+
+
 def _read_all(project):
-  shapes = supervisely.read_shapes(project)
+  reader = _reader(project)
   return {
-    item.filename: supervisely.read_example(item, shapes)
-    for item in supervisely.list_items(project)
+    item.filename: reader.read(item) for item in supervisely.list_items(project)
   }
 
 
@@ -82,7 +88,9 @@ def test_bitmap_flavours_decode_to_the_same_mask(kind):
   mask = np.zeros((5, 7), bool)
   mask[1:4, 2:6] = True
   mask[0, 0] = True
-  got = supervisely.decode_bitmap(replica.bitmap_data(mask, kind), 'x.json')
+  got = supervisely.decode_bitmap(
+    replica.bitmap_data(mask, kind), 'x.json', 5, 7
+  )
   np.testing.assert_array_equal(got, mask)
 
 
@@ -90,7 +98,7 @@ def test_uncompressed_png_bitmap_is_accepted():
   mask = np.eye(4, dtype=bool)
   data = base64.b64encode(replica.png_bytes(mask.astype(np.uint8) * 9, 'L'))
   np.testing.assert_array_equal(
-    supervisely.decode_bitmap(data.decode(), 'x.json'), mask
+    supervisely.decode_bitmap(data.decode(), 'x.json', 4, 4), mask
   )
 
 
@@ -114,7 +122,7 @@ def test_uncompressed_png_bitmap_is_accepted():
 )
 def test_undecodable_bitmaps_are_bad_bitmap(data, message):
   with pytest.raises(problems.BadExample, match=message) as error:
-    supervisely.decode_bitmap(data, 'ds1/ann/x.png.json')
+    supervisely.decode_bitmap(data, 'ds1/ann/x.png.json', 10, 10)
   assert error.value.problem == problems.BAD_BITMAP
   assert error.value.path == 'ds1/ann/x.png.json'
 
@@ -156,9 +164,7 @@ def _one_item(project, filename):
 
 
 def _read(project, filename):
-  return supervisely.read_example(
-    _one_item(project, filename), supervisely.read_shapes(project)
-  )
+  return _reader(project).read(_one_item(project, filename))
 
 
 def _ann_path(project, filename):
@@ -167,8 +173,9 @@ def _ann_path(project, filename):
 
 
 def _expect_bad(project, filename, problem, path, message):
-  with pytest.raises(problems.BadExample, match=message) as error:
+  with pytest.raises(problems.BadExample) as error:
     _read(project, filename)
+  assert message in str(error.value) or re.search(message, str(error.value))
   assert error.value.problem == problem
   assert error.value.path == path
   assert path in str(error.value)
@@ -190,71 +197,160 @@ def test_truncated_annotation_json(project):
   )
 
 
+_SIZE = {'height': 40, 'width': 48}
+
+
+def _poly(points, **extra):
+  return {
+    'size': _SIZE,
+    'objects': [
+      {
+        'classTitle': 'person_poly',
+        'geometryType': 'polygon',
+        'points': {'exterior': points, **extra},
+      }
+    ],
+  }
+
+
+def _bitmap(data='eJw=', origin=(0, 0)):
+  return {
+    'size': _SIZE,
+    'objects': [
+      {
+        'classTitle': 'person_bmp',
+        'geometryType': 'bitmap',
+        'bitmap': {'data': data, 'origin': origin},
+      }
+    ],
+  }
+
+
+_TRIANGLE = [[1, 1], [5, 5], [1, 5]]
+
+
 @pytest.mark.parametrize(
-  'ann,message',
+  'ann,problem,message',
   [
-    ([], 'not a JSON object'),
-    ({'objects': []}, '"size"'),
-    ({'size': {'height': 40, 'width': 48}, 'objects': {}}, '"objects"'),
+    ([], problems.WRONG_TYPE, 'the top level is a list, expected an object'),
+    ({'objects': []}, problems.BAD_ANNOTATION, 'has no "size"'),
     (
-      {
-        'size': {'height': 40, 'width': 48},
-        'objects': [
-          {
-            'classTitle': 'person_poly',
-            'geometryType': 'polygon',
-            'points': {'exterior': [[1, 1], [5, 5]], 'interior': []},
-          }
-        ],
-      },
-      'at least 3',
+      {'size': _SIZE, 'objects': {}},
+      problems.WRONG_TYPE,
+      'objects is an object, expected a list',
     ),
     (
-      {
-        'size': {'height': 40, 'width': 48},
-        'objects': [
-          {
-            'classTitle': 'person_poly',
-            'geometryType': 'polygon',
-            'points': {'exterior': [[1, 'a'], [5, 5], [1, 5]]},
-          }
-        ],
-      },
-      'not a list of',
+      _poly([[1, 1], [5, 5]], interior=[]),
+      problems.BAD_ANNOTATION,
+      'objects[0].points.exterior has 2 points; a polygon needs at least 3',
     ),
     (
-      {
-        'size': {'height': 40, 'width': 48},
-        'objects': [
-          {
-            'classTitle': 'person_bmp',
-            'geometryType': 'bitmap',
-            'bitmap': {'data': 'eJw=', 'origin': 'top-left'},
-          }
-        ],
-      },
-      'origin',
+      _poly([[1, 'a'], [5, 5], [1, 5]]),
+      problems.WRONG_TYPE,
+      'objects[0].points.exterior[0][1] is a string, expected a number',
     ),
     (
-      {
-        'size': {'height': 40, 'width': 48},
-        'objects': [
-          {
-            'classTitle': 'person_poly',
-            'geometryType': 'rectangle',
-            'points': {'exterior': [[1, 1], [5, 5]]},
-          }
-        ],
+      _bitmap(origin='top-left'),
+      problems.WRONG_TYPE,
+      'objects[0].bitmap.origin[0] is a string, expected [x, y]',
+    ),
+    (
+      _poly([[1, 1], [5, 5]])
+      | {
+        'objects': [{'classTitle': 'person_poly', 'geometryType': 'rectangle'}]
       },
-      "geometry 'rectangle'",
+      problems.BAD_ANNOTATION,
+      "objects[0] has geometry 'rectangle'",
+    ),
+    # What Python's json accepts and used to crash the reader.
+    (
+      '{"size": {"height": Infinity, "width": 48}, "objects": []}',
+      problems.NON_FINITE,
+      'the file holds Infinity',
+    ),
+    (
+      json.dumps(_bitmap()).replace('[0, 0]', '[NaN, 0]'),
+      problems.NON_FINITE,
+      'the file holds NaN',
+    ),
+    (
+      json.dumps(_bitmap()).replace('[0, 0]', '[0, -Infinity]'),
+      problems.NON_FINITE,
+      'the file holds -Infinity',
+    ),
+    (
+      json.dumps(_poly(_TRIANGLE)).replace('[5, 5]', '[5, ' + '9' * 400 + ']'),
+      problems.OUT_OF_RANGE,
+      'objects[0].points.exterior[1][1] is a 400-digit number',
+    ),
+    (
+      json.dumps(_poly(_TRIANGLE)).replace('[5, 5]', '[5, 1e400]'),
+      problems.NON_FINITE,
+      'objects[0].points.exterior[1][1] overflows to inf',
+    ),
+    (
+      _poly(_TRIANGLE, interior=5),
+      problems.WRONG_TYPE,
+      'objects[0].points.interior is a number, expected a list',
+    ),
+    (
+      {'size': _SIZE, 'objects': [{'classTitle': ['person_poly']}]},
+      problems.WRONG_TYPE,
+      'objects[0].classTitle is a list, expected a string',
+    ),
+    (
+      {'size': {'height': '40', 'width': 48}, 'objects': []},
+      problems.WRONG_TYPE,
+      'size.height is a string, expected a number',
+    ),
+    (
+      '{"size": ' + '[' * 100_000 + ']' * 100_000 + '}',
+      problems.JSON_TOO_DEEP,
+      'nested too deeply',
+    ),
+    (
+      _poly([[i % 48, i % 40] for i in range(60_000)]),
+      problems.TOO_MANY_VERTICES,
+      'objects[0].points.exterior has 60000 points; at most 10000',
+    ),
+    (
+      _bitmap(base64.b64encode(zlib.compress(b'\0' * (50 << 20), 9)).decode()),
+      problems.BITMAP_TOO_LARGE,
+      'bitmap data inflates past',
+    ),
+    (
+      _bitmap(
+        base64.b64encode(
+          zlib.compress(hostile.header_bomb_png(13000, 13000))
+        ).decode()
+      ),
+      problems.BITMAP_TOO_LARGE,
+      'a bitmap of 13000x13000 (HxW) on an image of 40x48',
     ),
   ],
+  ids=lambda value: (
+    value if isinstance(value, str) and len(value) < 40 else None
+  ),
 )
-def test_malformed_annotations(project, ann, message):
+def test_malformed_annotations(project, ann, problem, message):
   path = _ann_path(project, 'ds1/a.png')
   with open(path, 'w') as f:
-    json.dump(ann, f)
-  _expect_bad(project, 'ds1/a.png', problems.BAD_ANNOTATION, path, message)
+    f.write(ann if isinstance(ann, str) else json.dumps(ann))
+  _expect_bad(project, 'ds1/a.png', problem, path, message)
+
+
+def test_many_polygons_are_bounded_in_all(project):
+  path = _ann_path(project, 'ds1/a.png')
+  ring = [[i % 48, i % 40] for i in range(9_000)]
+  with open(path, 'w') as f:
+    json.dump({'size': _SIZE, 'objects': _poly(ring)['objects'] * 12}, f)
+  _expect_bad(
+    project,
+    'ds1/a.png',
+    problems.TOO_MANY_VERTICES,
+    path,
+    'more than 100000 vertices in all',
+  )
 
 
 def test_bitmap_that_does_not_decode(project):
@@ -370,12 +466,7 @@ def test_sdk_fixture_covers_the_hard_cases():
 
 @pytest.mark.parametrize('item', SDK_ITEMS, ids=lambda i: i.filename)
 def test_mask_equals_the_sdk_drawing(item, mask_of):
-  if _has_outside_polygon(item.ann_path):
-    # The SDK crops such polygons with shapely before drawing them.
-    pytest.importorskip('shapely')
-  example, notes = supervisely.read_example(
-    item, supervisely.read_shapes(SDK_PROJECT)
-  )
+  example, notes = _reader(SDK_PROJECT).read(item)
   got = mask_of(example)
   expected = np.asarray(
     Image.open(os.path.join(SDK_ROOT, 'masks', item.dataset, item.image_name))
@@ -384,3 +475,57 @@ def test_mask_equals_the_sdk_drawing(item, mask_of):
   assert bool(notes.get(problems.CLIPPED_POLYGON)) == _has_outside_polygon(
     item.ann_path
   )
+
+
+# --- Hostile project folders ---------------------------------------------
+
+
+def test_hostile_files_in_a_project_are_each_reported(tmp_path, project):
+  img = os.path.join(project, 'ds1', 'img')
+  ann = os.path.join(project, 'ds1', 'ann')
+  (tmp_path / 'secret.png').write_bytes(b'outside the root')
+  os.symlink(str(tmp_path / 'secret.png'), os.path.join(img, 'evil.png'))
+  os.mkfifo(os.path.join(img, 'pipe.png'))
+  os.mkdir(os.path.join(img, 'folder.jpg'))
+  for name in ('evil.png', 'pipe.png', 'folder.jpg'):
+    with open(os.path.join(ann, name + '.json'), 'w') as f:
+      json.dump({'size': _SIZE, 'objects': []}, f)
+  tif = os.path.join(img, 'scan.tif')
+  Image.fromarray(replica.noise_image(40, 48)).save(tif)
+  with open(os.path.join(ann, 'scan.tif.json'), 'w') as f:
+    json.dump({'size': _SIZE, 'objects': []}, f)
+  latin = os.fsdecode(b'caf\xe9.png')
+  with open(os.path.join(img, 'a.png'), 'rb') as f:
+    png = f.read()
+  with open(os.path.join(img, latin), 'wb') as f:
+    f.write(png)
+  with open(os.path.join(ann, latin + '.json'), 'w') as f:
+    json.dump({'size': _SIZE, 'objects': []}, f)
+  reader = _reader(project)
+  outcomes = {}
+  for item in supervisely.list_items(project):
+    try:
+      reader.read(item)
+      outcomes[item.image_name] = 'ok'
+    except problems.BadExample as e:
+      outcomes[item.image_name] = e.problem
+  assert outcomes == {
+    'a.png': 'ok',
+    'b.jpg': 'ok',
+    'c.png': 'ok',
+    'evil.png': problems.OUTSIDE_ROOT,
+    'pipe.png': problems.NOT_A_FILE,
+    'folder.jpg': problems.NOT_A_FILE,
+    'scan.tif': problems.UNSUPPORTED_IMAGE,
+    latin: problems.BAD_FILE_NAME,
+  }
+
+
+def test_a_dataset_folder_without_img_is_refused_by_name(tmp_path, project):
+  os.rename(
+    os.path.join(project, 'ds2', 'img'), os.path.join(project, 'ds2', 'images')
+  )
+  with pytest.raises(FileNotFoundError) as error:
+    supervisely.layout(project)
+  assert os.path.join(project, 'ds2') in str(error.value)
+  assert "but this one has ['ann', 'images']" in str(error.value)

@@ -9,9 +9,13 @@ from PIL import Image
 import pytest
 
 from data import datasets
+from data import example
 from data import features
+from data import ingest
+from data import labels
 from data import problems
 from data import voc
+from tests.fixtures import hostile
 from tests.fixtures import voc_replica
 
 TRAIN = ['2007_000032', '2007_000039', '2008_000002']
@@ -42,7 +46,7 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(
     str(tmp_path), TRAIN, VAL, gray=['2007_000039']
   )
   root = _root(str(tmp_path))
-  source = voc.VocSource(root, aug=False)
+  source = voc.VocSource(root, ingest.ReadOptions())
   for pattern, ids in ((voc.TRAIN_LIST, TRAIN), (voc.VAL_LIST, VAL)):
     keys, notes = source.list_keys(pattern)
     assert [k[0] for k in keys] == ids
@@ -84,7 +88,7 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
     ('train', 'ImageSets/Segmentation/train_aug.txt'),
     ('eval', 'ImageSets/Segmentation/val.txt'),
   )
-  source = voc.VocSource(layout.input_base, aug=True)
+  source = voc.VocSource(layout.input_base, ingest.ReadOptions(voc_aug=True))
   keys, notes = source.list_keys(layout.input_splits[0][1])
   assert [k[0] for k in keys] == TRAIN + ['2010_000005', '2011_000003']
   assert notes == {voc.EXCLUDED_VAL_IDS: 2}
@@ -135,7 +139,7 @@ def devkit(tmp_path):
 
 def _expect_bad(root, voc_id, problem, path, message):
   with pytest.raises(problems.BadExample, match=message) as error:
-    voc.VocSource(root, aug=False).read((voc_id, voc.MASK_DIR))
+    voc.VocSource(root, ingest.ReadOptions()).read((voc_id, voc.MASK_DIR))
   assert error.value.problem == problem
   assert error.value.path == path
   assert path in str(error.value)
@@ -151,9 +155,9 @@ def _paths(root, voc_id):
 def test_missing_image_and_mask(devkit):
   image, mask = _paths(devkit, TRAIN[0])
   os.remove(mask)
-  _expect_bad(devkit, TRAIN[0], problems.MISSING_MASK, mask, 'does not exist')
+  _expect_bad(devkit, TRAIN[0], problems.MISSING_MASK, mask, 'no such file')
   os.remove(image)
-  _expect_bad(devkit, TRAIN[0], problems.MISSING_IMAGE, image, 'does not exist')
+  _expect_bad(devkit, TRAIN[0], problems.MISSING_IMAGE, image, 'no such file')
 
 
 def test_corrupt_image_and_mask(devkit):
@@ -188,7 +192,7 @@ def test_mask_values_outside_labels(devkit):
     TRAIN[1],
     problems.MASK_VALUES,
     mask,
-    r'\[21, 100, 254\] outside the VOC labels 0..20 and 255',
+    r'\[21, 100, 254\] outside the 21 labels 0..20 and 255',
   )
 
 
@@ -206,10 +210,10 @@ def test_mask_value_check_at_the_label_bounds(values, bad):
   mask = np.zeros((4, 5), np.uint8)
   mask[1, :3] = values
   if bad is None:
-    voc.check_mask_values(mask, 'm.png')
+    example.check_mask_values(mask, labels.VOC_CLASSES, 'm.png')
     return
   with pytest.raises(problems.BadExample, match=re.escape(f'{bad} outside')):
-    voc.check_mask_values(mask, 'm.png')
+    example.check_mask_values(mask, labels.VOC_CLASSES, 'm.png')
 
 
 def test_rgb_mask_where_indices_are_expected(devkit):
@@ -250,3 +254,64 @@ def test_voc_example_gen_run_with_aug_and_skipping(
   assert report['problems'][problems.MISSING_MASK]['count'] == 1
   assert (report['in'], report['written'], report['skipped']) == (6, 5, 1)
   assert datasets.layout('voc', str(tmp_path / 'd'), True).input_base == root
+
+
+# --- Hostile devkits ------------------------------------------------------
+
+
+@pytest.mark.parametrize('fmt', ['JPEG', 'TIFF', 'BMP'])
+def test_sbd_masks_that_are_not_png_are_refused(tmp_path, fmt):
+  voc_replica.write_devkit(str(tmp_path), TRAIN, VAL, aug_train=TRAIN)
+  root = _root(str(tmp_path))
+  path = os.path.join(root, voc.AUG_MASK_DIR, TRAIN[0] + '.png')
+  Image.open(path).convert('L').save(path, fmt)  # Named .png all the same.
+  source = voc.VocSource(root, ingest.ReadOptions(voc_aug=True))
+  with pytest.raises(problems.BadExample) as error:
+    source.read((TRAIN[0], voc.AUG_MASK_DIR))
+  assert error.value.problem == problems.MASK_NOT_PNG
+  assert error.value.path == path
+
+
+def test_png_crc_errors_are_caught_in_masks_and_images(devkit):
+  _, mask = _paths(devkit, TRAIN[0])
+  with open(mask, 'wb') as f:
+    f.write(hostile.png_with_bad_crc(np.zeros((30, 40), np.uint8)))
+  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_MASK, mask, 'TensorFlow')
+
+
+def test_image_symlinked_out_of_the_devkit_is_refused(tmp_path, devkit):
+  image, _ = _paths(devkit, TRAIN[1])
+  os.rename(image, tmp_path / 'elsewhere.jpg')
+  os.symlink(tmp_path / 'elsewhere.jpg', image)
+  _expect_bad(devkit, TRAIN[1], problems.OUTSIDE_ROOT, image, 'outside')
+
+
+def test_an_id_listed_three_times_is_read_once_and_counted(devkit):
+  path = os.path.join(devkit, voc.TRAIN_LIST)
+  with open(path, 'w') as f:
+    f.write('\n'.join([TRAIN[0], TRAIN[1], TRAIN[0], TRAIN[0]]))
+  keys, notes = voc.VocSource(devkit, ingest.ReadOptions()).list_keys(
+    voc.TRAIN_LIST
+  )
+  assert [k[0] for k in keys] == [TRAIN[0], TRAIN[1]]
+  assert notes == {problems.DUPLICATE_ID: 2, voc.EXCLUDED_VAL_IDS: 0}
+
+
+@pytest.mark.parametrize(
+  'content,outcome',
+  [
+    (b'\xef\xbb\xbf2007_000032\n', ['2007_000032']),  # BOM: read.
+    (b'caf\xe9\n', 'not UTF-8 text'),
+    (b'\n  \n', 'lists no ids; the split would be empty'),
+  ],
+)
+def test_split_lists_are_checked_before_a_run(devkit, content, outcome):
+  with open(os.path.join(devkit, voc.TRAIN_LIST), 'wb') as f:
+    f.write(content)
+  if isinstance(outcome, list):
+    assert voc.read_id_list(devkit, voc.TRAIN_LIST) == outcome
+    return
+  with pytest.raises(ValueError) as error:
+    voc.layout(devkit, False)
+  assert outcome in str(error.value)
+  assert voc.TRAIN_LIST in str(error.value)

@@ -39,8 +39,31 @@ def run(*flags):
     (['--train_steps=-5'], 'train_steps=-5'),
     (['--aspp=maybe'], 'flag --aspp=maybe'),
     (['--output_dir=gs://bucket/runs'], 'runner=local needs a local folder'),
+    # Numbers out of their documented ranges, refused before any work.
+    (['--base_lr=inf'], 'base_lr=inf: must be a finite number'),
+    (['--depth_multiplier=1e-9'], 'depth_multiplier=1e-09: must be'),
+    (['--input_size=100000'], 'input_size=100000: must be a finite whole'),
     (
-      ['--runner=vertex', '--dataset=people', f'--data_root={ROOT}'],
+      ['--min_mean_iou=5'],
+      'min_mean_iou=5.0: must be a finite number in [0, 1]',
+    ),
+    (['--min_mean_iou=nan'], 'min_mean_iou=nan'),
+    (['--max_int8_mean_iou_drop=-1'], 'max_int8_mean_iou_drop=-1.0'),
+    (['--eval_fraction=0.0001'], 'eval_fraction=0.0001: must be in [0.001'),
+    (
+      ['--eval_fraction=0.004'],
+      'eval_fraction=0.004 of demo_images=240 leaves a split without images',
+    ),
+    (['--demo_images=-3'], 'demo_images=-3'),
+    (['--max_image_pixels=0'], 'max_image_pixels=0'),
+    (
+      ['--beam_pipeline_args=--runner=NoSuchRunner'],
+      '--runner=NoSuchRunner in the Beam options: not a Beam runner',
+    ),
+    # --dataset checked against the folder's layout.
+    (['--dataset=voc', '--data_root=PROJECT'], 'no PASCAL VOC 2012 found'),
+    (
+      ['--runner=vertex', '--dataset=people', '--data_root=PROJECT'],
       'runner=vertex needs the container image (--image)',
     ),
     (
@@ -49,7 +72,11 @@ def run(*flags):
     ),
   ],
 )
-def test_bad_input_is_one_error_line_and_exit_2(tmp_path, flags, message):
+def test_bad_input_is_one_error_line_and_exit_2(
+  tmp_path, people_project, flags, message
+):
+  project = people_project(str(tmp_path / 'project'), 2)
+  flags = [f.replace('PROJECT', project) for f in flags]
   if not any(f.startswith('--output_dir') for f in flags):
     flags = flags + [f'--output_dir={tmp_path}']
   completed = run(*flags)

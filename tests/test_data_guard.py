@@ -1,0 +1,107 @@
+"""data.guard: the door readers take bytes through, against hostile folders."""
+
+import os
+import signal
+import socket
+
+import pytest
+
+from data import guard
+from data import problems
+
+
+@pytest.fixture
+def root(tmp_path):
+  """A data root with one good file and a file outside it."""
+  (tmp_path / 'root' / 'sub').mkdir(parents=True)
+  (tmp_path / 'outside').mkdir()
+  (tmp_path / 'outside' / 'secret.jpg').write_bytes(b'secret')
+  (tmp_path / 'root' / 'a.jpg').write_bytes(b'good')
+  return tmp_path / 'root'
+
+
+@pytest.fixture
+def no_hang():
+  """Fails the test instead of hanging if a read blocks (a FIFO would)."""
+
+  def alarm(signum, frame):
+    raise TimeoutError('the read blocked')
+
+  previous = signal.signal(signal.SIGALRM, alarm)
+  signal.alarm(10)
+  yield
+  signal.alarm(0)
+  signal.signal(signal.SIGALRM, previous)
+
+
+def _bad(root, name, missing=problems.MISSING_IMAGE):
+  with pytest.raises(problems.BadExample) as error:
+    guard.DataRoot(str(root)).read(str(root / name), missing)
+  assert error.value.path == str(root / name)  # The name as listed.
+  return error.value
+
+
+def test_regular_files_and_links_inside_are_read(root):
+  os.symlink('a.jpg', root / 'link.jpg')
+  reader = guard.DataRoot(str(root))
+  assert reader.read(str(root / 'a.jpg'), problems.MISSING_IMAGE) == b'good'
+  assert reader.read(str(root / 'link.jpg'), problems.MISSING_IMAGE) == b'good'
+
+
+def test_a_symlink_out_of_the_root_is_refused_unread(root):
+  os.symlink('../outside/secret.jpg', root / 'evil.jpg')
+  error = _bad(root, 'evil.jpg')
+  assert error.problem == problems.OUTSIDE_ROOT
+  assert 'outside/secret.jpg' in error.detail
+  # A directory link out of the root is refused the same way.
+  os.symlink('../../outside', root / 'sub' / 'escape')
+  assert _bad(root, 'sub/escape/secret.jpg').problem == problems.OUTSIDE_ROOT
+
+
+def test_a_fifo_is_refused_without_blocking(root, no_hang):
+  del no_hang
+  os.mkfifo(root / 'pipe.jpg')
+  error = _bad(root, 'pipe.jpg')
+  assert error.problem == problems.NOT_A_FILE
+  assert 'named pipe (FIFO)' in error.detail
+
+
+def test_directories_and_sockets_are_not_files(root):
+  (root / 'dir.jpg').mkdir()
+  assert 'a directory' in _bad(root, 'dir.jpg').detail
+  server = socket.socket(socket.AF_UNIX)
+  server.bind(str(root / 's.jpg'))
+  try:
+    error = _bad(root, 's.jpg')
+  finally:
+    server.close()
+  # Opening a socket fails before it can be checked: unreadable, not a hang.
+  assert error.problem in (problems.NOT_A_FILE, problems.UNREADABLE_FILE)
+
+
+def test_missing_broken_and_looping_links(root):
+  error = _bad(root, 'none.png', problems.MISSING_MASK)
+  assert (error.problem, error.detail) == (
+    problems.MISSING_MASK,
+    'no such file',
+  )
+  os.symlink('nothing.jpg', root / 'broken.jpg')
+  error = _bad(root, 'broken.jpg')
+  assert error.problem == problems.MISSING_IMAGE
+  assert 'broken symlink' in error.detail
+  os.symlink('loop2.jpg', root / 'loop1.jpg')
+  os.symlink('loop1.jpg', root / 'loop2.jpg')
+  error = _bad(root, 'loop1.jpg')
+  assert error.problem == problems.UNREADABLE_FILE
+  assert 'symbolic links' in error.detail
+
+
+def test_a_non_utf8_name_is_named_printably(root):
+  name = os.fsdecode(b'caf\xe9.jpg')
+  (root / name).write_bytes(b'x')
+  with pytest.raises(problems.BadExample) as error:
+    guard.check_name(str(root / name))
+  assert error.value.problem == problems.BAD_FILE_NAME
+  assert error.value.path.endswith('caf\\xe9.jpg')
+  str(error.value).encode('utf-8')  # Prints on any terminal.
+  guard.check_name(str(root / 'a.jpg'))  # UTF-8 names pass.
