@@ -6,6 +6,7 @@ the run summary. It holds no pipeline logic.
 """
 
 import dataclasses
+import json
 import logging
 import os
 import warnings
@@ -14,8 +15,10 @@ import warnings
 # every model as a tf_keras model (Keras 3 breaks TFLite conversion on 2.16).
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-# Python-version and deprecation notices from the Google client libraries.
+# Python-version and deprecation notices from the Google client libraries,
+# here and in the Beam worker processes this one starts.
 warnings.filterwarnings('ignore', category=FutureWarning)
+os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
 
 # pylint: disable=g-import-not-at-top
 from absl import app
@@ -23,6 +26,7 @@ from absl import flags
 
 from data import datasets
 from data import files
+from data import ingest
 from model import config as model_config
 from model import flags as model_flags
 from pipeline import config as run_config
@@ -245,7 +249,13 @@ def main(argv) -> int:
   except Exception as e:  # pylint: disable=broad-except
     # The traceback is in pipeline.log; the terminal gets one line.
     logging.exception('The pipeline failed')
-    return console.fail(console.failure_line(e, log_path), status=1)
+    bad_data = console.ingest_error(e)
+    if bad_data is None:
+      return console.fail(console.failure_line(e, log_path), status=1)
+    # TFX removes the failed ExampleGen's output, report included.
+    report = os.path.join(config.output_dir, ingest.REPORT_NAME)
+    files.write_text(report, json.dumps(bad_data.report, indent=2))
+    return console.fail(f'{bad_data} Report: {report}', status=1)
   result = summary.collect(config, summary.metadata_store(config))
   if result['saved_model']:
     result['report'] = report.write_report(result, config.output_dir)

@@ -20,12 +20,15 @@ FORMAT is one of the datasets' `convert_formats` (data.datasets).
 
 import argparse
 import logging
+import os
 import sys
 from typing import List, Optional
 import warnings
 
-# Python-version notices of the Google client libraries Beam imports.
+# Python-version notices of the Google client libraries Beam imports, here
+# and in the Beam worker processes this one starts.
 warnings.filterwarnings('ignore', category=FutureWarning)
+os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import apache_beam as beam
@@ -171,7 +174,8 @@ def main(argv: Optional[List[str]] = None) -> int:
       beam_args=beam_args,
     )
   except problems.IngestError as e:
-    print(f'error: {e}', file=sys.stderr)
+    report = files.join(args.output_dir, ingest.REPORT_NAME)
+    print(f'error: {e} Report: {report}', file=sys.stderr)
     return 1
   except (ValueError, OSError) as e:
     print(f'error: {e}', file=sys.stderr)

@@ -362,7 +362,7 @@ def _write_report(
   report: Dict[str, Any], path: str, skip_bad_examples: bool
 ) -> Dict[str, Any]:
   report = dict(report, skip_bad_examples=skip_bad_examples)
-  report['failure'] = _failure(report, path)
+  report['failure'] = _failure(report)
   files.write_text(path, json.dumps(report, indent=2, sort_keys=True))
   logging.info(
     'Ingest: %d in, %d written %s, %d bad %s, notes %s; report %s',
@@ -382,7 +382,7 @@ def _write_report(
   return report
 
 
-def _failure(report: Dict[str, Any], path: str) -> Optional[str]:
+def _failure(report: Dict[str, Any]) -> Optional[str]:
   """Why the run must stop, in one line; None when it may go on."""
   if report['skipped'] and not report['skip_bad_examples']:
     first = min(
@@ -404,8 +404,8 @@ def _failure(report: Dict[str, Any], path: str) -> Optional[str]:
     )
     return (
       f'{first["path"]}: {kind}: {first["detail"]} ({report["skipped"]} bad '
-      f'example(s) of {report["in"]}: {counts}; report {path}). Fix them, or '
-      'rerun with --skip_bad_examples to leave them out and count them.'
+      f'example(s) of {report["in"]}: {counts}). Fix them, or rerun with '
+      '--skip_bad_examples to leave them out and count them.'
     )
   empty = sorted(
     split for split, count in report['output_splits'].items() if not count
@@ -413,8 +413,8 @@ def _failure(report: Dict[str, Any], path: str) -> Optional[str]:
   if empty:
     return (
       f'the {" and ".join(empty)} split(s) would be empty ({report["in"]} '
-      f'examples read, {report["skipped"]} bad; report {path}): check the '
-      'split lists, or --eval_fraction for a dataset split by hash.'
+      f'examples read, {report["skipped"]} bad): check the split lists, or '
+      '--eval_fraction for a dataset split by hash.'
     )
   return None
 
@@ -422,7 +422,7 @@ def _failure(report: Dict[str, Any], path: str) -> Optional[str]:
 def raise_if_failed(report: Dict[str, Any]) -> None:
   """problems.IngestError with the report's one-line failure, if it has one."""
   if report.get('failure'):
-    raise problems.IngestError(report['failure'])
+    raise problems.IngestError(report['failure'], report)
 
 
 def write_report(

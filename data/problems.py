@@ -9,6 +9,7 @@ docs/data.md lists them all.
 """
 
 import os
+from typing import Any, Dict, Optional
 
 # Files.
 MISSING_IMAGE = 'missing_image'
@@ -95,4 +96,15 @@ class BadExample(ValueError):
 
 
 class IngestError(RuntimeError):
-  """A dataset that cannot be ingested as it is: one line says why."""
+  """A dataset that cannot be ingested as it is: one line says why.
+
+  `report` is the ingest report (data.ingest), for callers that keep it
+  where the person will look (TFX removes a failed component's outputs).
+  """
+
+  def __init__(self, message: str, report: Optional[Dict[str, Any]] = None):
+    super().__init__(message)
+    self.report = report
+
+  def __reduce__(self):
+    return (IngestError, (str(self), self.report))

@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from typing import Optional
 import warnings
 
 from absl import flags
@@ -25,6 +26,7 @@ _PROJECT_DIRS = tuple(
   + os.sep
   for package in ('pipeline', 'components', 'model', 'data')
 )
+_FAILED_EXECUTION = re.compile(r'Execution \d+ failed\.')
 _COMPONENT_LINE = re.compile(r'^Component (\S+) is (running|finished)\.')
 _started = {}
 
@@ -43,18 +45,17 @@ def fail(message: str, status: int = 2) -> int:
   return status
 
 
-def failure_line(error: BaseException, log_path: str) -> str:
-  """What a failed run says on the terminal: the cause, in one line.
+def ingest_error(error: BaseException) -> Optional[problems.IngestError]:
+  """The problems.IngestError in the chain TFX and Beam wrap it in, if any."""
+  while error is not None:
+    if isinstance(error, problems.IngestError):
+      return error
+    error = error.__cause__ or error.__context__
+  return None
 
-  A dataset that cannot be ingested (problems.IngestError, anywhere in the
-  chain of exceptions TFX and Beam wrap it in) says so itself; anything else
-  is named with its first line and a pointer to the full log.
-  """
-  seen = error
-  while seen is not None:
-    if isinstance(seen, problems.IngestError):
-      return str(seen)
-    seen = seen.__cause__ or seen.__context__
+
+def failure_line(error: BaseException, log_path: str) -> str:
+  """What a failed run that is not a bad dataset says: its first line."""
   first_line = (str(error).strip().splitlines() or [''])[0]
   return (
     f'the pipeline failed: {type(error).__name__}: {first_line} (traceback '
@@ -96,11 +97,16 @@ class _UserFacingFilter(logging.Filter):
 
 
 def _is_noise(record: logging.LogRecord) -> bool:
-  """Warnings a user cannot act on (deprecations inside the libraries)."""
+  """Warnings a user cannot act on (deprecations inside the libraries), and
+  TFX's own note of a failed execution (the runner says why, in one line)."""
   message = record.getMessage()
+  if _FAILED_EXECUTION.fullmatch(message):
+    return True
   return any(
     text in message
     for text in (
+      'No semi_persistent_directory found',
+      'Discarding unparseable args',
       'is deprecated',
       'deprecation',
       'will be removed',

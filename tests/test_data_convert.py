@@ -280,7 +280,8 @@ def test_hostile_project_stops_with_one_line_and_a_report(
   assert lines[0].startswith(f'error: {first_bad}: non_finite_number: ')
   assert '5 bad example(s) of 17' in lines[0]
   assert lines[0].endswith(
-    'rerun with --skip_bad_examples to leave them out and count them.'
+    'rerun with --skip_bad_examples to leave them out and count them. '
+    f'Report: {out / "ingest_report.json"}'
   )
   assert stdout == ''
   assert os.listdir(out) == ['ingest_report.json']

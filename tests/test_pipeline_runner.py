@@ -1,5 +1,6 @@
 """pipeline_runner.py: bad input ends in one error line before any work."""
 
+import json
 import os
 import subprocess
 import sys
@@ -164,3 +165,29 @@ def test_every_run_setting_lands_in_the_run_config(tmp_path, parse_flags):
   assert config.vertex_pipeline_file == os.path.abspath('x.json')
   assert config.skip_bad_examples is True
   assert config.beam_pipeline_args == ('--direct_running_mode=in_memory',)
+
+
+@pytest.mark.slow
+def test_a_bad_dataset_stops_the_run_with_one_line(tmp_path, broken_project):
+  project = broken_project(str(tmp_path / 'people'))
+  out = tmp_path / 'out'
+  completed = run(
+    '--dataset=people',
+    f'--data_root={project}',
+    f'--output_dir={out}',
+    '--eval_fraction=0.5',
+  )
+  assert completed.returncode == 1
+  errors = [line for line in completed.stderr.splitlines() if 'error' in line]
+  assert errors == [completed.stderr.strip().splitlines()[-1]]
+  bad = os.path.join(project, 'ds1', 'ann', 'img04.png.json')
+  assert errors[0].startswith(f'error: {bad}: bad_annotation: ')
+  assert '--skip_bad_examples' in errors[0]
+  # Progress lines and that one error: no traceback, no library warnings.
+  for line in completed.stderr.strip().splitlines()[:-1]:
+    assert line.endswith(' > ExampleGen running'), line
+  assert 'Traceback' in (out / 'pipeline.log').read_text()
+  # TFX removes the failed ExampleGen's output; the report is kept here.
+  report = out / 'ingest_report.json'
+  assert errors[0].endswith(f'Report: {report}')
+  assert json.loads(report.read_text())['skipped'] == 3
