@@ -98,16 +98,22 @@ flags.DEFINE_list(
 flags.DEFINE_integer(
   'demo_images',
   _RUN_DEFAULTS['demo_images'],
-  'Number of images of the generated demo dataset.',
+  'Number of images of the generated demo dataset, 10 to 100000.',
 )
 flags.DEFINE_float(
   'eval_fraction',
   _RUN_DEFAULTS['eval_fraction'],
-  'Supervisely/demo: fraction of images in the eval split '
-  '(stable hash of image/filename).',
+  'Supervisely/demo: fraction of images in the eval split (stable hash of '
+  'image/filename), 0.001 to 0.999; it must leave both splits images.',
 )
 flags.DEFINE_bool(
   'voc_aug', False, 'voc: train on the SBD augmented set (train_aug).'
+)
+flags.DEFINE_string(
+  'labels',
+  None,
+  'tfrecord: the class names of the records: voc, people, or a labels.txt '
+  'path. Default: labels.txt beside the records.',
 )
 flags.DEFINE_bool(
   'skip_bad_examples', False, 'Skip and report bad inputs instead of stopping.'
@@ -116,16 +122,18 @@ flags.DEFINE_integer(
   'max_image_pixels',
   _RUN_DEFAULTS['max_image_pixels'],
   'Images and masks with more pixels (width x height) are bad examples, '
-  'refused before they are decoded.',
+  'refused before they are decoded; 1 to 2^31.',
 )
 # Model (model.config.ModelConfig); unset flags keep the preset's value.
 # num_classes comes from the dataset's labels.
 model_flags.define_model_flags(exclude=('num_classes',))
 flags.adopt_module_key_flags(model_flags)  # Listed by --help.
 # Training (model.config.TrainConfig).
-flags.DEFINE_integer('train_steps', None, 'Training steps.')
-flags.DEFINE_integer('batch_size', None, 'Training batch size.')
-flags.DEFINE_float('base_lr', None, 'Base learning rate (poly schedule).')
+flags.DEFINE_integer('train_steps', None, 'Training steps, 1 to 10^8.')
+flags.DEFINE_integer('batch_size', None, 'Training batch size, 1 to 4096.')
+flags.DEFINE_float(
+  'base_lr', None, 'Base learning rate (poly schedule), 1e-8 to 10.'
+)
 flags.DEFINE_enum('optimizer', None, model_config.OPTIMIZERS, 'Optimizer.')
 flags.DEFINE_bool(
   'augment', None, 'Random scale/crop/flip augmentation for training.'
@@ -134,12 +142,12 @@ flags.DEFINE_bool(
 flags.DEFINE_float(
   'min_mean_iou',
   None,
-  'The Evaluator blesses only models with at least this mean IoU.',
+  'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
 )
 flags.DEFINE_float(
   'max_int8_mean_iou_drop',
   None,
-  'Refuse the push if int8 TFLite loses more mean IoU.',
+  'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).',
 )
 
 _TRAIN_FLAGS = ('train_steps', 'batch_size', 'base_lr', 'optimizer', 'augment')
@@ -162,7 +170,7 @@ def config_from_flags() -> run_config.RunConfig:
     datasets.layout(dataset.name, data_root, FLAGS.voc_aug)
   if not files.is_url(output_dir):
     _check_writable(output_dir)
-  labels = dataset.labels(data_root)
+  labels = datasets.label_set(dataset, data_root, FLAGS.labels)
   return run_config.build_run_config(
     FLAGS.preset or datasets.default_preset(dataset, labels),
     dataset=dataset.name,

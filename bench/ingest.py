@@ -286,13 +286,19 @@ def main():
 
 
 def _half_dataset(full_root: str, half_root: str) -> str:
-  """The first half of the lists, sharing the full dataset's files."""
+  """The first half of the lists, sharing the full dataset's files.
+
+  Hard links, not symlinks: the readers refuse symlinks that lead out of
+  the data root (data/guard.py).
+  """
   src = os.path.join(full_root, 'VOCdevkit', 'VOC2012')
   dst = os.path.join(half_root, 'VOCdevkit', 'VOC2012')
   os.makedirs(os.path.join(dst, 'ImageSets', 'Segmentation'), exist_ok=True)
   for sub in ('JPEGImages', 'SegmentationClass'):
     if not os.path.exists(os.path.join(dst, sub)):
-      os.symlink(os.path.join(src, sub), os.path.join(dst, sub))
+      os.makedirs(os.path.join(dst, sub))
+      for name in os.listdir(os.path.join(src, sub)):
+        os.link(os.path.join(src, sub, name), os.path.join(dst, sub, name))
   for name in ('train', 'val'):
     with open(
       os.path.join(src, 'ImageSets', 'Segmentation', name + '.txt')

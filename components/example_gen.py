@@ -2,7 +2,7 @@
 
 `create_example_gen` returns a FileBasedExampleGen whose Beam executor reads
 the dataset lazily with data.ingest (the same transforms `python -m
-data.convert` runs), or TFX's ImportExampleGen for ready-made TFRecords. The
+data.convert` runs), records included: they go through the same checks. The
 `examples` output always has the splits features.TRAIN_SPLIT and EVAL_SPLIT.
 
 Two things differ from a stock FileBasedExampleGen:
@@ -18,12 +18,11 @@ Two things differ from a stock FileBasedExampleGen:
 import json
 import logging
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 import apache_beam as beam
 from google.protobuf import any_pb2
 from google.protobuf import struct_pb2
-from tfx import v1 as tfx
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen import component as example_gen_component
 from tfx.components.example_gen import driver
@@ -145,6 +144,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         voc_aug=settings['voc_aug'],
         # A protobuf Struct holds numbers as doubles.
         max_image_pixels=int(settings['max_image_pixels']),
+        labels=tuple(settings['labels']),
       ),
     )
     return ingest.read_splits(
@@ -196,6 +196,7 @@ def _configs(layout: ingest.Layout, eval_fraction: float):
 def create_example_gen(
   dataset: str,
   data_root: str,
+  labels: Sequence[str],
   *,
   eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
   voc_aug: bool = False,
@@ -207,9 +208,9 @@ def create_example_gen(
 
   Args:
     dataset: a name in data.datasets.DATASETS; its layout says where the
-      files are, its reader reads them (records without a reader are
-      imported as they are, with TFX's ImportExampleGen).
+      files are, its reader reads them.
     data_root: the dataset's folder (see docs/data.md for each layout).
+    labels: the class names; mask values are checked against them.
     eval_fraction: share of a single-split dataset (Supervisely) hashed into
       eval (by image/filename, so an image never changes split). VOC and
       TFRecords keep their own splits.
@@ -223,13 +224,10 @@ def create_example_gen(
   """
   layout = datasets.layout(dataset, data_root, voc_aug)
   input_config, output_config = _configs(layout, eval_fraction)
-  if datasets.get(dataset).source is None:
-    return tfx.components.ImportExampleGen(
-      input_base=layout.input_base, input_config=input_config
-    )
   settings = {
     'dataset': dataset,
     'voc_aug': voc_aug,
+    'labels': list(labels),
     'max_image_pixels': max_image_pixels,
     'skip_bad_examples': skip_bad_examples,
     'fingerprint_patterns': list(layout.fingerprint_patterns),

@@ -2,20 +2,24 @@
 
     python -m data.convert --format FORMAT --data_root DIR \
         --output_dir DIR [--eval_fraction 0.1] [--skip_bad_examples] \
+        [--labels voc|people|PATH] [--deeplab_layout] \
         [Beam pipeline options, e.g. --runner DataflowRunner ...]
 
-Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz`, `labels.txt` and
-`ingest_report.json`, and prints counts per split and per problem. The examples
-come from data.ingest.read_splits, the very Beam steps the ExampleGen executor
-runs (components/example_gen.py), with the same dataset layout and hash split
-(data.datasets, data.ingest), so a cluster prepared with this command sees what
-the pipeline would have produced; the output folder is then ingestible with
-`--dataset tfrecord`. Neither it nor its Beam workers import TFX or TensorFlow
-(on local paths, see data/files.py), which keeps their start-up short.
+Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz` (or, with
+--deeplab_layout, DeepLab's uncompressed `{train,val}-*-of-*.tfrecord`),
+`labels.txt` and `ingest_report.json`, and prints counts per split and per
+problem. The examples come from data.ingest.read_splits, the very Beam steps
+the ExampleGen executor runs (components/example_gen.py), with the same
+dataset layout, checks and hash split (data.datasets, data.ingest), so a
+cluster prepared with this command sees what the pipeline would have
+produced; the output folder is then ingestible with `--dataset tfrecord`.
+FORMAT is one of the datasets' `convert_formats` (data.datasets);
+`--format tfrecord` reads DeepLab's own records (data.deeplab) with the same
+checks as the image readers. Importing these modules loads no TensorFlow;
+the workers load it on their first decode (data.images).
 
 Without Beam options it runs locally with one worker process per core
 (data.ingest.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
-FORMAT is one of the datasets' `convert_formats` (data.datasets).
 """
 
 import argparse
@@ -42,6 +46,12 @@ from data import ingest
 from data import labels
 from data import problems
 from data import tfrecords
+
+# Output split -> shard file prefix: this project's names, or DeepLab's.
+_SPLIT_FILES = {
+  False: {features.TRAIN_SPLIT: 'train', features.EVAL_SPLIT: 'eval'},
+  True: {features.TRAIN_SPLIT: 'train', features.EVAL_SPLIT: 'val'},
+}
 
 
 def parse_args(argv: List[str]):
@@ -72,6 +82,19 @@ def parse_args(argv: List[str]):
     '--skip_bad_examples',
     action='store_true',
     help='skip and count bad inputs instead of failing',
+  )
+  parser.add_argument(
+    '--labels',
+    default='',
+    help='tfrecord: the class names: voc, people, or a labels.txt path '
+    '(default: labels.txt beside the records)',
+  )
+  parser.add_argument(
+    '--deeplab_layout',
+    action='store_true',
+    help="write DeepLab's own layout: uncompressed "
+    'train-00000-of-0000N.tfrecord and val-... files, which '
+    "research/deeplab's data_generator reads as they are",
   )
   args, beam_args = parser.parse_known_args(argv)
   try:
@@ -117,6 +140,8 @@ def convert(
   eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
   max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS,
   skip_bad_examples: bool = False,
+  labels_choice: str = '',
+  deeplab_layout: bool = False,
   beam_args: Optional[List[str]] = None,
 ) -> dict:
   """Runs the conversion; returns the ingest report.
@@ -128,10 +153,14 @@ def convert(
   dataset, voc_aug = datasets.CONVERT_FORMATS[fmt]
   layout = dataset.layout(data_root, voc_aug)
   buckets = layout.output_hash_buckets(eval_fraction)
+  class_names = datasets.label_set(dataset, data_root, labels_choice)
   source = dataset.source(
     layout.input_base,
-    ingest.ReadOptions(voc_aug=voc_aug, max_image_pixels=max_image_pixels),
+    ingest.ReadOptions(
+      voc_aug=voc_aug, max_image_pixels=max_image_pixels, labels=class_names
+    ),
   )
+  names = _SPLIT_FILES[deeplab_layout]
   report_path = files.join(output_dir, ingest.REPORT_NAME)
   with beam.Pipeline(options=_beam_options(list(beam_args or []))) as pipeline:
     splits = ingest.read_splits(
@@ -142,19 +171,20 @@ def convert(
       buckets,
       report_path,
     )
-    for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
-      _ = splits[name] | f'Write[{name}]' >> tfrecords.WriteToGzipTFRecord(
-        files.join(output_dir, name)
+    for split, name in names.items():
+      prefix = files.join(output_dir, name)
+      _ = splits[split] | f'Write[{split}]' >> (
+        beam.io.WriteToTFRecord(prefix, file_name_suffix='.tfrecord')
+        if deeplab_layout
+        else tfrecords.WriteToGzipTFRecord(prefix)
       )
   report = ingest.read_report(report_path)
   if report['failure']:
-    for name in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
+    for name in names.values():
       for path in files.glob(files.join(output_dir, f'{name}-*')):
         files.remove(path)
     ingest.raise_if_failed(report)
-  labels.write_labels(
-    files.join(output_dir, labels.LABELS_FILE), dataset.labels(data_root)
-  )
+  labels.write_labels(files.join(output_dir, labels.LABELS_FILE), class_names)
   return report
 
 
@@ -162,6 +192,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   # Warnings only: Beam's progress lines are not for the person at the
   # terminal, who gets the counts (or one error line) below.
   logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(message)s')
+  for handler in logging.getLogger().handlers:
+    handler.addFilter(ingest.QuietBeamFilter())
   args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
   try:
     report = convert(
@@ -171,6 +203,8 @@ def main(argv: Optional[List[str]] = None) -> int:
       eval_fraction=args.eval_fraction,
       max_image_pixels=args.max_image_pixels,
       skip_bad_examples=args.skip_bad_examples,
+      labels_choice=args.labels,
+      deeplab_layout=args.deeplab_layout,
       beam_args=beam_args,
     )
   except problems.IngestError as e:
@@ -182,8 +216,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 2
   for line in ingest.format_report(report):
     print(line)
+  names = _SPLIT_FILES[args.deeplab_layout]
+  suffix = '.tfrecord' if args.deeplab_layout else tfrecords.SUFFIX
   print(
-    f'wrote {args.output_dir}/{{train,eval}}-*{tfrecords.SUFFIX}, '
+    f'wrote {args.output_dir}/{{{",".join(names.values())}}}-*{suffix}, '
     f'{labels.LABELS_FILE}, {ingest.REPORT_NAME}'
   )
   return 0

@@ -29,29 +29,33 @@ class Dataset:
     layout: (data_root, voc_aug) -> ingest.Layout; raises when the folder
       does not hold this dataset.
     source: (input_base, ingest.ReadOptions) -> the ingest.Source that reads
-      it; None for records that ExampleGen imports as they are.
-    labels: data_root -> class names in class-id order.
+      it.
+    labels: (data_root, choice) -> class names in class-id order; choice is
+      --labels, which only datasets with `labels_choice` accept.
     preset: name of the recipe it trains with by default (pipeline.config
       PRESETS); None: chosen from its class names (see `default_preset`).
     convert_formats: {data.convert --format name: voc_aug}.
     generate: for a dataset that ships as code (the demo): (folder, number
       of images) -> the folder, written or reused.
     voc_aug: whether --voc_aug means something for it.
+    labels_choice: whether --labels may give its label set (its files do
+      not fix one).
   """
 
   name: str
   description: str
   layout: Callable[[str, bool], ingest.Layout]
-  source: Optional[Callable[[str, ingest.ReadOptions], ingest.Source]]
-  labels: Callable[[str], Tuple[str, ...]]
+  source: Callable[[str, ingest.ReadOptions], ingest.Source]
+  labels: Callable[[str, str], Tuple[str, ...]]
   preset: Optional[str]
   convert_formats: Dict[str, bool] = dataclasses.field(default_factory=dict)
   generate: Optional[Callable[[str, int], str]] = None
   voc_aug: bool = False
+  labels_choice: bool = False
 
 
-def _fixed(names: Tuple[str, ...]) -> Callable[[str], Tuple[str, ...]]:
-  return lambda data_root: names
+def _fixed(names: Tuple[str, ...]) -> Callable[[str, str], Tuple[str, ...]]:
+  return lambda data_root, choice: names
 
 
 DATASETS: Dict[str, Dataset] = {
@@ -88,11 +92,14 @@ DATASETS: Dict[str, Dataset] = {
     ),
     Dataset(
       name='tfrecord',
-      description='DeepLab-format TFRecords with a labels.txt',
+      description="DeepLab-format TFRecords (DeepLab's own or data.convert's), "
+      'with a labels.txt or --labels',
       layout=deeplab.layout,
-      source=None,
+      source=deeplab.RecordSource,
       labels=deeplab.read_labels,
       preset=None,
+      convert_formats={'tfrecord': False},
+      labels_choice=True,
     ),
   )
 }
@@ -118,6 +125,18 @@ def layout(name: str, data_root: str, voc_aug: bool = False) -> ingest.Layout:
   if voc_aug and not dataset.voc_aug:
     raise ValueError(f'voc_aug=True needs dataset=voc, got {name!r}')
   return dataset.layout(data_root, voc_aug)
+
+
+def label_set(
+  dataset: Dataset, data_root: str, choice: Optional[str] = None
+) -> Tuple[str, ...]:
+  """The class names a run of `dataset` uses; `choice` is --labels."""
+  if choice and not dataset.labels_choice:
+    raise ValueError(
+      f'--labels={choice}: --dataset={dataset.name} has its own label set; '
+      '--labels is for records'
+    )
+  return dataset.labels(data_root, choice or '')
 
 
 def default_preset(dataset: Dataset, names: Tuple[str, ...]) -> str:

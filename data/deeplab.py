@@ -1,41 +1,169 @@
-"""DeepLab-format TFRecords as a dataset: which files are which split.
+"""DeepLab-format TFRecords as a dataset: its split names, and a checked reader.
 
-tensorflow/models research/deeplab writes `<split>-<shard>-of-<n>.tfrecord`
-files of tf.Examples with the keys of data/features.py; data.convert writes
-`train-*` and `eval-*`. Records say nothing about the class names, so the
-folder also needs `labels.txt` (data/labels.py).
+tensorflow/models research/deeplab (datasets/build_voc2012_data.py and
+build_data.py) writes `<split>-<shard>-of-<n>.tfrecord` files, uncompressed,
+of tf.Examples with the keys of data/features.py; its splits are `train`,
+`train_aug`, `trainval` and `val`. data.convert writes `train-*` and
+`eval-*`, gzipped. Both are read here: gzip or not by the file's first
+bytes, and every record goes through the checks the image readers apply
+(decodable in TensorFlow, size limit, mask a PNG of the image's size whose
+values are class ids). Records say nothing about the class names, so they
+come from `labels.txt` beside the records or from --labels.
 """
 
-from typing import Tuple
+from typing import Any, Iterator, Tuple
 
+from data import example as example_lib
 from data import features
 from data import files
+from data import guard
 from data import ingest
 from data import labels
+from data import problems
+
+# Output split -> the file name prefixes that are read as it, first found
+# wins: DeepLab's augmented train set before its plain one; trainval (which
+# holds val) only when neither exists.
+SPLIT_PREFIXES = {
+  features.TRAIN_SPLIT: ('train_aug', 'train', 'trainval'),
+  features.EVAL_SPLIT: ('eval', 'val'),
+}
+# Label sets --labels may name instead of a labels.txt path.
+NAMED_LABELS = {'voc': labels.VOC_CLASSES, 'people': labels.PEOPLE_CLASSES}
+_GZIP_MAGIC = b'\x1f\x8b'
 
 
 def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
-  """train-* and eval-* (or DeepLab's val-*), imported as they are."""
+  """The train and eval shards of a folder of records (see SPLIT_PREFIXES)."""
   del voc_aug  # VOC only; the registry refuses it for other datasets.
-  eval_pattern = 'eval-*'
-  if not files.exists(data_root) or not files.glob(
-    files.join(data_root, eval_pattern)
-  ):
-    eval_pattern = 'val-*'
+  splits = []
+  for split, prefixes in SPLIT_PREFIXES.items():
+    found = [p for p in prefixes if files.glob(files.join(data_root, f'{p}-*'))]
+    if not found:
+      raise FileNotFoundError(
+        f'{data_root}: no {split} records: expected files named '
+        + ' or '.join(f'{p}-*' for p in prefixes)
+        + ' (DeepLab writes <split>-00000-of-0000N.tfrecord)'
+      )
+    splits.append((split, f'{found[0]}-*'))
   return ingest.Layout(
-    data_root,
-    ((features.TRAIN_SPLIT, 'train-*'), (features.EVAL_SPLIT, eval_pattern)),
-    ('train-*', eval_pattern),
+    data_root, tuple(splits), tuple(pattern for _, pattern in splits)
   )
 
 
-def read_labels(data_root: str) -> Tuple[str, ...]:
-  """The class names in `<data_root>/labels.txt`, required beside records."""
+def read_labels(data_root: str, choice: str = '') -> Tuple[str, ...]:
+  """The class names of a folder of records.
+
+  Args:
+    data_root: the records' folder; its labels.txt is read when `choice`
+      is empty.
+    choice: --labels: 'voc', 'people', or the path of a labels.txt.
+  """
+  if choice:
+    if choice in NAMED_LABELS:
+      return NAMED_LABELS[choice]
+    return labels.read_labels(choice)
   path = files.join(data_root, labels.LABELS_FILE)
   if not files.exists(path):
     raise FileNotFoundError(
-      f'{path}: missing; DeepLab TFRecords need the class names beside '
-      'them, one per line in class-id order (data.convert writes this '
-      'file for the records it makes)'
+      f'{path}: missing; records do not say what their class ids mean: put '
+      'the class names there (one per line, in class-id order) or give '
+      f'--labels {"|".join(NAMED_LABELS)}|PATH'
     )
   return labels.read_labels(path)
+
+
+class RecordSource(ingest.Source):
+  """Reads records of DeepLab's format; a key is one shard file."""
+
+  def __init__(self, root: str, options: ingest.ReadOptions):
+    if not options.labels:
+      raise ValueError('reading records needs the label set (labels)')
+    self._root = root
+    self._guard = guard.DataRoot(root)
+    self._options = options
+
+  def list_keys(self, split_pattern: str):
+    return files.glob(files.join(self._root, split_pattern)), {}
+
+  def read(self, key: Any):
+    raise NotImplementedError('a shard holds many examples: see read_all')
+
+  def read_all(self, key: str) -> Iterator[Any]:
+    """(example, notes) or BadExample for each record of the shard `key`."""
+    try:
+      path = self._guard.check(key, problems.MISSING_IMAGE)
+    except problems.BadExample as e:
+      yield e
+      return
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    records = tf.data.TFRecordDataset(
+      path, compression_type='GZIP' if _is_gzip(path) else ''
+    )
+    index = -1
+    try:
+      for index, record in enumerate(records.as_numpy_iterator()):
+        where = f'{key}#{index}'
+        try:
+          yield self._example(record, where, tf), {}
+        except problems.BadExample as e:
+          yield e
+    except tf.errors.OpError as e:
+      yield problems.BadExample(
+        problems.CORRUPT_RECORD,
+        f'{key}#{index + 1}',
+        f'the shard cannot be read past record {index + 1}: {e.message}; '
+        'the records before it were read',
+      )
+
+  def _example(self, record: bytes, where: str, tf):
+    try:
+      feature = tf.train.Example.FromString(record).features.feature
+    except Exception as e:  # protobuf's DecodeError and friends.
+      raise problems.BadExample(
+        problems.BAD_RECORD, where, f'not a tf.Example: {e}'
+      ) from e
+
+    def value(key: str) -> bytes:
+      values = feature[key].bytes_list.value if key in feature else []
+      if len(values) != 1:
+        raise problems.BadExample(
+          problems.BAD_RECORD,
+          where,
+          f'{key} holds {len(values)} byte strings; DeepLab records hold one',
+        )
+      return values[0]
+
+    try:
+      filename = value(features.IMAGE_FILENAME).decode('utf-8')
+    except UnicodeDecodeError as e:
+      raise problems.BadExample(
+        problems.BAD_RECORD, where, f'{features.IMAGE_FILENAME} is not UTF-8'
+      ) from e
+    where = f'{where} ({filename})'
+    image_bytes = value(features.IMAGE_ENCODED)
+    info = example_lib.inspect_image(
+      image_bytes, where, self._options.max_image_pixels
+    )
+    mask_png = example_lib.class_mask_png(
+      value(features.MASK_ENCODED),
+      where,
+      info,
+      where,
+      self._options.labels,
+      self._options.max_image_pixels,
+    )
+    return example_lib.SegmentationExample(
+      filename, image_bytes, info, mask_png
+    )
+
+
+def _is_gzip(path: str) -> bool:
+  if files.is_url(path):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      return f.read(2) == _GZIP_MAGIC
+  with open(path, 'rb') as f:
+    return f.read(2) == _GZIP_MAGIC

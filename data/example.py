@@ -83,6 +83,47 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
   )
 
 
+def class_mask_png(
+  data: bytes,
+  path: str,
+  info: ImageInfo,
+  image_path: str,
+  class_names: Sequence[str],
+  max_pixels: int,
+) -> bytes:
+  """The mask PNG to store for an image, after every check a mask needs.
+
+  The mask must be a PNG of class ids: palette ('P', VOC's indices) or
+  grayscale ('L'), as large as the image, its values class ids of
+  `class_names` or the ignore label. 'L' PNGs are kept as they are;
+  palette ones are re-encoded, since TensorFlow would decode their colours.
+  """
+  image = images.open_mask(data, path, max_pixels)
+  if image.mode in ('RGB', 'RGBA'):
+    raise problems.BadExample(
+      problems.RGB_MASK,
+      path,
+      f'mask is {image.mode}; class indices are expected: a palette (P) or '
+      'grayscale (L) PNG whose values are the class ids',
+    )
+  if image.mode not in ('P', 'L'):
+    raise problems.BadExample(
+      problems.CORRUPT_MASK,
+      path,
+      f'mask mode {image.mode}; expected P or L with 8-bit class ids',
+    )
+  mask = np.asarray(image)
+  if mask.shape != (info.height, info.width):
+    raise problems.BadExample(
+      problems.SIZE_MISMATCH,
+      path,
+      f'mask is {mask.shape[0]}x{mask.shape[1]} (HxW) but image '
+      f'{image_path} is {info.height}x{info.width}',
+    )
+  check_mask_values(mask, class_names, path)
+  return data if image.mode == 'L' else encode_mask(mask)
+
+
 def check_mask_values(
   mask: np.ndarray, class_names: Sequence[str], path: str
 ) -> None:

@@ -53,6 +53,23 @@ class DataRoot:
       if not files.exists(path):
         raise problems.BadExample(missing, path, 'no such file')
       return files.read_bytes(path)
+    return read_regular_file(self._inside(path), missing, listed=path)
+
+  def check(self, path: str, missing: str) -> str:
+    """Where `path` leads, once checked as `read` checks it, but unread.
+
+    For files too large to hold in memory, which a library then streams.
+    """
+    if self._real_root is None:
+      if not files.exists(path):
+        raise problems.BadExample(missing, path, 'no such file')
+      return path
+    real = self._inside(path)
+    os.close(_open_regular(real, missing, path))
+    return real
+
+  def _inside(self, path: str) -> str:
+    """The resolved path; BadExample(outside_root) if it leaves the root."""
     real = os.path.realpath(path)
     if os.path.commonpath([real, self._real_root]) != self._real_root:
       raise problems.BadExample(
@@ -61,7 +78,7 @@ class DataRoot:
         f'leads to {problems.printable(real)}, outside the data root '
         f'{problems.printable(self.root)} (a symlink out of the dataset)',
       )
-    return read_regular_file(real, missing, listed=path)
+    return real
 
 
 def read_regular_file(path: str, missing: str, listed: str = '') -> bytes:
@@ -74,6 +91,17 @@ def read_regular_file(path: str, missing: str, listed: str = '') -> bytes:
       `path` is where its symlinks lead.
   """
   listed = listed or path
+  with os.fdopen(_open_regular(path, missing, listed), 'rb') as f:
+    try:
+      return f.read()
+    except OSError as e:
+      raise problems.BadExample(
+        problems.UNREADABLE_FILE, listed, f'cannot be read: {e.strerror}'
+      ) from e
+
+
+def _open_regular(path: str, missing: str, listed: str) -> int:
+  """A file descriptor of `path`, checked to be a regular file."""
   try:
     # Non-blocking, so that opening a FIFO returns at once; what was opened
     # is then checked, so nothing can be swapped in after a check.
@@ -97,13 +125,7 @@ def read_regular_file(path: str, missing: str, listed: str = '') -> bytes:
       listed,
       f'is a {_kind(mode)}, not a regular file; nothing was read',
     )
-  with os.fdopen(fd, 'rb') as f:
-    try:
-      return f.read()
-    except OSError as e:
-      raise problems.BadExample(
-        problems.UNREADABLE_FILE, listed, f'cannot be read: {e.strerror}'
-      ) from e
+  return fd
 
 
 def _kind(mode: int) -> str:

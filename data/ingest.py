@@ -21,7 +21,16 @@ import hashlib
 import json
 import logging
 import math
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (
+  Any,
+  Dict,
+  Iterable,
+  Iterator,
+  List,
+  Optional,
+  Sequence,
+  Tuple,
+)
 
 import apache_beam as beam
 from apache_beam.options import pipeline_options
@@ -35,6 +44,22 @@ from data import problems
 REPORT_NAME = 'ingest_report.json'
 _SAMPLES_PER_PROBLEM = 20
 _NAMESPACE = 'ingest'
+
+# Warnings Beam's worker processes log at every start, which a person can
+# do nothing about; data.convert and the runner keep them off the terminal.
+BEAM_NOISE = (
+  'No semi_persistent_directory found',
+  'Discarding unparseable args',
+)
+
+
+class QuietBeamFilter(logging.Filter):
+  """Drops BEAM_NOISE records."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(text in message for text in BEAM_NOISE)
+
 
 # Fraction of a single-split dataset (Supervisely) that goes to eval by
 # default: 10%, the share of Supervisely Person's 5,711 images that gives
@@ -89,10 +114,13 @@ class ReadOptions:
     voc_aug: voc: train on the SBD augmented set.
     max_image_pixels: images and masks with more pixels are refused
       (image_too_large) before they are decoded.
+    labels: the class names, for readers whose files do not imply them
+      (TFRecords: mask values are checked against them).
   """
 
   voc_aug: bool = False
   max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
+  labels: Tuple[str, ...] = ()
 
   def __post_init__(self):
     if not 1 <= self.max_image_pixels <= 1 << 31:
@@ -156,6 +184,17 @@ class Source(abc.ABC):
     Raises problems.BadExample.
     """
 
+  def read_all(self, key: Any) -> Iterator[Any]:
+    """Each example a key holds, as (example, notes) or a BadExample.
+
+    One per key for files of images; a source whose key is a file of many
+    examples (a TFRecord shard) overrides this.
+    """
+    try:
+      yield self.read(key)
+    except problems.BadExample as e:
+      yield e
+
 
 class _ListFn(beam.DoFn):
   def __init__(self, source: Source, split_pattern: str):
@@ -181,25 +220,26 @@ class _ReadFn(beam.DoFn):
     self._source = source
 
   def process(self, key):
-    try:
-      example, notes = self._source.read(key)
-    except problems.BadExample as e:
-      beam.metrics.Metrics.counter(_NAMESPACE, e.problem).inc()
-      logging.debug('Bad example: %s', e)  # All of them are in the report.
-      yield beam.pvalue.TaggedOutput('problems', (e.problem, e.path, e.detail))
-      return
-    for name, count in notes.items():
-      beam.metrics.Metrics.counter(_NAMESPACE, name).inc(count)
-      yield beam.pvalue.TaggedOutput('notes', (name, count))
-    yield example
+    for result in self._source.read_all(key):
+      if isinstance(result, problems.BadExample):
+        beam.metrics.Metrics.counter(_NAMESPACE, result.problem).inc()
+        logging.debug('Bad example: %s', result)  # All are in the report.
+        yield beam.pvalue.TaggedOutput(
+          'problems', (result.problem, result.path, result.detail)
+        )
+        continue
+      example, notes = result
+      for name, count in notes.items():
+        beam.metrics.Metrics.counter(_NAMESPACE, name).inc(count)
+        yield beam.pvalue.TaggedOutput('notes', (name, count))
+      yield example
 
 
 class ReadExamples(beam.PTransform):
   """Source + split pattern -> dict of PCollections.
 
-  'examples': example.SegmentationExample; 'keys': every listed key (the
-  "in" count); 'problems': (problem, path, detail) of bad keys; 'notes':
-  (name, n).
+  'examples': example.SegmentationExample; 'problems': (problem, path,
+  detail) of bad examples; 'notes': (name, n).
   """
 
   def __init__(self, source: Source, split_pattern: str):
@@ -225,7 +265,6 @@ class ReadExamples(beam.PTransform):
     notes = (listed.notes, read.notes) | 'AllNotes' >> beam.Flatten()
     return {
       'examples': read.examples,
-      'keys': keys,
       'problems': read.problems,
       'notes': notes,
     }
@@ -443,11 +482,13 @@ def write_report(
   """
   events: List[beam.PCollection] = []
   for name, read in reads:
-    events.append(
-      read['keys']
-      | f'CountIn[{name}]' >> beam.combiners.Count.Globally()
-      | f'InEvent[{name}]' >> beam.Map(lambda n, s=name: ('in', s, n))
-    )
+    # "in" counts what was read, good and bad: a key may hold many examples.
+    for kind in ('examples', 'problems'):
+      events.append(
+        read[kind]
+        | f'CountIn[{name}][{kind}]' >> beam.combiners.Count.Globally()
+        | f'InEvent[{name}][{kind}]' >> beam.Map(lambda n, s=name: ('in', s, n))
+      )
     events.append(
       read['problems']
       | f'ProblemEvent[{name}]' >> beam.Map(lambda p: ('problem',) + tuple(p))

@@ -37,6 +37,9 @@ TOO_MANY_VERTICES = 'too_many_vertices'
 BAD_BITMAP = 'bad_bitmap'  # Bitmap data that does not decode.
 BITMAP_TOO_LARGE = 'bitmap_too_large'  # Larger than the image it is on.
 UNKNOWN_CLASS = 'unknown_class'
+# DeepLab TFRecords.
+CORRUPT_RECORD = 'corrupt_record'  # A shard's framing, CRC or gzip is broken.
+BAD_RECORD = 'bad_record'  # Not a tf.Example, or a feature missing.
 
 ALL = (
   MISSING_IMAGE,
@@ -62,6 +65,8 @@ ALL = (
   BAD_BITMAP,
   BITMAP_TOO_LARGE,
   UNKNOWN_CLASS,
+  CORRUPT_RECORD,
+  BAD_RECORD,
 )
 
 # Repaired, not skipped: polygons with points outside the image are clipped

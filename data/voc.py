@@ -13,15 +13,12 @@ from train and counted (`excluded_val_ids` in the report); eval stays VOC
 val with its original SegmentationClass masks.
 """
 
-from typing import List, Tuple
-
-import numpy as np
+from typing import List
 
 from data import example as example_lib
 from data import features
 from data import files
 from data import guard
-from data import images
 from data import ingest
 from data import labels
 from data import problems
@@ -121,27 +118,6 @@ def read_id_list(root: str, relative: str) -> List[str]:
   return ids
 
 
-def read_mask(
-  data: bytes, path: str, max_pixels: int
-) -> Tuple[np.ndarray, str]:
-  """(class ids, PIL mode) of a mask PNG; indices of 'P', values of 'L'."""
-  image = images.open_mask(data, path, max_pixels)
-  if image.mode in ('RGB', 'RGBA'):
-    raise problems.BadExample(
-      problems.RGB_MASK,
-      path,
-      f'mask is {image.mode}; class indices are expected: a palette (P) or '
-      'grayscale (L) PNG whose values are the class ids',
-    )
-  if image.mode not in ('P', 'L'):
-    raise problems.BadExample(
-      problems.CORRUPT_MASK,
-      path,
-      f'mask mode {image.mode}; expected P or L with 8-bit class ids',
-    )
-  return np.asarray(image), image.mode
-
-
 class VocSource(ingest.Source):
   """Reads VOC ids of one split list; keys are (id, mask folder)."""
 
@@ -171,19 +147,14 @@ class VocSource(ingest.Source):
     mask_path = files.join(self._root, mask_dir, voc_id + '.png')
     image_bytes = self._guard.read(image_path, problems.MISSING_IMAGE)
     info = example_lib.inspect_image(image_bytes, image_path, self._max_pixels)
-    mask_bytes = self._guard.read(mask_path, problems.MISSING_MASK)
-    mask, mode = read_mask(mask_bytes, mask_path, self._max_pixels)
-    if mask.shape != (info.height, info.width):
-      raise problems.BadExample(
-        problems.SIZE_MISMATCH,
-        mask_path,
-        f'mask is {mask.shape[0]}x{mask.shape[1]} (HxW) but image '
-        f'{image_path} is {info.height}x{info.width}',
-      )
-    example_lib.check_mask_values(mask, labels.VOC_CLASSES, mask_path)
-    # 'L' PNGs already hold the ids; palette ones are re-encoded, since TF
-    # would decode their colours.
-    mask_png = mask_bytes if mode == 'L' else example_lib.encode_mask(mask)
+    mask_png = example_lib.class_mask_png(
+      self._guard.read(mask_path, problems.MISSING_MASK),
+      mask_path,
+      info,
+      image_path,
+      labels.VOC_CLASSES,
+      self._max_pixels,
+    )
     return example_lib.SegmentationExample(
       voc_id, image_bytes, info, mask_png
     ), {}

@@ -14,14 +14,14 @@ from model import config as model_config
 
 _HELP = {
   'backbone': 'Backbone network.',
-  'depth_multiplier': 'Backbone width multiplier.',
+  'depth_multiplier': 'Backbone width multiplier, 0.05 to 2.',
   'output_stride': f'Output stride: one of {model_config.OUTPUT_STRIDES}.',
   'head': 'Segmentation head.',
   'aspp': 'deeplabv3plus: use ASPP.',
   'decoder': 'deeplabv3plus: use the decoder.',
   'quant_friendly': 'Quantization-friendly separable convs (arXiv 1803.08607).',
   'num_classes': 'Classes including background.',
-  'input_size': 'Model input size S (S x S).',
+  'input_size': 'Model input size S (S x S), 32 to 2048.',
   'backbone_weights': "'imagenet' (downloads when online) or a local "
   'Keras weights file for the backbone.',
   'channel_divisor': 'Round backbone widths to multiples of this (8 to '

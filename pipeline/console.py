@@ -17,6 +17,7 @@ import warnings
 
 from absl import flags
 
+from data import ingest
 from data import problems
 
 _PROJECT_DIRS = tuple(
@@ -102,11 +103,11 @@ def _is_noise(record: logging.LogRecord) -> bool:
   message = record.getMessage()
   if _FAILED_EXECUTION.fullmatch(message):
     return True
+  if not ingest.QuietBeamFilter().filter(record):
+    return True
   return any(
     text in message
     for text in (
-      'No semi_persistent_directory found',
-      'Discarding unparseable args',
       'is deprecated',
       'deprecation',
       'will be removed',

@@ -30,6 +30,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
   example_gen = create_example_gen(
     config.dataset,
     config.data_root,
+    config.labels,
     eval_fraction=config.eval_fraction,
     voc_aug=config.voc_aug,
     max_image_pixels=config.max_image_pixels,

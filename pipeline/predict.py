@@ -29,13 +29,18 @@ from pipeline import inference
 from pipeline import visualize
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', None, 'SavedModel folder or .tflite file.')
-flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
-flags.DEFINE_integer(
-  'max_image_pixels',
-  images.DEFAULT_MAX_IMAGE_PIXELS,
-  'Refuse photos with more pixels, before decoding them.',
-)
+
+
+def _define_flags() -> None:
+  """Defined only when this module runs as a program, so that importing it
+  (tests) leaves the importer's flags alone."""
+  flags.DEFINE_string('model', None, 'SavedModel folder or .tflite file.')
+  flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
+  flags.DEFINE_integer(
+    'max_image_pixels',
+    images.DEFAULT_MAX_IMAGE_PIXELS,
+    'Refuse photos with more pixels, before decoding them; 1 to 2^31.',
+  )
 
 
 def read_photo(path: str, max_pixels: int) -> np.ndarray:
@@ -114,4 +119,5 @@ def main(argv) -> int:
 
 
 if __name__ == '__main__':
+  _define_flags()
   app.run(main, flags_parser=console.parse_flags_or_exit)

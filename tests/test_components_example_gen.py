@@ -7,6 +7,7 @@ from PIL import Image
 import pytest
 
 from components import example_gen
+from data import labels
 from data import problems
 from tests.fixtures import supervisely_replica as replica
 
@@ -16,7 +17,9 @@ def test_people_splits_hash_rule_report_and_cache(
 ):
   project = people_project(str(tmp_path / 'people'), 24)
   execution, uris = run_in_pipeline(
-    example_gen.create_example_gen('people', project, eval_fraction=0.3)
+    example_gen.create_example_gen(
+      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+    )
   )
   assert len(uris) == 1
   uri = uris[0]
@@ -37,7 +40,9 @@ def test_people_splits_hash_rule_report_and_cache(
 
   # Same data: the second run reuses the first run's output.
   execution, uris = run_in_pipeline(
-    example_gen.create_example_gen('people', project, eval_fraction=0.3)
+    example_gen.create_example_gen(
+      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+    )
   )
   assert execution.last_known_state == execution.CACHED
   assert uris == [uri]
@@ -47,7 +52,9 @@ def test_people_splits_hash_rule_report_and_cache(
   Image.fromarray(replica.noise_image(24, 28, 99)).save(path)
   os.utime(path, (1, 1))
   execution, uris = run_in_pipeline(
-    example_gen.create_example_gen('people', project, eval_fraction=0.3)
+    example_gen.create_example_gen(
+      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+    )
   )
   assert execution.last_known_state == execution.COMPLETE
   assert len(uris) == 2
@@ -59,7 +66,11 @@ def test_skip_bad_examples_counts_every_problem(
   project = broken_project(str(tmp_path / 'people'))
   uri = execute_example_gen(
     example_gen.create_example_gen(
-      'people', project, skip_bad_examples=True, eval_fraction=0.5
+      'people',
+      project,
+      labels.PEOPLE_CLASSES,
+      skip_bad_examples=True,
+      eval_fraction=0.5,
     ),
     str(tmp_path / 'out'),
   )
@@ -87,7 +98,10 @@ def test_bad_example_fails_the_run_naming_the_file(
   out = str(tmp_path / 'out')
   with pytest.raises(problems.IngestError) as error:
     execute_example_gen(
-      example_gen.create_example_gen('people', project, eval_fraction=0.5), out
+      example_gen.create_example_gen(
+        'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.5
+      ),
+      out,
     )
   # One line: the first bad file (by path), its problem, the counts, the
   # report, and what to do.
@@ -119,7 +133,11 @@ def test_an_empty_split_fails_the_run_in_both_modes(
     with pytest.raises(problems.IngestError, match='split.* would be empty'):
       execute_example_gen(
         example_gen.create_example_gen(
-          'people', project, eval_fraction=0.001, skip_bad_examples=skip
+          'people',
+          project,
+          labels.PEOPLE_CLASSES,
+          eval_fraction=0.001,
+          skip_bad_examples=skip,
         ),
         str(tmp_path / f'out{skip}'),
       )
@@ -128,6 +146,10 @@ def test_an_empty_split_fails_the_run_in_both_modes(
 def test_create_example_gen_checks_its_arguments(tmp_path, people_project):
   project = people_project(str(tmp_path / 'p'), 2)
   with pytest.raises(ValueError, match='eval_fraction=0.0'):
-    example_gen.create_example_gen('people', project, eval_fraction=0.0)
+    example_gen.create_example_gen(
+      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.0
+    )
   with pytest.raises(ValueError, match='voc_aug=True'):
-    example_gen.create_example_gen('people', project, voc_aug=True)
+    example_gen.create_example_gen(
+      'people', project, labels.PEOPLE_CLASSES, voc_aug=True
+    )

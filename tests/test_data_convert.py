@@ -77,7 +77,7 @@ def test_convert_people_then_import_as_tfrecord(
 
   # The shards import back unchanged through --dataset tfrecord.
   execution, uris = run_in_pipeline(
-    example_gen.create_example_gen('tfrecord', out)
+    example_gen.create_example_gen('tfrecord', out, labels.PEOPLE_CLASSES)
   )
   assert execution.last_known_state == execution.COMPLETE
   imported = {

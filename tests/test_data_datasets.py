@@ -17,11 +17,12 @@ def test_each_entry_names_its_reader_labels_and_preset():
   assert people.source is supervisely.SuperviselySource
   assert demo.source is supervisely.SuperviselySource  # Same format.
   assert demo.generate is not None and people.generate is None
-  assert people.labels('x') == demo.labels('x') == labels.PEOPLE_CLASSES
+  assert datasets.label_set(people, 'x') == labels.PEOPLE_CLASSES
+  assert datasets.label_set(demo, 'x') == labels.PEOPLE_CLASSES
   assert (demo.preset, people.preset) == ('demo', 'people')
   assert datasets.get('voc').source is voc.VocSource
-  assert datasets.get('voc').labels('x') == labels.VOC_CLASSES
-  assert datasets.get('tfrecord').source is None  # Imported as it is.
+  assert datasets.label_set(datasets.get('voc'), 'x') == labels.VOC_CLASSES
+  assert datasets.get('tfrecord').source is deeplab.RecordSource
   with pytest.raises(ValueError, match="dataset='coco'"):
     datasets.get('coco')
 
@@ -33,6 +34,7 @@ def test_convert_formats_come_from_the_entries():
     'people': ('people', False),
     'voc': ('voc', False),
     'voc_aug': ('voc', True),
+    'tfrecord': ('tfrecord', False),
   }
 
 
@@ -49,25 +51,53 @@ def test_records_train_with_the_preset_their_labels_call_for(tmp_path):
   assert datasets.default_preset(datasets.get('voc'), ('a', 'b')) == 'voc'
 
 
-def test_tfrecord_labels_come_from_labels_txt(tmp_path):
-  with pytest.raises(FileNotFoundError, match='labels.txt: missing'):
-    datasets.get('tfrecord').labels(str(tmp_path))
+def test_tfrecord_labels_come_from_labels_txt_or_the_labels_flag(tmp_path):
+  records = datasets.get('tfrecord')
+  with pytest.raises(FileNotFoundError) as error:
+    datasets.label_set(records, str(tmp_path))
+  assert 'labels.txt: missing' in str(error.value)
+  assert '--labels voc|people|PATH' in str(error.value)
+  assert datasets.label_set(records, str(tmp_path), 'voc') == labels.VOC_CLASSES
   labels.write_labels(
     str(tmp_path / labels.LABELS_FILE), ('background', 'cat', 'dog')
   )
-  assert datasets.get('tfrecord').labels(str(tmp_path)) == (
+  assert datasets.label_set(records, str(tmp_path)) == (
     'background',
     'cat',
     'dog',
   )
+  assert datasets.label_set(
+    records, 'x', str(tmp_path / labels.LABELS_FILE)
+  ) == ('background', 'cat', 'dog')
+  with pytest.raises(ValueError, match='--dataset=voc has its own label set'):
+    datasets.label_set(datasets.get('voc'), 'x', 'people')
 
 
-def test_tfrecord_layout_takes_eval_or_deeplabs_val(tmp_path):
+@pytest.mark.parametrize(
+  'names,train,eval_',
+  [
+    (['train', 'val'], 'train-*', 'val-*'),
+    (['train', 'train_aug', 'trainval', 'val'], 'train_aug-*', 'val-*'),
+    (['trainval', 'val'], 'trainval-*', 'val-*'),
+    (['train', 'eval', 'val'], 'train-*', 'eval-*'),
+  ],
+)
+def test_tfrecord_layout_takes_deeplabs_split_names(
+  tmp_path, names, train, eval_
+):
   root = str(tmp_path)
-  for name in ('train-00000-of-00001', 'val-00000-of-00001'):
-    open(os.path.join(root, name), 'w').close()
+  for name in names:
+    open(os.path.join(root, f'{name}-00000-of-00001.tfrecord'), 'w').close()
   assert deeplab.layout(root) == ingest.Layout(
-    root, (('train', 'train-*'), ('eval', 'val-*')), ('train-*', 'val-*')
+    root, (('train', train), ('eval', eval_)), (train, eval_)
   )
-  open(os.path.join(root, 'eval-00000-of-00001'), 'w').close()
-  assert deeplab.layout(root).input_splits[1] == ('eval', 'eval-*')
+
+
+def test_tfrecord_layout_without_a_split_names_the_accepted_names(tmp_path):
+  open(tmp_path / 'test-00000-of-00001.tfrecord', 'w').close()
+  with pytest.raises(FileNotFoundError) as error:
+    deeplab.layout(str(tmp_path))
+  assert (
+    'no train records: expected files named train_aug-* or train-* or '
+    'trainval-*' in str(error.value)
+  )

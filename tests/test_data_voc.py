@@ -240,7 +240,11 @@ def test_voc_example_gen_run_with_aug_and_skipping(
   os.remove(os.path.join(root, voc.AUG_MASK_DIR, '2010_000005.png'))
   uri = execute_example_gen(
     example_gen.create_example_gen(
-      'voc', str(tmp_path / 'd'), voc_aug=True, skip_bad_examples=True
+      'voc',
+      str(tmp_path / 'd'),
+      labels.VOC_CLASSES,
+      voc_aug=True,
+      skip_bad_examples=True,
     ),
     str(tmp_path / 'out'),
   )

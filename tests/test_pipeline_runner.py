@@ -61,6 +61,10 @@ def run(*flags):
       ['--beam_pipeline_args=--runner=NoSuchRunner'],
       '--runner=NoSuchRunner in the Beam options: not a Beam runner',
     ),
+    (
+      ['--dataset=people', '--data_root=PROJECT', '--labels=voc'],
+      '--labels=voc: --dataset=people has its own label set',
+    ),
     # --dataset checked against the folder's layout.
     (['--dataset=voc', '--data_root=PROJECT'], 'no PASCAL VOC 2012 found'),
     (
@@ -127,6 +131,8 @@ def parse_flags():
 def test_records_train_with_the_preset_of_their_labels(
   tmp_path, parse_flags, names, preset, size
 ):
+  for split in ('train', 'val'):  # DeepLab's names, not opened here.
+    (tmp_path / f'{split}-00000-of-00001.tfrecord').write_bytes(b'')
   labels.write_labels(str(tmp_path / labels.LABELS_FILE), names)
   config = parse_flags(
     '--dataset=tfrecord',
@@ -146,6 +152,19 @@ def test_records_train_with_the_preset_of_their_labels(
   )
   assert (config.preset, config.model.input_size) == ('demo', 96)
   assert config.model.depth_multiplier == 0.5  # From the demo preset.
+
+
+def test_labels_flag_names_the_label_set_of_records(tmp_path, parse_flags):
+  for split in ('train_aug', 'val'):
+    (tmp_path / f'{split}-00000-of-00001.tfrecord').write_bytes(b'')
+  config = parse_flags(
+    '--dataset=tfrecord',
+    f'--data_root={tmp_path}',
+    f'--output_dir={tmp_path / "out"}',
+    '--labels=voc',
+  )
+  assert config.labels == labels.VOC_CLASSES
+  assert config.preset == 'voc'
 
 
 def test_every_run_setting_lands_in_the_run_config(tmp_path, parse_flags):

@@ -1,0 +1,193 @@
+"""data.deeplab: DeepLab's own TFRecords in, DeepLab's own layout out."""
+
+import glob
+import json
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from components import example_gen
+from data import convert
+from data import deeplab
+from data import features
+from data import ingest
+from data import labels
+from data import problems
+from tests.fixtures import deeplab_format
+
+_IN_MEMORY = ['--direct_running_mode=in_memory']
+
+
+def _examples(prefix, count, seed, num_classes=21):
+  """(filename, JPEG, label PNG, height, width) and the pixels DeepLab sees."""
+  rng = np.random.default_rng(seed)
+  out = []
+  for index in range(count):
+    height, width = 20 + index, 30
+    image = rng.integers(0, 255, (height, width, 3), np.uint8)
+    label = rng.integers(0, num_classes, (height, width), np.uint8)
+    label[0, :] = features.IGNORE_LABEL
+    out.append(
+      (
+        f'{prefix}{index}',
+        deeplab_format.jpeg(image),
+        deeplab_format.label_png(label),
+        height,
+        width,
+      )
+    )
+  return out
+
+
+@pytest.fixture
+def deeplab_records(tmp_path):
+  """A folder as build_voc2012_data.py leaves it: four splits, no labels."""
+  folder = tmp_path / 'deeplab'
+  folder.mkdir()
+  examples = {
+    'train': _examples('t', 3, 0),
+    'train_aug': _examples('a', 5, 1),
+    'trainval': _examples('t', 3, 0) + _examples('v', 2, 2),
+    'val': _examples('v', 2, 2),
+  }
+  for split, rows in examples.items():
+    deeplab_format.write_split(str(folder), split, rows)
+  return folder, examples
+
+
+def _gz_records(pattern):
+  out = {}
+  for path in sorted(glob.glob(pattern)):
+    for record in tf.data.TFRecordDataset(path, compression_type='GZIP'):
+      feature = tf.train.Example.FromString(record.numpy()).features.feature
+      out[feature[features.IMAGE_FILENAME].bytes_list.value[0].decode()] = (
+        feature
+      )
+  return out
+
+
+def test_deeplab_records_import_with_checks_and_split_names(
+  tmp_path, deeplab_records
+):
+  folder, examples = deeplab_records
+  out = tmp_path / 'out'
+  with pytest.raises(FileNotFoundError, match='--labels voc'):
+    convert.convert('tfrecord', str(folder), str(out), beam_args=_IN_MEMORY)
+  report = convert.convert(
+    'tfrecord',
+    str(folder),
+    str(out),
+    labels_choice='voc',
+    beam_args=_IN_MEMORY,
+  )
+  # train_aug is the train split, val the eval split.
+  assert report['input_splits'] == {'train': 5, 'eval': 2}
+  assert report['output_splits'] == {'train': 5, 'eval': 2}
+  train = _gz_records(str(out / 'train-*'))
+  assert sorted(train) == [f'a{i}' for i in range(5)]
+  for name, image, label, height, width in examples['train_aug']:
+    feature = train[name]
+    assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == image
+    stored = feature[features.MASK_ENCODED].bytes_list.value[0]
+    np.testing.assert_array_equal(
+      tf.io.decode_png(stored).numpy()[..., 0],
+      tf.io.decode_png(label).numpy()[..., 0],
+    )
+    assert feature[features.IMAGE_HEIGHT].int64_list.value[0] == height
+    assert feature[features.IMAGE_WIDTH].int64_list.value[0] == width
+  assert labels.read_labels(str(out / 'labels.txt')) == labels.VOC_CLASSES
+
+
+def test_mask_values_beyond_the_labels_are_found_at_import(tmp_path):
+  folder = tmp_path / 'records'
+  folder.mkdir()
+  deeplab_format.write_split(str(folder), 'train', _examples('t', 4, 0, 21))
+  deeplab_format.write_split(str(folder), 'val', _examples('v', 2, 1, 2))
+  source = deeplab.RecordSource(
+    str(folder), ingest.ReadOptions(labels=labels.PEOPLE_CLASSES)
+  )
+  results = [
+    result
+    for shard in source.list_keys('train-*')[0]
+    for result in source.read_all(shard)
+  ]
+  assert len(results) == 4
+  assert all(isinstance(r, problems.BadExample) for r in results)
+  assert {r.problem for r in results} == {problems.MASK_VALUES}
+  assert results[0].path.endswith('train-00000-of-00002.tfrecord#0 (t0)')
+  good = [r for s in source.list_keys('val-*')[0] for r in source.read_all(s)]
+  assert [r[0].filename for r in good] == ['v0', 'v1']
+
+
+def test_a_truncated_shard_keeps_what_it_read_and_counts_the_rest(tmp_path):
+  folder = tmp_path / 'records'
+  folder.mkdir()
+  (path,) = deeplab_format.write_split(
+    str(folder), 'train', _examples('t', 3, 0), num_shards=1
+  )
+  data = open(path, 'rb').read()
+  with open(path, 'wb') as f:
+    f.write(data[: len(data) - 50])
+  source = deeplab.RecordSource(
+    str(folder), ingest.ReadOptions(labels=labels.VOC_CLASSES)
+  )
+  results = list(source.read_all(path))
+  assert [r[0].filename for r in results[:2]] == ['t0', 't1']
+  assert results[2].problem == problems.CORRUPT_RECORD
+  assert results[2].path == f'{path}#2'
+
+
+def test_the_pipeline_reads_records_through_the_same_reader(
+  tmp_path, deeplab_records, execute_example_gen, read_split
+):
+  folder, _ = deeplab_records
+  uri = execute_example_gen(
+    example_gen.create_example_gen('tfrecord', str(folder), labels.VOC_CLASSES),
+    str(tmp_path / 'out'),
+  )
+  assert read_split(uri, 'train') == [f'a{i}' for i in range(5)]
+  assert read_split(uri, 'eval') == ['v0', 'v1']
+  with open(os.path.join(uri, ingest.REPORT_NAME)) as f:
+    assert json.load(f)['skipped'] == 0
+
+
+def test_deeplab_layout_is_read_by_deeplabs_own_parser(
+  tmp_path, people_project
+):
+  project = people_project(str(tmp_path / 'people'), 12)
+  out = tmp_path / 'for_deeplab'
+  convert.convert(
+    'people',
+    project,
+    str(out),
+    eval_fraction=0.5,
+    deeplab_layout=True,
+    beam_args=_IN_MEMORY,
+  )
+  names = sorted(os.listdir(out))
+  assert 'labels.txt' in names
+  shards = [n for n in names if n.endswith('.tfrecord')]
+  assert shards and all(
+    n.startswith(('train-00000-of-', 'val-00000-of-')) for n in shards
+  )
+  for shard in shards:  # Uncompressed, as DeepLab's reader expects.
+    with open(out / shard, 'rb') as f:
+      assert f.read(2) != b'\x1f\x8b'
+  read = {
+    split: deeplab_format.read_split(str(out), split)
+    for split in ('train', 'val')
+  }
+  assert read['train'] and read['val']
+  assert len(read['train']) + len(read['val']) == 12
+  for split in read.values():
+    for name, sample in split.items():
+      dataset, file_name = name.split('/')
+      source = os.path.join(project, dataset, 'img', file_name)
+      np.testing.assert_array_equal(
+        sample['image'], np.asarray(Image.open(source).convert('RGB'))
+      )
+      assert sample['label'].shape == (sample['height'], sample['width'])
+      assert set(np.unique(sample['label'])) <= {0, 1}
