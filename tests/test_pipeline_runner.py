@@ -40,27 +40,6 @@ def run(*flags):
     (['--train_steps=-5'], 'train_steps=-5'),
     (['--aspp=maybe'], 'flag --aspp=maybe'),
     (['--output_dir=gs://bucket/runs'], 'runner=local needs a local folder'),
-    # Numbers out of their documented ranges, refused before any work.
-    (['--base_lr=inf'], 'base_lr=inf: must be a finite number'),
-    (['--depth_multiplier=1e-9'], 'depth_multiplier=1e-09: must be'),
-    (['--input_size=100000'], 'input_size=100000: must be a finite whole'),
-    (
-      ['--min_mean_iou=5'],
-      'min_mean_iou=5.0: must be a finite number in [0, 1]',
-    ),
-    (['--min_mean_iou=nan'], 'min_mean_iou=nan'),
-    (['--max_int8_mean_iou_drop=-1'], 'max_int8_mean_iou_drop=-1.0'),
-    (['--eval_fraction=0.0001'], 'eval_fraction=0.0001: must be in [0.001'),
-    (
-      ['--eval_fraction=0.004'],
-      'eval_fraction=0.004 of demo_images=240 leaves a split without images',
-    ),
-    (['--demo_images=-3'], 'demo_images=-3'),
-    (['--max_image_pixels=0'], 'max_image_pixels=0'),
-    (
-      ['--beam_pipeline_args=--runner=NoSuchRunner'],
-      '--runner=NoSuchRunner in the Beam options: not a Beam runner',
-    ),
     (
       ['--dataset=people', '--data_root=PROJECT', '--labels=voc'],
       '--labels=voc: --dataset=people has its own label set',
@@ -122,6 +101,41 @@ def parse_flags():
 
   yield parse
   pipeline_runner.FLAGS.unparse_flags()
+
+
+# The same checks in process: what the CLI prints is the ValueError's text
+# (the cases above show the one line and exit status 2).
+@pytest.mark.parametrize(
+  'flags,message',
+  [
+    (['--base_lr=inf'], 'base_lr=inf: must be a finite number'),
+    (['--depth_multiplier=1e-9'], 'depth_multiplier=1e-09: must be'),
+    (['--input_size=100000'], 'input_size=100000: must be a finite whole'),
+    (
+      ['--min_mean_iou=5'],
+      'min_mean_iou=5.0: must be a finite number in [0, 1]',
+    ),
+    (['--min_mean_iou=nan'], 'min_mean_iou=nan'),
+    (['--max_int8_mean_iou_drop=-1'], 'max_int8_mean_iou_drop=-1.0'),
+    (['--eval_fraction=0.0001'], 'eval_fraction=0.0001: must be in [0.001'),
+    (
+      ['--eval_fraction=0.004'],
+      'eval_fraction=0.004 of demo_images=240 leaves a split without images',
+    ),
+    (['--demo_images=-3'], 'demo_images=-3'),
+    (['--max_image_pixels=0'], 'max_image_pixels=0'),
+    (
+      ['--beam_pipeline_args=--runner=NoSuchRunner'],
+      '--runner=NoSuchRunner in the Beam options: not a Beam runner',
+    ),
+  ],
+)
+def test_numbers_out_of_their_ranges_are_refused_naming_the_flag(
+  tmp_path, parse_flags, flags, message
+):
+  with pytest.raises(ValueError) as error:
+    parse_flags(f'--output_dir={tmp_path}', *flags)
+  assert message in str(error.value)
 
 
 @pytest.mark.parametrize(
