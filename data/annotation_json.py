@@ -62,28 +62,30 @@ def _type_name(value: Any) -> str:
   }.get(type(value), type(value).__name__)
 
 
+def _wrong_type(
+  value: Any, path: str, where: str, wanted: str
+) -> problems.BadExample:
+  return problems.BadExample(
+    problems.WRONG_TYPE,
+    path,
+    f'{where} is {_type_name(value)}, expected {wanted}',
+  )
+
+
 def expect(value: Any, kind: type, path: str, where: str) -> Any:
   """`value` if it is a JSON `kind` (dict, list, str); else BadExample."""
   if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
     wanted = {dict: 'an object', list: 'a list', str: 'a string'}.get(
       kind, kind.__name__
     )
-    raise problems.BadExample(
-      problems.WRONG_TYPE,
-      path,
-      f'{where} is {_type_name(value)}, expected {wanted}',
-    )
+    raise _wrong_type(value, path, where, wanted)
   return value
 
 
 def number(value: Any, path: str, where: str, low: float, high: float) -> float:
   """A finite JSON number within [low, high]; else BadExample."""
   if isinstance(value, bool) or not isinstance(value, (int, float)):
-    raise problems.BadExample(
-      problems.WRONG_TYPE,
-      path,
-      f'{where} is {_type_name(value)}, expected a number',
-    )
+    raise _wrong_type(value, path, where, 'a number')
   if isinstance(value, float) and not math.isfinite(value):
     # 1e400 parses to infinity: the file has a number too large for a float.
     raise problems.BadExample(
