@@ -138,6 +138,51 @@ flags.DEFINE_enum('optimizer', None, model_config.OPTIMIZERS, 'Optimizer.')
 flags.DEFINE_bool(
   'augment', None, 'Random scale/crop/flip augmentation for training.'
 )
+flags.DEFINE_integer(
+  'lr_reference_batch',
+  None,
+  'The global batch --base_lr was tuned for: the learning rate becomes '
+  'base_lr * batch_size / lr_reference_batch (linear scaling rule; '
+  'docs/training.md). --batch_size is the global batch, split across '
+  'replicas.',
+)
+flags.DEFINE_bool(
+  'mixed_precision',
+  None,
+  'mixed_float16 compute with loss scaling (GPUs); the exported models '
+  'stay float32.',
+)
+flags.DEFINE_bool('jit_compile', None, 'Compile the training step with XLA.')
+flags.DEFINE_bool(
+  'sync_batchnorm',
+  None,
+  'BatchNorm statistics over the global batch across replicas.',
+)
+# Vertex AI Training (pipeline.config.RunConfig): with --runner=vertex,
+# --trainer_machine_type moves the Trainer onto its own machines.
+flags.DEFINE_string(
+  'trainer_machine_type',
+  None,
+  'vertex: run the Trainer as a Vertex AI Training job on this machine '
+  'type (e.g. n1-standard-16); default: inside the pipeline container.',
+)
+flags.DEFINE_integer(
+  'trainer_replicas',
+  _RUN_DEFAULTS['trainer_replicas'],
+  'vertex training: machines, chief included (>1: multi-worker).',
+)
+flags.DEFINE_string(
+  'trainer_accelerator_type',
+  None,
+  'vertex training: accelerator per machine, e.g. NVIDIA_TESLA_T4.',
+)
+flags.DEFINE_integer(
+  'trainer_accelerator_count',
+  _RUN_DEFAULTS['trainer_accelerator_count'],
+  'vertex training: accelerators per machine.',
+)
+flags.DEFINE_string('gcp_project', None, 'vertex training: GCP project.')
+flags.DEFINE_string('gcp_region', None, 'vertex training: GCP region.')
 # Quality gates (pipeline.config.QualityGate).
 flags.DEFINE_float(
   'min_mean_iou',
@@ -150,7 +195,17 @@ flags.DEFINE_float(
   'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).',
 )
 
-_TRAIN_FLAGS = ('train_steps', 'batch_size', 'base_lr', 'optimizer', 'augment')
+_TRAIN_FLAGS = (
+  'train_steps',
+  'batch_size',
+  'base_lr',
+  'optimizer',
+  'augment',
+  'lr_reference_batch',
+  'mixed_precision',
+  'jit_compile',
+  'sync_batchnorm',
+)
 _GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
 
 
@@ -195,6 +250,12 @@ def config_from_flags() -> run_config.RunConfig:
     skip_bad_examples=FLAGS.skip_bad_examples,
     max_image_pixels=FLAGS.max_image_pixels,
     demo_images=FLAGS.demo_images,
+    trainer_machine_type=FLAGS.trainer_machine_type,
+    trainer_replicas=FLAGS.trainer_replicas,
+    trainer_accelerator_type=FLAGS.trainer_accelerator_type,
+    trainer_accelerator_count=FLAGS.trainer_accelerator_count,
+    gcp_project=FLAGS.gcp_project,
+    gcp_region=FLAGS.gcp_region,
   )
 
 

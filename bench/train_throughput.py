@@ -94,7 +94,10 @@ def main(_):
   )
   steps_per_epoch = config.train.exact_steps_per_epoch
   progress = training.ProgressLogger(
-    config.train.train_steps, steps_per_epoch, config.train.batch_size
+    config.train.train_steps,
+    steps_per_epoch,
+    config.train.batch_size,
+    learning_rate=training.poly_schedule(config.train),
   )
   model.fit(
     dataset,

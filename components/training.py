@@ -7,15 +7,25 @@ resume checkpoints go. Training resumes after a crash: checkpoints go to a
 directory keyed by the configuration and the input data, which outlives the
 failed Trainer execution (a rerun gets new artifact URIs, so the checkpoints
 cannot live inside them). TensorBoard logs go to the model run artifact.
+
+Distribution (components.distribution): run_fn takes its strategy from its
+environment, so the same module trains on one device, several GPUs, or a
+cluster of workers (TF_CONFIG); TrainConfig.batch_size is the global batch,
+split across the replicas. Every worker runs the same steps, but only the
+chief's checkpoints, logs and serving model are kept. The serving model is
+a float32, single-device copy of the trained weights, so its SavedModel and
+TFLite contracts do not depend on how it was trained (mixed precision,
+synchronized BatchNorm, replicas).
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
@@ -23,10 +33,12 @@ import tensorflow_transform as tft
 import tf_keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from components import distribution
 from components import model_io
 from components import signatures
 from components import training_input
 from model import builder
+from model import layers as model_layers
 from model import losses
 from model.config import ModelConfig
 from model.config import TrainConfig
@@ -59,6 +71,11 @@ def custom_config(
 
 def run_fn(fn_args: FnArgs) -> None:
   """Trains on the transformed train split and saves the serving model."""
+  # First: a multi-worker strategy must set up this process's runtime
+  # before any other TensorFlow op runs.
+  strategy = distribution.make_strategy()
+  tf_config = distribution.tf_config_from_env()
+  chief = distribution.is_chief(tf_config)
   custom = fn_args.custom_config
   model_config = ModelConfig.from_dict(custom['model'])
   train_config = TrainConfig(train_steps=fn_args.train_steps, **custom['train'])
@@ -73,15 +90,18 @@ def run_fn(fn_args: FnArgs) -> None:
     min_scale=train_config.min_scale,
     max_scale=train_config.max_scale,
   )
-  model = builder.build_model(model_config)
+  model = build_training_model(model_config, train_config, strategy)
   resume_dir = os.path.join(
     custom['checkpoint_dir'], _run_key(model_config, train_config, fn_args)
   )
   logging.info(
-    'Training %s for %d steps (batch %d)',
+    'Training %s for %d steps (global batch %d on %d replicas, %s%s)',
     _describe(model_config),
     train_config.train_steps,
     train_config.batch_size,
+    strategy.num_replicas_in_sync,
+    type(strategy).__name__,
+    '' if chief else ', not the chief: its outputs are discarded',
   )
   fit(
     model,
@@ -89,18 +109,69 @@ def run_fn(fn_args: FnArgs) -> None:
     train_config,
     resume_dir,
     log_dir=os.path.join(fn_args.model_run_dir, 'logs'),
+    chief=chief,
   )
 
-  model_io.save_serving_model(
-    model,
-    fn_args.serving_model_dir,
-    model_config,
-    custom['labels'],
-    signatures.build_signatures(
-      model, tf_transform_output, model_config.input_size
-    ),
+  export = serving_copy(model, model_config)  # every worker: reads reduce
+  if chief:
+    model_io.save_serving_model(
+      export,
+      fn_args.serving_model_dir,
+      model_config,
+      custom['labels'],
+      signatures.build_signatures(
+        export, tf_transform_output, model_config.input_size
+      ),
+    )
+    logging.info('Saved the serving model to %s', fn_args.serving_model_dir)
+  if distribution.training_tasks(tf_config) > 1:
+    # TFX's executor checks that the model exists when run_fn returns.
+    distribution.barrier(strategy)
+
+
+def build_training_model(
+  model_config: ModelConfig,
+  train_config: TrainConfig,
+  strategy: Optional[tf.distribute.Strategy] = None,
+) -> tf_keras.Model:
+  """The model to train: under `strategy`, in its precision, its BatchNorm."""
+  strategy = strategy or tf.distribute.get_strategy()
+  with (
+    strategy.scope(),
+    _precision_policy(train_config.mixed_precision),
+    model_layers.synchronized_batch_norm(train_config.sync_batchnorm),
+  ):
+    return builder.build_model(model_config)
+
+
+def serving_copy(
+  model: tf_keras.Model, model_config: ModelConfig
+) -> tf_keras.Model:
+  """The trained weights in a float32, single-device build of the config.
+
+  Every worker of a multi-worker run must call it: reading the BatchNorm
+  moving statistics averages them across replicas.
+  """
+  weights = model.get_weights()
+  with _precision_policy(False):
+    copy = builder.build_model(
+      dataclasses.replace(model_config, backbone_weights=None)
+    )
+  copy.set_weights(weights)
+  return copy
+
+
+@contextlib.contextmanager
+def _precision_policy(mixed: bool) -> Iterator[None]:
+  """Keras' global dtype policy for the layers built inside."""
+  previous = tf_keras.mixed_precision.global_policy()
+  tf_keras.mixed_precision.set_global_policy(
+    'mixed_float16' if mixed else 'float32'
   )
-  logging.info('Saved the serving model to %s', fn_args.serving_model_dir)
+  try:
+    yield
+  finally:
+    tf_keras.mixed_precision.set_global_policy(previous)
 
 
 def fit(
@@ -110,68 +181,81 @@ def fit(
   resume_dir: str,
   log_dir: str,
   callbacks=(),
+  chief: bool = True,
 ) -> int:
   """Trains `model` up to config.train_steps, resuming from `resume_dir`.
 
   A checkpoint of the model and optimizer (step count included, so the poly
   schedule resumes too) is written to `resume_dir` at the end of every
   epoch (config.exact_steps_per_epoch steps). If one is there, training
-  continues from it instead of step 0.
+  continues from it instead of step 0. The model trains under the strategy
+  it was built in (build_training_model); `dataset` yields global batches.
+  A worker that is not the chief resumes from `resume_dir` too, but writes
+  its checkpoints and logs to temporary folders.
 
   Returns:
     The step training started from (0 for a fresh run).
   """
-  model.compile(
-    optimizer=make_optimizer(config), loss=losses.masked_sparse_cross_entropy
-  )
-  # Slot variables must exist before a restore can fill them.
-  model.optimizer.build(model.trainable_variables)
+  with model.distribute_strategy.scope():
+    optimizer = make_optimizer(config)
+    model.compile(
+      optimizer=optimizer,
+      loss=losses.masked_sparse_cross_entropy,
+      jit_compile=config.jit_compile,
+    )
+    # Slot variables must exist before a restore can fill them.
+    model.optimizer.build(model.trainable_variables)
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-  manager = tf.train.CheckpointManager(checkpoint, resume_dir, max_to_keep=2)
-  if manager.latest_checkpoint:
-    checkpoint.restore(
-      manager.latest_checkpoint
-    ).assert_existing_objects_matched()
+  latest = tf.train.latest_checkpoint(resume_dir)
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
   start = int(model.optimizer.iterations.numpy())
   steps_per_epoch = config.exact_steps_per_epoch
   if start:
     logging.info(
-      'Resuming at step %d/%d from %s',
-      start,
-      config.train_steps,
-      manager.latest_checkpoint,
+      'Resuming at step %d/%d from %s', start, config.train_steps, latest
     )
   else:
     logging.info(
       'Checkpoints every %d steps in %s', steps_per_epoch, resume_dir
     )
   progress = ProgressLogger(
-    config.train_steps, steps_per_epoch, config.batch_size
+    config.train_steps,
+    steps_per_epoch,
+    config.batch_size,
+    learning_rate=poly_schedule(config),
   )
-  model.fit(
-    dataset,
-    initial_epoch=start // steps_per_epoch,
-    epochs=config.train_steps // steps_per_epoch,
-    steps_per_epoch=steps_per_epoch,
-    verbose=0,
-    callbacks=[
-      _SaveEveryEpoch(manager),
-      tf_keras.callbacks.TensorBoard(log_dir=log_dir, update_freq='epoch'),
-      progress,
-      *callbacks,
-    ],
-  )
-  with tf.io.gfile.GFile(os.path.join(log_dir, THROUGHPUT_FILE), 'w') as f:
-    f.write(
-      json.dumps(
-        {
-          'images_per_second': progress.steady_images_per_second,
-          'batch_size': config.batch_size,
-          'start_step': start,
-          'train_steps': config.train_steps,
-        }
-      )
+  with (
+    distribution.chief_path(resume_dir, chief) as save_dir,
+    distribution.chief_path(log_dir, chief) as logs,
+  ):
+    manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=2)
+    model.fit(
+      dataset,
+      initial_epoch=start // steps_per_epoch,
+      epochs=config.train_steps // steps_per_epoch,
+      steps_per_epoch=steps_per_epoch,
+      verbose=0,
+      callbacks=[
+        _SaveEveryEpoch(manager),
+        tf_keras.callbacks.TensorBoard(log_dir=logs, update_freq='epoch'),
+        progress,
+        *callbacks,
+      ],
     )
+  if chief:
+    with tf.io.gfile.GFile(os.path.join(log_dir, THROUGHPUT_FILE), 'w') as f:
+      f.write(
+        json.dumps(
+          {
+            'images_per_second': progress.steady_images_per_second,
+            'batch_size': config.batch_size,
+            'replicas': model.distribute_strategy.num_replicas_in_sync,
+            'start_step': start,
+            'train_steps': config.train_steps,
+          }
+        )
+      )
   return start
 
 
@@ -191,9 +275,13 @@ class _SaveEveryEpoch(tf_keras.callbacks.Callback):
 def poly_schedule(
   config: TrainConfig,
 ) -> tf_keras.optimizers.schedules.LearningRateSchedule:
-  """DeepLab's poly schedule: base_lr * (1 - step / train_steps) ** power."""
+  """DeepLab's poly schedule: lr * (1 - step / train_steps) ** power.
+
+  lr is config.learning_rate: base_lr, linearly scaled to the global batch
+  when config.lr_reference_batch is set.
+  """
   return tf_keras.optimizers.schedules.PolynomialDecay(
-    config.base_lr,
+    config.learning_rate,
     decay_steps=config.train_steps,
     end_learning_rate=0.0,
     power=config.lr_power,
@@ -201,25 +289,42 @@ def poly_schedule(
 
 
 def make_optimizer(config: TrainConfig) -> tf_keras.optimizers.Optimizer:
-  """Momentum SGD (as DeepLab trains) or Adam, on the poly schedule."""
+  """Momentum SGD (as DeepLab trains) or Adam, on the poly schedule.
+
+  With mixed precision, wrapped in dynamic loss scaling: float16 gradients
+  of small losses would underflow to zero otherwise.
+  """
   schedule = poly_schedule(config)
   decay = config.weight_decay or None
   if config.optimizer == 'adam':
-    return tf_keras.optimizers.Adam(schedule, weight_decay=decay)
-  return tf_keras.optimizers.SGD(
-    schedule, momentum=config.momentum, weight_decay=decay
-  )
+    optimizer = tf_keras.optimizers.Adam(schedule, weight_decay=decay)
+  else:
+    optimizer = tf_keras.optimizers.SGD(
+      schedule, momentum=config.momentum, weight_decay=decay
+    )
+  if config.mixed_precision:
+    return tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
+  return optimizer
 
 
 class ProgressLogger(tf_keras.callbacks.Callback):
   """One line per epoch: step, loss, learning rate and throughput.
 
   Also sums the time of every epoch but the first (which includes tracing
-  the graph) for `steady_images_per_second`.
+  the graph) for `steady_images_per_second`. `learning_rate(step)` gives
+  the logged rate (the optimizer's own is a distributed value under a
+  multi-worker strategy, which float() cannot read).
   """
 
-  def __init__(self, train_steps: int, steps_per_epoch: int, batch_size: int):
+  def __init__(
+    self,
+    train_steps: int,
+    steps_per_epoch: int,
+    batch_size: int,
+    learning_rate: Callable[[int], Any],
+  ):
     super().__init__()
+    self._learning_rate = learning_rate
     self._train_steps = train_steps
     self._steps_per_epoch = steps_per_epoch
     self._batch_size = batch_size
@@ -244,7 +349,7 @@ class ProgressLogger(tf_keras.callbacks.Callback):
       self._steady_seconds += seconds
       self._steady_images += self._steps_per_epoch * self._batch_size
     step = (epoch + 1) * self._steps_per_epoch
-    learning_rate = self.model.optimizer.learning_rate  # current value
+    learning_rate = self._learning_rate(step)
     logging.info(
       'step %d/%d  loss %.4f  lr %.2e  %.1f images/s',
       step,

@@ -5,6 +5,14 @@ components.preprocessing). Training adds DeepLab's augmentation
 (research/deeplab/input_preprocess.py): random scale in [min_scale,
 max_scale], pad to at least S (image with the mean pixel, mask with the
 ignore label), random S x S crop, random horizontal flip.
+
+Keeping an accelerator fed: files are read in parallel, decoding and
+augmentation run on all cores in any order while training (deterministic
+order only for evaluation), and batches are prefetched; under a
+tf.distribute strategy Keras also prefetches each replica's share to its
+device. The batch is the global batch: a strategy splits it across
+replicas. Workers of a multi-worker run shard the records (not the files:
+a small Transform output is one file) so each sees its own share.
 """
 
 from typing import List, Tuple
@@ -31,7 +39,10 @@ def make_dataset(
   repeat: bool = True,
   seed: int = None,
 ) -> tf.data.Dataset:
-  """Batches of (float32 [B, S, S, 3] in [0, 255], uint8 [B, S, S, 1])."""
+  """Global batches of (float32 [B, S, S, 3] in [0, 255], uint8 [B, S, S, 1]).
+
+  B is batch_size, the global batch (a strategy splits it across replicas).
+  """
   spec = tf_transform_output.transformed_feature_spec()
   files = tf.data.Dataset.list_files(file_patterns, shuffle=shuffle, seed=seed)
   dataset = files.interleave(
@@ -58,10 +69,17 @@ def make_dataset(
       )
     return image, mask
 
-  dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-  return dataset.batch(batch_size, drop_remainder=repeat).prefetch(
+  dataset = dataset.map(
+    parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle
+  )
+  dataset = dataset.batch(batch_size, drop_remainder=repeat).prefetch(
     tf.data.AUTOTUNE
   )
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+    tf.data.experimental.AutoShardPolicy.DATA
+  )
+  return dataset.with_options(options)
 
 
 def random_scale_crop_flip(

@@ -22,7 +22,8 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
 
   Returns:
     A model from float32 [B, S, S, 3] RGB images with raw values in [0, 255]
-    to float32 logits [B, S, S, num_classes].
+    to float32 logits [B, S, S, num_classes], also when built under a
+    mixed-precision policy (components.training does that).
   """
   backbone = backbones.build_backbone(
     config.backbone,
@@ -54,6 +55,13 @@ def build_model(config: ModelConfig) -> tf_keras.Model:
   else:
     logits = heads.lraspp(features, num_classes=config.num_classes)
   logits = model_layers.resize_to(logits, (size, size), 'upsample_logits')
+  if tf_keras.mixed_precision.global_policy().compute_dtype != 'float32':
+    # Mixed precision: loss and softmax on float32 logits (Keras' guide:
+    # the model's last layer runs in float32). No weights: the float32
+    # build of the same config loads this one's weights as they are.
+    logits = tf_keras.layers.Activation(
+      'linear', dtype='float32', name='logits_float32'
+    )(logits)
   return tf_keras.Model(image, logits, name=model_name(config))
 
 

@@ -125,7 +125,8 @@ class TrainConfig:
   Attributes:
     train_steps: optimizer steps; also the length of the poly schedule. In
       a pipeline it reaches the Trainer as TFX's TrainArgs.num_steps.
-    batch_size: examples per step.
+    batch_size: examples per step: the global batch, split evenly across
+      the replicas of a distributed run (components.distribution).
     base_lr: initial learning rate of the poly schedule.
     lr_power: exponent of the poly schedule (DeepLab: 0.9).
     optimizer: one of OPTIMIZERS: 'sgd' (momentum, as DeepLab trains) or
@@ -137,6 +138,18 @@ class TrainConfig:
     steps_per_epoch: at most this many steps between progress lines and
       resume checkpoints (a Keras epoch); lowered to a divisor of
       train_steps so that training runs exactly train_steps steps.
+    lr_reference_batch: None uses base_lr as it is. Otherwise the global
+      batch base_lr was tuned for: the learning rate becomes base_lr *
+      batch_size / lr_reference_batch, the linear scaling rule (Goyal et
+      al., arXiv 1706.02677, section 2.1), so a recipe keeps its dynamics
+      when more replicas train with a larger global batch.
+    mixed_precision: float16 compute with float32 variables and dynamic
+      loss scaling (Keras' 'mixed_float16'); logits, loss and softmax stay
+      float32, and the exported model is float32 whatever this is.
+    jit_compile: compile the training step with XLA.
+    sync_batchnorm: BatchNorm statistics over the global batch (all
+      replicas) rather than each replica's share, as DeepLab's large-batch
+      training does (DeepLabV3 paper, arXiv 1706.05587, section 4.1).
   """
 
   train_steps: int = 1000
@@ -150,6 +163,10 @@ class TrainConfig:
   min_scale: float = 0.5
   max_scale: float = 2.0
   steps_per_epoch: int = 50
+  lr_reference_batch: Optional[int] = None
+  mixed_precision: bool = False
+  jit_compile: bool = False
+  sync_batchnorm: bool = False
 
   def __post_init__(self):
     check_number('train', 'train_steps', self.train_steps, 1, 10**8, True)
@@ -174,6 +191,22 @@ class TrainConfig:
     check_number(
       'train', 'steps_per_epoch', self.steps_per_epoch, 1, 10**8, True
     )
+    _check(
+      self.lr_reference_batch is None
+      or (
+        isinstance(self.lr_reference_batch, int) and self.lr_reference_batch > 0
+      ),
+      f'lr_reference_batch={self.lr_reference_batch}: must be None or a '
+      'positive integer (the global batch base_lr was tuned for)',
+      'train',
+    )
+
+  @property
+  def learning_rate(self) -> float:
+    """The initial learning rate: base_lr, linearly scaled if asked."""
+    if self.lr_reference_batch is None:
+      return self.base_lr
+    return self.base_lr * self.batch_size / self.lr_reference_batch
 
   @property
   def exact_steps_per_epoch(self) -> int:

@@ -12,7 +12,9 @@ def masked_sparse_cross_entropy(
 
   DeepLab's loss (research/deeplab/utils/train_utils.py): pixels labelled
   IGNORE_LABEL (void boundaries, 'neutral' regions, crop padding) get weight
-  zero, and the mean is taken over the remaining pixels of the batch.
+  zero, and the mean is taken over the remaining pixels of the batch: the
+  global batch when several replicas train (tf.distribute), whatever share
+  of the ignored pixels each replica's examples hold.
 
   Args:
     labels: int [B, H, W] or [B, H, W, 1] class ids, IGNORE_LABEL to ignore.
@@ -27,6 +29,14 @@ def masked_sparse_cross_entropy(
     labels=safe_labels, logits=tf.cast(logits, tf.float32)
   )
   weights = tf.cast(valid, tf.float32)
-  return tf.math.divide_no_nan(
-    tf.reduce_sum(per_pixel * weights), tf.reduce_sum(weights)
-  )
+  total, count = tf.reduce_sum(per_pixel * weights), tf.reduce_sum(weights)
+  replica = tf.distribute.get_replica_context()
+  if replica is not None and replica.num_replicas_in_sync > 1:
+    # Each replica holds part of the global batch, and Keras averages the
+    # replicas' losses: dividing by the global count of valid pixels (times
+    # the replicas) makes that average the mean over the whole batch.
+    count = tf.stop_gradient(
+      replica.all_reduce(tf.distribute.ReduceOp.SUM, count)
+      / replica.num_replicas_in_sync
+    )
+  return tf.math.divide_no_nan(total, count)

@@ -111,6 +111,15 @@ class RunConfig:
     max_image_pixels: images and masks with more pixels are bad examples.
     demo_images: demo: how many images to generate.
     pipeline_name: the TFX pipeline name (ML Metadata context).
+    trainer_machine_type: vertex: run the Trainer on Vertex AI Training on
+      this machine type (e.g. 'n1-standard-16'), through TFX's Google
+      Cloud Trainer extension, instead of inside the pipeline's container.
+      None (the default) leaves the Trainer where it was.
+    trainer_replicas: vertex training: machines, the chief included; more
+      than one trains with MultiWorkerMirroredStrategy.
+    trainer_accelerator_type, trainer_accelerator_count: vertex training:
+      accelerators per machine (e.g. 'NVIDIA_TESLA_T4', 4).
+    gcp_project, gcp_region: vertex training: where the training job runs.
   """
 
   dataset: str
@@ -131,6 +140,12 @@ class RunConfig:
   max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
   demo_images: int = 240
   pipeline_name: str = 'mobile-deeplab'
+  trainer_machine_type: Optional[str] = None
+  trainer_replicas: int = 1
+  trainer_accelerator_type: Optional[str] = None
+  trainer_accelerator_count: int = 0
+  gcp_project: Optional[str] = None
+  gcp_region: Optional[str] = None
 
   def __post_init__(self):
     _check(
@@ -161,6 +176,7 @@ class RunConfig:
         'runner=vertex needs a real dataset: the demo data is '
         'generated on the local disk',
       )
+    self._check_vertex_training()
     try:
       ingest.check_eval_fraction(self.eval_fraction)
       ingest.check_beam_args(self.beam_pipeline_args)
@@ -184,6 +200,52 @@ class RunConfig:
       f'{len(self.labels)} labels {self.labels} but '
       f'num_classes={self.model.num_classes}',
     )
+
+  def _check_vertex_training(self) -> None:
+    _check(
+      self.trainer_replicas >= 1,
+      f'trainer_replicas={self.trainer_replicas}: must be >= 1',
+    )
+    _check(
+      self.trainer_accelerator_count >= 0,
+      f'trainer_accelerator_count={self.trainer_accelerator_count}: must '
+      'be >= 0',
+    )
+    _check(
+      bool(self.trainer_accelerator_type)
+      == (self.trainer_accelerator_count > 0),
+      f'trainer_accelerator_type={self.trainer_accelerator_type!r} with '
+      f'trainer_accelerator_count={self.trainer_accelerator_count}: give '
+      'both or neither',
+    )
+    asked = (
+      self.trainer_replicas > 1
+      or self.trainer_accelerator_type
+      or self.trainer_accelerator_count
+      or self.gcp_project
+      or self.gcp_region
+    )
+    _check(
+      self.vertex_training or not asked,
+      'the trainer_* and gcp_* settings need trainer_machine_type (the '
+      'Vertex AI Training machine)',
+    )
+    if self.vertex_training:
+      _check(
+        self.runner == 'vertex',
+        f'trainer_machine_type={self.trainer_machine_type!r}: Vertex AI '
+        f'Training needs runner=vertex (runner={self.runner!r})',
+      )
+      _check(
+        bool(self.gcp_project and self.gcp_region),
+        'Vertex AI Training needs gcp_project and gcp_region '
+        f'(got {self.gcp_project!r}, {self.gcp_region!r})',
+      )
+
+  @property
+  def vertex_training(self) -> bool:
+    """Whether the Trainer runs as a Vertex AI Training job."""
+    return self.trainer_machine_type is not None
 
   @property
   def pipeline_root(self) -> str:

@@ -16,6 +16,7 @@ from components.example_gen import create_example_gen
 from components.pusher import MobilePusher
 from components.tflite_export import TFLiteExport
 from data import features
+from pipeline import vertex
 from pipeline.code_version import source_fingerprint
 from pipeline.config import RunConfig
 
@@ -56,20 +57,26 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
       'code_version': code_version,
     },
   )
-  trainer = tfx.components.Trainer(
+  trainer_custom_config = {
+    **training.custom_config(
+      config.model, config.train, config.labels, config.checkpoint_dir
+    ),
+    'code_version': code_version,
+  }
+  trainer_class = tfx.components.Trainer
+  if config.vertex_training:
+    # The same run_fn, as a Vertex AI Training job on its own machines.
+    trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
+    trainer_custom_config.update(vertex.training_custom_config(config))
+  trainer = trainer_class(
     run_fn=RUN_FN,
     examples=transform.outputs['transformed_examples'],
     transform_graph=transform.outputs['transform_graph'],
     schema=schema_gen.outputs['schema'],
     train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
     eval_args=tfx.proto.EvalArgs(num_steps=0),
-    custom_config={
-      **training.custom_config(
-        config.model, config.train, config.labels, config.checkpoint_dir
-      ),
-      'code_version': code_version,
-    },
-  )
+    custom_config=trainer_custom_config,
+  ).with_id('Trainer')
   model_resolver = tfx.dsl.Resolver(
     strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
     model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),

@@ -280,3 +280,81 @@ def run_clients(tmp_path):
     return measured
 
   return run
+
+
+# --- A small Transform output: what the Trainer's run_fn reads -------------
+
+
+def _transform_output(root, count=24, size=32):
+  """Runs the project's preprocessing_fn with tf.Transform on demo images.
+
+  Writes <root>/transform_graph (a TFTransformOutput folder) and
+  <root>/transformed/train-*.gz (gzipped transformed tf.Examples, one
+  file, as a small Transform output is). Returns (graph dir, file pattern).
+  """
+  import apache_beam as beam
+  import tensorflow as tf
+  import tensorflow_transform as tft
+  import tensorflow_transform.beam as tft_beam
+  from tensorflow_transform.tf_metadata import metadata_io
+  from tensorflow_transform.tf_metadata import schema_utils
+
+  from components import preprocessing
+  from data import demo
+  from data import example
+
+  raw = []
+  for index in range(count):
+    image, _, _, label_map = demo.render_example(
+      np.random.default_rng([11, index])
+    )
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, 'PNG')
+    raw.append(
+      {
+        features.IMAGE_ENCODED: [buffer.getvalue()],
+        features.MASK_ENCODED: [example.encode_mask(label_map)],
+      }
+    )
+  schema = schema_utils.schema_from_feature_spec(
+    {
+      features.IMAGE_ENCODED: tf.io.FixedLenFeature([1], tf.string),
+      features.MASK_ENCODED: tf.io.FixedLenFeature([1], tf.string),
+    }
+  )
+  graph_dir = os.path.join(root, 'transform_graph')
+  pattern = os.path.join(root, 'transformed', 'train')
+  with (
+    beam.Pipeline(argv=['--direct_running_mode=in_memory']) as pipeline,
+    tft_beam.Context(temp_dir=os.path.join(root, 'tmp')),
+  ):
+    (transformed_data, transformed_metadata), transform_fn = (
+      pipeline | beam.Create(raw),
+      tft.DatasetMetadata(schema),
+    ) | tft_beam.AnalyzeAndTransformDataset(
+      lambda inputs: preprocessing.preprocessing_fn(
+        inputs, {'input_size': size}
+      ),
+      output_record_batches=False,
+    )
+    _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
+    coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
+    _ = (
+      transformed_data
+      | beam.Map(coder.encode)
+      | beam.io.WriteToTFRecord(pattern, file_name_suffix='.gz', num_shards=1)
+    )
+  # The raw schema, as TFX's Transform writes it (serving parses with it).
+  metadata_io.write_metadata(
+    tft.DatasetMetadata(schema), os.path.join(graph_dir, 'metadata')
+  )
+  return graph_dir, pattern + '*.gz'
+
+
+@pytest.fixture(scope='session')
+def transform_output(tmp_path_factory):
+  """(transform graph dir, train file pattern): 24 demo images at 32 x 32.
+
+  Session-wide: tf.Transform takes a few seconds, and nothing writes to it.
+  """
+  return _transform_output(str(tmp_path_factory.mktemp('transform')))

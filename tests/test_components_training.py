@@ -17,6 +17,7 @@ from model.config import ModelConfig
 from model.config import TrainConfig
 from tests.fixtures import demo_batches
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 32
 MODEL = ModelConfig(depth_multiplier=0.5, input_size=SIZE, decoder=False)
 
@@ -154,3 +155,273 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
   assert int(again.optimizer.iterations.numpy()) == 12
   for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
     np.testing.assert_array_equal(a, b)
+
+
+def test_linear_learning_rate_scaling_for_other_global_batches():
+  assert TrainConfig(base_lr=0.05, batch_size=64).learning_rate == 0.05
+  scaled = TrainConfig(base_lr=0.05, batch_size=64, lr_reference_batch=16)
+  assert scaled.learning_rate == pytest.approx(0.2)
+  schedule = training.poly_schedule(dataclasses.replace(scaled, train_steps=10))
+  assert float(schedule(0)) == pytest.approx(0.2)
+  with pytest.raises(ValueError, match='lr_reference_batch=0'):
+    TrainConfig(lr_reference_batch=0)
+
+
+@pytest.mark.slow
+def test_mixed_precision_trains_and_exports_the_float32_contract(tmp_path):
+  import tf_keras
+
+  from model import export
+
+  config = TrainConfig(
+    train_steps=4,
+    batch_size=4,
+    base_lr=0.01,
+    steps_per_epoch=2,
+    mixed_precision=True,
+  )
+  model = training.build_training_model(MODEL, config)
+  assert tf_keras.mixed_precision.global_policy().name == 'float32'
+  assert {layer.compute_dtype for layer in model.layers} >= {'float16'}
+  assert model.output.dtype == tf.float32  # logits for loss and softmax
+  history = []
+  training.fit(
+    model,
+    demo_batches.demo_dataset(size=SIZE),
+    config,
+    str(tmp_path / 'resume'),
+    str(tmp_path / 'logs'),
+    callbacks=[
+      training.tf_keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: history.append(logs['loss'])
+      )
+    ],
+  )
+  assert isinstance(
+    model.optimizer, tf_keras.mixed_precision.LossScaleOptimizer
+  )
+  assert int(model.optimizer.iterations.numpy()) == 4
+  assert np.all(np.isfinite(history)), history
+
+  serving = training.serving_copy(model, MODEL)
+  assert {layer.compute_dtype for layer in serving.layers} == {'float32'}
+  assert {w.dtype for w in serving.weights} == {tf.float32}
+  flatbuffer = export.convert_to_tflite(export.inference_model(serving))
+  interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+  assert interpreter.get_signature_list()['serving_default'] == {
+    'inputs': ['image'],
+    'outputs': ['class_ids', 'probabilities'],
+  }
+  (image,) = interpreter.get_input_details()
+  assert image['dtype'] == np.uint8
+  assert tuple(image['shape']) == (1, SIZE, SIZE, 3)
+  outputs = {o['name']: o for o in interpreter.get_output_details()}
+  assert {o['dtype'] for o in outputs.values()} == {np.int32, np.float32}
+  assert np.float16 not in {
+    t['dtype'] for t in interpreter.get_tensor_details()
+  }
+  # The float32 copy predicts what the float16 model does.
+  images, _ = next(iter(demo_batches.demo_dataset(size=SIZE)))
+  runner = interpreter.get_signature_runner()
+  tflite_ids = np.stack(
+    [
+      runner(image=img[None].numpy().astype(np.uint8))['class_ids'][0]
+      for img in images
+    ]
+  )
+  mixed_ids = np.argmax(model(images).numpy(), axis=-1)
+  assert np.mean(tflite_ids == mixed_ids) > 0.99
+
+
+_MIRRORED_RUN = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices('CPU')[0]
+tf.config.set_logical_device_configuration(
+  cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import tf_keras
+from components import training
+from model.config import ModelConfig, TrainConfig
+from tests.fixtures import demo_batches
+
+model_config = ModelConfig.from_dict({model!r})
+config = TrainConfig(**{config!r})
+tf.random.set_seed(0)
+initial = training.build_training_model(model_config, config).get_weights()
+losses = {{}}
+for name, strategy in [
+    ('one', tf.distribute.get_strategy()),
+    ('mirrored', tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))]:
+  model = training.build_training_model(model_config, config, strategy)
+  model.set_weights(initial)
+  # Dropout draws different masks per device layout: off for the comparison.
+  for layer in model.layers:
+    if isinstance(layer, tf_keras.layers.Dropout):
+      layer.rate = 0.0
+  history = []
+  training.fit(
+    model,
+    demo_batches.demo_dataset(count={count!r}, batch_size=8, size={size!r}),
+    config, {root!r} + '/' + name, {root!r} + '/logs-' + name,
+    callbacks=[tf_keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: history.append(float(logs['loss'])))])
+  losses[name] = history
+  losses[name + '_replicas'] = strategy.num_replicas_in_sync
+print('LOSSES ' + json.dumps(losses))
+"""
+
+# Mirrored training over 2 replicas (synchronized BatchNorm, dropout off)
+# against one device at the same global batch of 8: the per-step loss of
+# the first pass over the 16 images (2 steps, one update between them)
+# agrees to float rounding. Once the data repeats, the two drift apart (up
+# to ~15% by step 6 on this 32 px model); that drift is not explained yet
+# (docs/training.md) and is not asserted.
+MIRRORED_LOSS_RTOL = 1e-4
+MIRRORED_STEPS = 2
+
+
+@pytest.mark.slow
+def test_mirrored_on_two_logical_cpus_follows_the_single_device_loss(
+  tmp_path,
+):
+  config = dict(
+    train_steps=6,
+    batch_size=8,
+    base_lr=0.002,
+    weight_decay=0.0,
+    steps_per_epoch=1,
+    augment=False,
+    sync_batchnorm=True,
+  )
+  completed = subprocess.run(
+    [
+      sys.executable,
+      '-c',
+      _MIRRORED_RUN.format(
+        model=MODEL.to_dict(),
+        config=config,
+        size=SIZE,
+        root=str(tmp_path),
+        count=16,
+      ),
+    ],
+    env={**os.environ, 'PYTHONPATH': ROOT},
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  line = [x for x in completed.stdout.splitlines() if x.startswith('LOSSES ')]
+  losses = json.loads(line[0][len('LOSSES ') :])
+  assert losses['mirrored_replicas'] == 2
+  assert len(losses['one']) == len(losses['mirrored']) == 6
+  np.testing.assert_allclose(
+    losses['mirrored'][:MIRRORED_STEPS],
+    losses['one'][:MIRRORED_STEPS],
+    rtol=MIRRORED_LOSS_RTOL,
+  )
+  print('one device:', losses['one'], 'mirrored:', losses['mirrored'])
+
+
+_WORKER_RUN = """
+import json, sys
+import numpy as np
+from tfx.components.trainer.fn_args_utils import FnArgs
+from components import training
+
+models = []
+fit = training.fit
+def capture(model, *args, **kwargs):
+  models.append(model)
+  return fit(model, *args, **kwargs)
+training.fit = capture
+
+training.run_fn(FnArgs(**{fn_args!r}))
+np.savez({weights!r}, *models[0].get_weights())
+"""
+
+
+def _free_ports(count):
+  import socket
+
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+@pytest.mark.slow
+def test_two_local_workers_train_in_step_and_only_the_chief_writes(
+  tmp_path, transform_output
+):
+  graph_dir, train_files = transform_output
+  train = TrainConfig(
+    train_steps=4, batch_size=4, base_lr=0.01, steps_per_epoch=2
+  )
+  cluster = {
+    'chief': [f'127.0.0.1:{port}' for port in _free_ports(1)],
+    'worker': [f'127.0.0.1:{port}' for port in _free_ports(1)],
+  }
+  processes = {}
+  for task in ('chief', 'worker'):
+    out = tmp_path / task
+    (out / 'tmp').mkdir(parents=True)
+    fn_args = {
+      'train_files': [train_files],
+      'transform_output': graph_dir,
+      'serving_model_dir': str(out / 'serving_model'),
+      'model_run_dir': str(out / 'model_run'),
+      'train_steps': train.train_steps,
+      'custom_config': training.custom_config(
+        MODEL, train, ['background', 'person'], str(out / 'checkpoints')
+      ),
+    }
+    tf_config = {'cluster': cluster, 'task': {'type': task, 'index': 0}}
+    processes[task] = subprocess.Popen(
+      [
+        sys.executable,
+        '-c',
+        _WORKER_RUN.format(fn_args=fn_args, weights=str(out / 'weights.npz')),
+      ],
+      env={
+        **os.environ,
+        'PYTHONPATH': ROOT,
+        'TF_CONFIG': json.dumps(tf_config),
+        'TMPDIR': str(out / 'tmp'),
+      },
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+  logs = {}
+  try:
+    for task, process in processes.items():
+      logs[task], _ = process.communicate(timeout=400)
+  finally:
+    for process in processes.values():
+      process.kill()
+  for task, process in processes.items():
+    assert process.returncode == 0, logs[task][-3000:]
+
+  with (
+    np.load(tmp_path / 'chief' / 'weights.npz') as chief,
+    np.load(tmp_path / 'worker' / 'weights.npz') as worker,
+  ):
+    assert len(chief.files) == len(worker.files) > 100
+    for name in chief.files:
+      np.testing.assert_array_equal(chief[name], worker[name])
+
+  chief = tmp_path / 'chief'
+  assert (chief / 'serving_model' / 'saved_model.pb').exists()
+  with open(chief / 'model_run' / 'logs' / training.THROUGHPUT_FILE) as f:
+    assert json.load(f)['replicas'] == 2
+  (run_key,) = os.listdir(chief / 'checkpoints')
+  assert tf.train.latest_checkpoint(
+    str(chief / 'checkpoints' / run_key)
+  ).endswith('ckpt-4')
+  worker = tmp_path / 'worker'
+  assert sorted(os.listdir(worker)) == ['tmp', 'weights.npz']
+  assert os.listdir(worker / 'tmp') == []  # its scratch folders are gone

@@ -135,3 +135,73 @@ def test_default_beam_args_in_memory_for_demo_all_cores_otherwise():
     '--direct_running_mode=in_memory',
   )
   assert '--direct_num_workers=0' in config.default_beam_pipeline_args('voc')
+
+
+VERTEX = dict(
+  dataset='people',
+  runner='vertex',
+  image='img:1',
+  trainer_machine_type='n1-standard-16',
+  gcp_project='p',
+  gcp_region='r',
+)
+
+
+def _people(**fields):
+  return config.build_run_config(
+    'people',
+    data_root='gs://b/d',
+    output_dir='gs://b/o',
+    labels=PEOPLE,
+    **fields,
+  )
+
+
+def test_vertex_training_is_off_by_default_and_needs_its_settings():
+  assert not build().vertex_training
+  run = _people(**VERTEX, trainer_replicas=3)
+  assert run.vertex_training and run.trainer_replicas == 3
+
+
+@pytest.mark.parametrize(
+  'fields, message',
+  [
+    (
+      {'runner': 'vertex', 'image': 'i', 'trainer_replicas': 2},
+      'need trainer_machine_type',
+    ),
+    ({'runner': 'local', 'trainer_machine_type': 'm'}, 'needs runner=vertex'),
+    ({**VERTEX, 'gcp_region': None}, 'needs gcp_project and gcp_region'),
+    ({**VERTEX, 'trainer_replicas': 0}, 'trainer_replicas=0'),
+    ({**VERTEX, 'trainer_accelerator_count': 2}, 'give both or neither'),
+    (
+      {**VERTEX, 'trainer_accelerator_type': 'NVIDIA_TESLA_T4'},
+      'give both or neither',
+    ),
+  ],
+)
+def test_bad_vertex_training_settings_fail(fields, message):
+  fields = {'dataset': 'people', **fields}
+  if fields.get('runner') == 'local':
+    with pytest.raises(ValueError, match=message):
+      build(**{k: v for k, v in fields.items() if k != 'dataset'})
+    return
+  with pytest.raises(ValueError, match=message):
+    _people(**fields)
+
+
+def test_train_flags_for_gpus_reach_the_train_config():
+  run = build(
+    'people',
+    overrides={
+      'train': {
+        'mixed_precision': True,
+        'jit_compile': True,
+        'sync_batchnorm': True,
+        'batch_size': 64,
+        'lr_reference_batch': 16,
+      }
+    },
+  )
+  assert run.train.learning_rate == pytest.approx(0.2)
+  assert run.train.mixed_precision and run.train.jit_compile

@@ -1,0 +1,101 @@
+"""components.distribution: the strategy rule, the chief, scratch folders."""
+
+import os
+
+import pytest
+
+from components import distribution
+
+
+def _cluster(chief=1, workers=1, task=('chief', 0)):
+  cluster = {}
+  if chief:
+    cluster['chief'] = [f'host:{2000 + i}' for i in range(chief)]
+  if workers:
+    cluster['worker'] = [f'host:{3000 + i}' for i in range(workers)]
+  return {'cluster': cluster, 'task': {'type': task[0], 'index': task[1]}}
+
+
+@pytest.mark.parametrize(
+  'tf_config, gpus, tpu, expected',
+  [
+    ({}, [], None, 'default'),
+    ({}, ['GPU:0'], None, 'default'),
+    ({}, ['GPU:0', 'GPU:1'], None, 'mirrored'),
+    ({}, [], 'my-tpu', 'tpu'),
+    (_cluster(chief=1, workers=1), [], None, 'multi_worker'),
+    (
+      _cluster(chief=0, workers=2, task=('worker', 1)),
+      [],
+      None,
+      'multi_worker',
+    ),
+    # Multi-worker wins over local GPUs: each worker mirrors its own GPUs.
+    (_cluster(chief=1, workers=3), ['GPU:0', 'GPU:1'], None, 'multi_worker'),
+    # A cluster of one (Vertex sets TF_CONFIG for a single replica too).
+    (_cluster(chief=1, workers=0), ['GPU:0', 'GPU:1'], None, 'mirrored'),
+    # Parameter servers and evaluators do not count as training tasks.
+    (
+      {'cluster': {'chief': ['a:1'], 'ps': ['b:1'], 'evaluator': ['c:1']}},
+      [],
+      None,
+      'default',
+    ),
+  ],
+)
+def test_choose(tf_config, gpus, tpu, expected):
+  assert distribution.choose(tf_config, gpus, tpu) == expected
+  assert expected in distribution.STRATEGIES
+
+
+@pytest.mark.parametrize(
+  'tf_config, chief',
+  [
+    ({}, True),
+    (_cluster(chief=1, workers=0), True),
+    (_cluster(chief=1, workers=2, task=('chief', 0)), True),
+    (_cluster(chief=1, workers=2, task=('worker', 0)), False),
+    (_cluster(chief=1, workers=2, task=('worker', 1)), False),
+    (_cluster(chief=0, workers=2, task=('worker', 0)), True),
+    (_cluster(chief=0, workers=2, task=('worker', 1)), False),
+    (
+      {
+        'cluster': {'master': ['a:1'], 'worker': ['b:1']},
+        'task': {'type': 'master', 'index': 0},
+      },
+      True,
+    ),
+  ],
+)
+def test_is_chief(tf_config, chief):
+  assert distribution.is_chief(tf_config) is chief
+
+
+def test_tf_config_from_env(monkeypatch):
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  assert distribution.tf_config_from_env() == {}
+  monkeypatch.setenv('TF_CONFIG', '{"cluster": {"worker": ["a:1"]}}')
+  assert distribution.tf_config_from_env() == {'cluster': {'worker': ['a:1']}}
+
+
+def test_chief_writes_in_place_others_in_a_removed_scratch_folder(tmp_path):
+  target = str(tmp_path / 'logs')
+  with distribution.chief_path(target, chief=True) as path:
+    assert path == target
+  with distribution.chief_path(target, chief=False) as path:
+    assert path != target and os.path.isdir(path)
+    with open(os.path.join(path, 'events'), 'w') as f:
+      f.write('x')
+  assert not os.path.exists(path)
+  assert not os.path.exists(target)
+
+
+def test_unknown_strategy_is_refused():
+  with pytest.raises(ValueError, match="strategy='ps'"):
+    distribution.make_strategy('ps')
+
+
+def test_default_strategy_and_barrier_without_a_cluster():
+  strategy = distribution.make_strategy('default')
+  assert strategy.num_replicas_in_sync == 1
+  distribution.barrier(strategy)
