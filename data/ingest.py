@@ -53,12 +53,15 @@ BEAM_NOISE = (
 )
 
 
+def is_beam_noise(message: str) -> bool:
+  return any(text in message for text in BEAM_NOISE)
+
+
 class QuietBeamFilter(logging.Filter):
   """Drops BEAM_NOISE records."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    message = record.getMessage()
-    return not any(text in message for text in BEAM_NOISE)
+    return not is_beam_noise(record.getMessage())
 
 
 # Fraction of a single-split dataset (Supervisely) that goes to eval by

@@ -103,7 +103,7 @@ def _is_noise(record: logging.LogRecord) -> bool:
   message = record.getMessage()
   if _FAILED_EXECUTION.fullmatch(message):
     return True
-  if not ingest.QuietBeamFilter().filter(record):
+  if ingest.is_beam_noise(message):
     return True
   return any(
     text in message

@@ -20,8 +20,8 @@ BEAM_ARGS = [
 ]
 
 
-@pytest.mark.slow
-def test_cli_compiles_every_component_into_the_image(tmp_path):
+def _compile(tmp_path, *flags):
+  """(stdout, the compiled job) of --runner=vertex on a people project."""
   project, _ = replica.standard_project(str(tmp_path / 'people'))
   spec_file = tmp_path / 'spec' / 'pipeline.json'
   completed = subprocess.run(
@@ -34,10 +34,10 @@ def test_cli_compiles_every_component_into_the_image(tmp_path):
       f'--data_root={project}',
       '--output_dir=gs://bucket/runs/people',
       f'--vertex_pipeline_file={spec_file}',
-      '--train_steps=7',
-      '--beam_pipeline_args=' + ','.join(BEAM_ARGS),
+      *flags,
     ],
     cwd=ROOT,
+    env={**os.environ, 'PYTHONPATH': ROOT},
     capture_output=True,
     text=True,
     timeout=300,
@@ -45,7 +45,16 @@ def test_cli_compiles_every_component_into_the_image(tmp_path):
   assert completed.returncode == 0, completed.stderr[-3000:]
   assert f'Vertex AI pipeline written to {spec_file}' in completed.stdout
   with open(spec_file) as f:
-    job = json.load(f)
+    return json.load(f)
+
+
+@pytest.mark.slow
+def test_cli_compiles_every_component_into_the_image(tmp_path):
+  job = _compile(
+    tmp_path,
+    '--train_steps=7',
+    '--beam_pipeline_args=' + ','.join(BEAM_ARGS),
+  )
   spec = job['pipelineSpec']
 
   assert job['runtimeConfig']['gcsOutputDirectory'] == (
@@ -90,7 +99,7 @@ def test_cli_compiles_every_component_into_the_image(tmp_path):
     value = tasks[task]['inputs']['parameters'][name]['runtimeValue']
     return value['constantValue']['stringValue']
 
-  assert parameter('ExampleGen', 'input_base') == project
+  assert parameter('ExampleGen', 'input_base') == str(tmp_path / 'people')
   assert parameter('Trainer', 'run_fn') == 'components.training.run_fn'
   assert json.loads(parameter('Trainer', 'train_args')) == {'num_steps': 7}
   assert parameter('Transform', 'preprocessing_fn') == (
@@ -107,37 +116,18 @@ def test_cli_compiles_every_component_into_the_image(tmp_path):
 
 @pytest.mark.slow
 def test_cli_compiles_the_trainer_as_a_vertex_training_job(tmp_path):
-  project, _ = replica.standard_project(str(tmp_path / 'people'))
-  spec_file = tmp_path / 'spec' / 'pipeline.json'
-  completed = subprocess.run(
-    [
-      sys.executable,
-      os.path.join(ROOT, 'pipeline_runner.py'),
-      '--runner=vertex',
-      f'--image={IMAGE}',
-      '--dataset=people',
-      f'--data_root={project}',
-      '--output_dir=gs://bucket/runs/people',
-      f'--vertex_pipeline_file={spec_file}',
-      '--trainer_machine_type=n1-standard-16',
-      '--trainer_replicas=3',
-      '--trainer_accelerator_type=NVIDIA_TESLA_T4',
-      '--trainer_accelerator_count=4',
-      '--gcp_project=p',
-      '--gcp_region=europe-west4',
-      '--batch_size=64',
-      '--lr_reference_batch=16',
-      '--mixed_precision',
-    ],
-    cwd=ROOT,
-    env={**os.environ, 'PYTHONPATH': ROOT},
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
-  assert completed.returncode == 0, completed.stderr[-3000:]
-  with open(spec_file) as f:
-    spec = json.load(f)['pipelineSpec']
+  spec = _compile(
+    tmp_path,
+    '--trainer_machine_type=n1-standard-16',
+    '--trainer_replicas=3',
+    '--trainer_accelerator_type=NVIDIA_TESLA_T4',
+    '--trainer_accelerator_count=4',
+    '--gcp_project=p',
+    '--gcp_region=europe-west4',
+    '--batch_size=64',
+    '--lr_reference_batch=16',
+    '--mixed_precision',
+  )['pipelineSpec']
   executor = spec['deploymentSpec']['executors']['Trainer_executor']
   assert executor['container']['image'] == IMAGE
   assert executor['container']['args'][:2] == [
