@@ -263,7 +263,9 @@ def test_jit_compile_trains_the_same_step_through_xla(tmp_path):
       str(tmp_path / f'logs-{jit_compile}'),
       callbacks=[
         tf_keras.callbacks.LambdaCallback(
-          on_epoch_end=lambda epoch, logs: history.append(logs['loss'])
+          on_epoch_end=lambda epoch, logs, history=history: history.append(
+            logs['loss']
+          )
         )
       ],
     )
@@ -271,7 +273,7 @@ def test_jit_compile_trains_the_same_step_through_xla(tmp_path):
     assert int(model.optimizer.iterations.numpy()) == 2
     moved = [
       np.max(np.abs(after - before))
-      for after, before in zip(model.get_weights(), initial)
+      for after, before in zip(model.get_weights(), initial, strict=True)
     ]
     assert max(moved) > 1e-4
     losses[jit_compile] = history
