@@ -3,7 +3,11 @@
 #   docker push REGION-docker.pkg.dev/PROJECT/REPO/mobile-deeplab-tfx:TAG
 # It holds the same pinned sets as `make test` (the clients venv included)
 # plus this project, installed as a package, so components import the code
-# the tests import.
+# the tests import. It is also a Beam SDK worker image
+# (--sdk_container_image on Dataflow, DOCKER environments on Flink and
+# Spark): Beam starts workers through the boot program of its own Python
+# image, copied here, of the lock file's Beam (tests/test_dockerfile.py).
+FROM apache/beam_python3.10_sdk:2.59.0 AS beam_sdk
 FROM python:3.10-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -32,3 +36,8 @@ COPY components components
 COPY model model
 COPY pipeline pipeline
 RUN pip install --no-deps .
+
+# Vertex AI Pipelines sets each component's command, so this entrypoint
+# only starts Beam workers (`--worker_pool` starts a worker pool instead).
+COPY --from=beam_sdk /opt/apache/beam /opt/apache/beam
+ENTRYPOINT ["/opt/apache/beam/boot"]
