@@ -7,6 +7,10 @@ pipeline (components.training_input), never here.
 
 Transformed examples hold the resized image and mask as lossless PNG bytes:
 small on disk, readable by any image tool, and exact.
+
+The way back lives here too (`class_ids_at`), so that every prediction at an
+image's own size (serving signatures, TFLite evaluation, predict) inverts
+the same resize.
 """
 
 from typing import Any, Dict
@@ -32,6 +36,30 @@ def resize_mask(mask: tf.Tensor, height, width) -> tf.Tensor:
   Nearest keeps every value a valid class id (or the ignore label).
   """
   return tf.image.resize(mask, [height, width], method='nearest')
+
+
+def resize_probabilities(probabilities: tf.Tensor, height, width) -> tf.Tensor:
+  """float [..., S, S, C] class probabilities -> [..., height, width, C].
+
+  Bilinear with half-pixel centres, the inverse of `resize_image`.
+  """
+  return tf.image.resize(probabilities, [height, width], method='bilinear')
+
+
+def class_ids_at(probabilities: tf.Tensor, height, width) -> tf.Tensor:
+  """float [..., S, S, C] probabilities -> int32 class ids [..., height, width].
+
+  The argmax is taken after `resize_probabilities`, as DeepLab upsamples its
+  logits before the argmax: a boundary then falls where the scores cross,
+  between model pixels, rather than on the model's grid as with ids resized
+  by nearest neighbour. MediaPipe's category mask too is an argmax after
+  bilinear upsampling (docs/models.md).
+  """
+  return tf.argmax(
+    resize_probabilities(probabilities, height, width),
+    axis=-1,
+    output_type=tf.int32,
+  )
 
 
 def decode_image(encoded: tf.Tensor) -> tf.Tensor:

@@ -6,10 +6,12 @@
 - `serving_images` takes a batch of uint8 RGB images of any one size, for
   callers that have pixels rather than examples.
 
-Both return per-pixel class ids. `serving_default` also returns the ids
-resized back (nearest neighbour) to each example's original size, padded with
-the ignore label to the largest image of the batch: that is what the mIoU
-metric (components.iou_metric) compares with the original-resolution masks.
+Both return per-pixel class ids. `serving_default` also returns ids at each
+example's original size (preprocessing.class_ids_at: the argmax of the
+probabilities resized back), padded with the ignore label to the largest
+image of the batch: that is what the mIoU metric (components.iou_metric)
+compares with the original-resolution masks, and what
+components.tflite_runner computes for the TFLite files.
 """
 
 from typing import Dict
@@ -64,7 +66,7 @@ def build_signatures(
     outputs['original_height'] = sizes[:, 0]
     outputs['original_width'] = sizes[:, 1]
     outputs[CLASS_IDS_ORIGINAL] = _resize_back_padded(
-      outputs['class_ids'], sizes
+      outputs['probabilities'], sizes
     )
     return outputs
 
@@ -79,13 +81,13 @@ def build_signatures(
       lambda image: preprocessing.resize_image(image, input_size), images
     )
     outputs = predict(resized)
-    probabilities = tf.image.resize(
-      outputs['probabilities'], [height, width], method='bilinear'
+    probabilities = preprocessing.resize_probabilities(
+      outputs['probabilities'], height, width
     )
-    class_ids = preprocessing.resize_mask(
-      outputs['class_ids'][..., None], height, width
-    )[..., 0]
-    return {'class_ids': class_ids, 'probabilities': probabilities}
+    return {
+      'class_ids': tf.argmax(probabilities, axis=-1, output_type=tf.int32),
+      'probabilities': probabilities,
+    }
 
   return {
     'serving_default': serve_examples.get_concrete_function(),
@@ -93,22 +95,22 @@ def build_signatures(
   }
 
 
-def _resize_back_padded(class_ids: tf.Tensor, sizes: tf.Tensor) -> tf.Tensor:
-  """[B, S, S] ids -> [B, max H, max W], each resized to its own (H, W)."""
+def _resize_back_padded(
+  probabilities: tf.Tensor, sizes: tf.Tensor
+) -> tf.Tensor:
+  """[B, S, S, C] probabilities -> ids [B, max H, max W], each at its (H, W)."""
   max_size = tf.reduce_max(sizes, axis=0)
 
   def one(args):
-    ids, size = args
-    resized = preprocessing.resize_mask(ids[..., None], size[0], size[1])
-    padded = tf.pad(
-      resized[..., 0],
+    scores, size = args
+    return tf.pad(
+      preprocessing.class_ids_at(scores, size[0], size[1]),
       [[0, max_size[0] - size[0]], [0, max_size[1] - size[1]]],
       constant_values=features.IGNORE_LABEL,
     )
-    return padded
 
   return tf.map_fn(
     one,
-    (class_ids, sizes),
+    (probabilities, sizes),
     fn_output_signature=tf.TensorSpec([None, None], tf.int32),
   )

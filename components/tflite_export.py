@@ -7,11 +7,11 @@ component converts the trained Keras model to a float32, a float16-weight
 training images), writes into each the TFLite Model Metadata that MediaPipe
 needs (components.tflite_metadata), and evaluates all three exactly as the
 Evaluator evaluates the SavedModel: each eval image decoded and resized as
-Transform does, the predicted ids resized back to the original size with
-nearest neighbour, one confusion matrix over the split (model.metrics). The
-Pusher reads the result to refuse an int8 model that lost too much. The same
-phone-contract model is also frozen into a TF1 GraphDef for TF1/C++
-consumers (model.export.freeze_graph).
+Transform does, the ids taken at the original size from the probabilities
+resized back (preprocessing.class_ids_at), one confusion matrix over the
+split (model.metrics). The Pusher reads the result to refuse an int8 model
+that lost too much. The same phone-contract model is also frozen into a TF1
+GraphDef for TF1/C++ consumers (model.export.freeze_graph).
 """
 
 import contextlib

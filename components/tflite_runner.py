@@ -25,16 +25,17 @@ class TFLiteSegmenter:
     return {name: value[0] for name, value in outputs.items()}
 
   def segment(self, image: np.ndarray) -> np.ndarray:
-    """uint8 [H, W, 3] of any size -> class ids [H, W].
+    """uint8 [H, W, 3] of any size -> int32 class ids [H, W].
 
     The image is resized as the Transform graph resizes it, and the ids are
-    resized back with nearest neighbour, so they line up with the original
-    mask (what the metric and the overlays need).
+    the argmax of the probabilities resized back to the image
+    (preprocessing.class_ids_at), so they line up with the original mask
+    (what the metric and the overlays need), as the SavedModel's do.
     """
     resized = preprocessing.resize_image(
       tf.constant(image), self.input_size
     ).numpy()
-    class_ids = self.predict(resized)[export.CLASS_IDS]
-    return preprocessing.resize_mask(
-      tf.constant(class_ids[..., None]), *image.shape[:2]
-    ).numpy()[..., 0]
+    probabilities = self.predict(resized)[export.PROBABILITIES]
+    return preprocessing.class_ids_at(
+      tf.constant(probabilities), *image.shape[:2]
+    ).numpy()

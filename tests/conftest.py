@@ -208,6 +208,27 @@ def execute_example_gen():
 # --- The real clients: MediaPipe and LiteRT in .venv-clients ---------------
 
 
+def _resize_as_mediapipe_cpu(photo, size):
+  """uint8 [H, W, 3] -> [size, size, 3] as MediaPipe 0.10.21 feeds it on CPU.
+
+  Its ImageToTensorCalculator warps the photo's corners onto the tensor's
+  (OpenCV warpPerspective, bilinear): TF1's resize without half-pixel
+  centres, half of (H / size - 1) photo pixels off the project's resize.
+  """
+  import tensorflow as tf
+
+  image = tf.compat.v1.image.resize_bilinear(
+    photo[None], [size, size], half_pixel_centers=False
+  )
+  return tf.cast(tf.round(image), tf.uint8)[0].numpy()
+
+
+@pytest.fixture
+def resize_as_mediapipe_cpu():
+  """fn(photo, size): the photo as MediaPipe's CPU graph feeds the model."""
+  return _resize_as_mediapipe_cpu
+
+
 @pytest.fixture
 def run_clients(tmp_path):
   """fn(.tflite paths, photos) -> what MediaPipe and LiteRT made of them.
@@ -216,17 +237,27 @@ def run_clients(tmp_path):
   it is missing) and compares each file's results with the project's own
   prediction for that file (components.tflite_runner, i.e. tf.lite):
   {path: {'mediapipe': [per photo: fraction of pixels where MediaPipe's
-  category mask equals TFLiteSegmenter.segment], 'category', 'confidence':
-  [per photo: MediaPipe's category mask, confidence masks], 'litert',
-  'litert_builtin': fraction of all pixels where LiteRT's class ids
-  (default delegate; builtin kernels) equal tf.lite's on the resized
-  photos}}.
+  category mask equals TFLiteSegmenter.segment], 'mediapipe_cpu_input':
+  [the same with the photo resized as MediaPipe resizes it on CPU, the rest
+  of the prediction unchanged], 'category', 'confidence': [per photo:
+  MediaPipe's category mask, confidence masks], 'litert', 'litert_builtin':
+  fraction of all pixels where LiteRT's class ids (default delegate; builtin
+  kernels) equal tf.lite's on the resized photos}}.
   """
   import tensorflow as tf
 
   import clients
   from components import preprocessing
   from components.tflite_runner import TFLiteSegmenter
+  from model import export
+
+  def as_mediapipe_cpu_input(segmenter, photo):
+    probabilities = segmenter.predict(
+      _resize_as_mediapipe_cpu(photo, segmenter.input_size)
+    )[export.PROBABILITIES]
+    return preprocessing.class_ids_at(
+      tf.constant(probabilities), *photo.shape[:2]
+    ).numpy()
 
   def run(paths, photos):
     segmenters = []
@@ -261,6 +292,10 @@ def run_clients(tmp_path):
         measured[path] = {
           'mediapipe': [
             np.mean(mask == segmenter.segment(photo))
+            for mask, photo in zip(category, photos, strict=True)
+          ],
+          'mediapipe_cpu_input': [
+            np.mean(mask == as_mediapipe_cpu_input(segmenter, photo))
             for mask, photo in zip(category, photos, strict=True)
           ],
           'category': category,

@@ -74,3 +74,27 @@ def test_resize_image_matches_tf_bilinear_half_pixel_rounded():
   np.testing.assert_array_equal(
     preprocessing.resize_image(tf.constant(image), 9).numpy(), expected
   )
+
+
+def test_class_ids_at_put_the_boundary_where_the_scores_cross():
+  # Two model pixels, person probability 0.45 then 0.9, shown 8 pixels wide:
+  # bilinear scores cross 0.5 an eighth of the way from the first centre,
+  # at output column 2; resized ids would switch halfway, at column 4.
+  person = np.array([[0.45, 0.9]], np.float32)
+  probabilities = np.stack([1 - person, person], axis=-1)
+  ids = preprocessing.class_ids_at(tf.constant(probabilities), 1, 8).numpy()
+  np.testing.assert_array_equal(ids, [[0, 0, 1, 1, 1, 1, 1, 1]])
+  assert ids.dtype == np.int32
+  nearest = preprocessing.resize_mask(
+    tf.constant(np.argmax(probabilities, -1)[..., None]), 1, 8
+  ).numpy()[..., 0]
+  np.testing.assert_array_equal(nearest, [[0, 0, 0, 0, 1, 1, 1, 1]])
+
+
+def test_class_ids_at_the_model_size_are_the_argmax():
+  rng = np.random.default_rng(0)
+  probabilities = rng.random((2, 6, 6, 3)).astype(np.float32)
+  np.testing.assert_array_equal(
+    preprocessing.class_ids_at(tf.constant(probabilities), 6, 6).numpy(),
+    probabilities.argmax(-1),
+  )

@@ -47,20 +47,16 @@ def _photos(count=3):
   ]
 
 
-def _as_mediapipe_on_cpu(segmenter, photo):
+def _as_mediapipe_on_cpu(segmenter, photo, resize):
   """MediaPipe 0.10.21's CPU category mask, emulated with TF ops.
 
-  Its ImageToTensorCalculator resizes the photo to S x S like TF1's
-  bilinear resize without half-pixel centres, and its
-  TensorsToSegmentationCalculator upsamples the scores with aligned corners
-  before the argmax; the project resizes with half-pixel centres both ways
-  (components.preprocessing). Found by comparing the candidates.
+  `resize` resizes the photo as its ImageToTensorCalculator does (the
+  resize_as_mediapipe_cpu fixture); its TensorsToSegmentationCalculator
+  upsamples the scores with aligned corners before the argmax, where the
+  project uses half-pixel centres (components.preprocessing.class_ids_at).
+  Found by comparing the candidates.
   """
-  image = tf.compat.v1.image.resize_bilinear(
-    photo[None], [SIZE, SIZE], half_pixel_centers=False
-  )
-  image = tf.cast(tf.round(image), tf.uint8)[0].numpy()
-  scores = segmenter.predict(image)[export.PROBABILITIES]
+  scores = segmenter.predict(resize(photo, SIZE))[export.PROBABILITIES]
   return (
     tf.compat.v1.image.resize_bilinear(
       scores[None], photo.shape[:2], align_corners=True
@@ -138,7 +134,9 @@ def test_metadata_changes_no_prediction(exported):
       np.testing.assert_array_equal(before[name], after[name])
 
 
-def test_mediapipe_and_litert_run_every_file(exported, run_clients):
+def test_mediapipe_and_litert_run_every_file(
+  exported, run_clients, resize_as_mediapipe_cpu
+):
   _, paths, _ = exported
   photos, resized = _photos()
   measured = run_clients(list(paths.values()), photos + resized)
@@ -156,7 +154,9 @@ def test_mediapipe_and_litert_run_every_file(exported, run_clients):
       continue
     assert got['litert'] >= 0.999, (kind, got['litert'])
     for photo, mask in zip(photos, got['category'][: len(photos)], strict=True):
-      agreement = np.mean(mask == _as_mediapipe_on_cpu(segmenter, photo))
+      agreement = np.mean(
+        mask == _as_mediapipe_on_cpu(segmenter, photo, resize_as_mediapipe_cpu)
+      )
       assert agreement >= 0.995, (kind, photo.shape, agreement)
     for image, agreement, confidence in zip(
       resized,

@@ -22,8 +22,6 @@ from components import preprocessing
 from components.tflite_runner import TFLiteSegmenter
 from data import features
 
-pytestmark = pytest.mark.slow
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 64
 NUM_IMAGES = 30
@@ -96,6 +94,11 @@ def test_summary_describes_a_blessed_and_pushed_run(first_run):
   for kind in ('float', 'fp16', 'int8'):
     assert os.path.isfile(summary['tflite'][kind])
     assert 0.0 <= summary['metrics_tflite'][kind]['mean_iou'] <= 1.0
+  # The Evaluator (SavedModel) and TFLiteExport (float file) score the same
+  # network with one definition of the prediction at the photo's size.
+  assert summary['metrics_tflite']['float']['mean_iou'] == pytest.approx(
+    scores['mean_iou'], abs=1e-3
+  )
   assert 'TFLite fp16  on eval: mean IoU' in output
   assert '> Trainer running' in output and 'Run summary:' in output
   assert f'step {STEPS}/{STEPS}' in output
@@ -231,15 +234,28 @@ def test_mediapipe_and_litert_run_every_pushed_tflite_file(
     assert [mask.shape for mask in got['category']] == [
       photo.shape[:2] for photo in photos
     ]
-    # MediaPipe resizes the photo without half-pixel centres, which a model
-    # this small and this little trained feels: measured 93% at 64 px, 98%
-    # at 128 px; the demo model agrees on 98.9-99.7% (docs/models.md).
+    int8 = path.endswith('int8.tflite')
+    # On CPU MediaPipe resizes the photo without half-pixel centres, which
+    # costs this weak model 3-6% of pixels: measured 93-96.3% (float, fp16,
+    # int8); the demo model agrees on 99.6% (float), 99.25% (int8), so the
+    # issue's 98% holds there, not here (docs/models.md).
     assert np.mean(got['mediapipe']) >= 0.9, (path, got['mediapipe'])
-    # LiteRT with its builtin kernels runs the file exactly as tf.lite does.
+    # Given the photo resized its way, MediaPipe segments as the project
+    # does: measured 99.1-99.7% (float, fp16); int8, which MediaPipe runs
+    # through XNNPACK (see LiteRT below), 97.2-98.7%.
+    bound = 0.96 if int8 else 0.98
+    assert np.mean(got['mediapipe_cpu_input']) >= bound, (
+      path,
+      got['mediapipe_cpu_input'],
+    )
+    # LiteRT with its builtin kernels runs the file exactly as tf.lite 2.16
+    # does (which runs int8 on those kernels too): measured 100%.
     assert got['litert_builtin'] >= 0.999, (path, got['litert_builtin'])
-    # Its default XNNPACK delegate rounds int8 arithmetic its own way: 97-98%
-    # of pixels on this small model (docs/models.md); float files agree.
-    bound = 0.95 if path.endswith('int8.tflite') else 0.999
+    # Its default XNNPACK delegate computes int8 its own way: 97-98.7% of
+    # pixels on this model, 99.4% on the demo model (docs/models.md), so the
+    # issue's 99.9% holds for int8 only like for like, above; float files
+    # agree.
+    bound = 0.95 if int8 else 0.999
     assert got['litert'] >= bound, (path, got['litert'])
 
 
