@@ -10,6 +10,7 @@ MediaPipe) and `resized_<i>` (uint8 [S, S, 3], the model's input). For model
 number m and image i, results.npz holds
   mediapipe_category/<m>/<i>    uint8 [H, W]: ImageSegmenter's category mask
   mediapipe_confidence/<m>/<i>  float32 [H, W, C]: its confidence masks
+  mediapipe_labels/<m>          str [C]: the class names it read from the file
   litert_class_ids/<m>/<i>      int32 [S, S]: LiteRT's `class_ids` output,
                                 with its default XNNPACK delegate
   litert_builtin_class_ids/<m>/<i>  the same with LiteRT's builtin kernels
@@ -29,7 +30,7 @@ import numpy as np
 
 
 def mediapipe_masks(model_path: str, photos):
-  """[(category mask, confidence masks)] of each photo."""
+  """(labels, [(category mask, confidence masks)] of each photo)."""
   options = vision.ImageSegmenterOptions(
     base_options=base_options.BaseOptions(model_asset_path=model_path),
     running_mode=vision.RunningMode.IMAGE,
@@ -52,7 +53,7 @@ def mediapipe_masks(model_path: str, photos):
           ),
         )
       )
-    return results
+    return segmenter.labels, results
 
 
 def litert_class_ids(model_path: str, images, resolver):
@@ -74,7 +75,9 @@ def main():
     resized = [images[f'resized_{i}'] for i in range(count)]
   results = {}
   for m, path in enumerate(args.models):
-    for i, (category, confidence) in enumerate(mediapipe_masks(path, photos)):
+    labels, masks = mediapipe_masks(path, photos)
+    results[f'mediapipe_labels/{m}'] = np.array(labels)
+    for i, (category, confidence) in enumerate(masks):
       results[f'mediapipe_category/{m}/{i}'] = category
       results[f'mediapipe_confidence/{m}/{i}'] = confidence
     for name, resolver in (

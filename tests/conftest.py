@@ -240,7 +240,8 @@ def run_clients(tmp_path):
   category mask equals TFLiteSegmenter.segment], 'mediapipe_cpu_input':
   [the same with the photo resized as MediaPipe resizes it on CPU, the rest
   of the prediction unchanged], 'category', 'confidence': [per photo:
-  MediaPipe's category mask, confidence masks], 'litert', 'litert_builtin':
+  MediaPipe's category mask, confidence masks], 'labels': the class names
+  MediaPipe read from the file, 'litert', 'litert_builtin':
   fraction of all pixels where LiteRT's class ids (default delegate; builtin
   kernels) equal tf.lite's on the resized photos}}.
   """
@@ -299,6 +300,7 @@ def run_clients(tmp_path):
             for mask, photo in zip(category, photos, strict=True)
           ],
           'category': category,
+          'labels': results[f'mediapipe_labels/{m}'].tolist(),
           'confidence': [
             results[f'mediapipe_confidence/{m}/{i}'] for i in range(len(photos))
           ],

@@ -144,6 +144,7 @@ def test_mediapipe_and_litert_run_every_file(
     with open(path, 'rb') as f:
       segmenter = TFLiteSegmenter(f.read())
     got = measured[path]
+    assert got['labels'] == LABELS, kind  # read from the file's metadata
     # LiteRT's builtin kernels are tf.lite's; its default XNNPACK delegate
     # rounds int8 arithmetic its own way (see docs/models.md), which random
     # weights, whose class scores are all nearly tied, turn into other ids.
