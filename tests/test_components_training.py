@@ -167,6 +167,24 @@ def test_linear_learning_rate_scaling_for_other_global_batches():
     TrainConfig(lr_reference_batch=0)
 
 
+def fit_on_demo(model, config, folder):
+  """Trains `model` with training.fit on demo batches; the loss per epoch."""
+  history = []
+  training.fit(
+    model,
+    demo_batches.demo_dataset(size=SIZE),
+    config,
+    str(folder / 'resume'),
+    str(folder / 'logs'),
+    callbacks=[
+      training.tf_keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: history.append(logs['loss'])
+      )
+    ],
+  )
+  return history
+
+
 @pytest.mark.slow
 def test_mixed_precision_trains_and_exports_the_float32_contract(tmp_path):
   import tf_keras
@@ -184,19 +202,7 @@ def test_mixed_precision_trains_and_exports_the_float32_contract(tmp_path):
   assert tf_keras.mixed_precision.global_policy().name == 'float32'
   assert {layer.compute_dtype for layer in model.layers} >= {'float16'}
   assert model.output.dtype == tf.float32  # logits for loss and softmax
-  history = []
-  training.fit(
-    model,
-    demo_batches.demo_dataset(size=SIZE),
-    config,
-    str(tmp_path / 'resume'),
-    str(tmp_path / 'logs'),
-    callbacks=[
-      training.tf_keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: history.append(logs['loss'])
-      )
-    ],
-  )
+  history = fit_on_demo(model, config, tmp_path)
   assert isinstance(
     model.optimizer, tf_keras.mixed_precision.LossScaleOptimizer
   )
@@ -254,21 +260,7 @@ def test_jit_compile_trains_the_same_step_through_xla(tmp_path):
     for layer in model.layers:  # the same forward pass both ways
       if isinstance(layer, tf_keras.layers.Dropout):
         layer.rate = 0.0
-    history = []
-    training.fit(
-      model,
-      demo_batches.demo_dataset(size=SIZE),
-      config,
-      str(tmp_path / f'resume-{jit_compile}'),
-      str(tmp_path / f'logs-{jit_compile}'),
-      callbacks=[
-        tf_keras.callbacks.LambdaCallback(
-          on_epoch_end=lambda epoch, logs, history=history: history.append(
-            logs['loss']
-          )
-        )
-      ],
-    )
+    history = fit_on_demo(model, config, tmp_path / str(jit_compile))
     assert model.jit_compile is jit_compile
     assert int(model.optimizer.iterations.numpy()) == 2
     moved = [
