@@ -1,6 +1,6 @@
 """End to end: the real CLI runs the real TFX pipeline on a tiny demo dataset.
 
-One module-scoped run (about 3 minutes on 2 cores) is checked from every
+One module-scoped run (3 to 5 minutes on 2 cores) is checked from every
 side a user sees: the run summary, the pushed folder, the SavedModel's two
 signatures, the TFLite files in MediaPipe and LiteRT, the frozen graph, the
 metric against an independent computation, the cache on a second run, and
@@ -23,16 +23,19 @@ from components.tflite_runner import TFLiteSegmenter
 from data import features
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIZE = 64
-NUM_IMAGES = 30
-STEPS = 150  # Enough for the model to segment, so the clients' masks are
-# not all background (about 10 s more than a dozen steps).
-TINY = [
+# The demo's data and input size with half its training: a model that
+# segments well enough for MediaPipe's category mask to be held to 98%
+# (a 64 px model trained 150 steps agreed on only 93-96%, see the client
+# test below), for about 2 minutes more than that one.
+SIZE = 128
+NUM_IMAGES = 240
+STEPS = 1000
+RUN_FLAGS = [
   f'--demo_images={NUM_IMAGES}',
   f'--input_size={SIZE}',
   f'--train_steps={STEPS}',
-  '--batch_size=4',
-  '--eval_fraction=0.3',
+  '--batch_size=8',
+  '--eval_fraction=0.1',
 ]
 
 # Every test here waits for the module's pipeline run.
@@ -45,7 +48,7 @@ def run_cli(output_dir, *flags):
       sys.executable,
       os.path.join(ROOT, 'pipeline_runner.py'),
       f'--output_dir={output_dir}',
-      *TINY,
+      *RUN_FLAGS,
       *flags,
     ],
     cwd=ROOT,
@@ -217,6 +220,9 @@ def test_float_tflite_agrees_with_saved_model(first_run):
   assert agree / total >= 0.999
 
 
+MEASURES = ('mediapipe', 'mediapipe_cpu_input', 'litert', 'litert_builtin')
+
+
 def test_mediapipe_and_litert_run_every_pushed_tflite_file(
   first_run, run_clients
 ):
@@ -237,28 +243,23 @@ def test_mediapipe_and_litert_run_every_pushed_tflite_file(
       photo.shape[:2] for photo in photos
     ]
     int8 = path.endswith('int8.tflite')
-    # On CPU MediaPipe resizes the photo without half-pixel centres, which
-    # costs this weak model 3-6% of pixels: measured 93-96.3% (float, fp16,
-    # int8); the demo model agrees on 99.6% (float), 99.25% (int8), so the
-    # issue's 98% holds there, not here (docs/models.md).
-    assert np.mean(got['mediapipe']) >= 0.9, (path, got['mediapipe'])
-    # Given the photo resized its way, MediaPipe segments as the project
-    # does: measured 99.1-99.7% (float, fp16); int8, which MediaPipe runs
-    # through XNNPACK (see LiteRT below), 97.2-98.7%.
-    bound = 0.96 if int8 else 0.98
-    assert np.mean(got['mediapipe_cpu_input']) >= bound, (
+    # Measured 99.5% (float, fp16) and 98.9% (int8). On CPU MediaPipe
+    # resizes the photo without half-pixel centres, and runs int8 through
+    # XNNPACK (below); given the photo resized its way, it agrees on 99.8%
+    # (float, fp16) and 99.2% (int8): docs/models.md.
+    assert np.mean(got['mediapipe']) >= 0.98, (path, got['mediapipe'])
+    assert np.mean(got['mediapipe_cpu_input']) >= 0.98, (
       path,
       got['mediapipe_cpu_input'],
     )
     # LiteRT with its builtin kernels runs the file exactly as tf.lite 2.16
     # does (which runs int8 on those kernels too): measured 100%.
     assert got['litert_builtin'] >= 0.999, (path, got['litert_builtin'])
-    # Its default XNNPACK delegate computes int8 its own way: 97-98.7% of
-    # pixels on this model, 99.4% on the demo model (docs/models.md), so the
-    # issue's 99.9% holds for int8 only like for like, above; float files
-    # agree.
-    bound = 0.95 if int8 else 0.999
+    # Its default XNNPACK delegate computes int8 its own way: 99.1% of
+    # pixels on this model (docs/models.md); float files agree.
+    bound = 0.98 if int8 else 0.999
     assert got['litert'] >= bound, (path, got['litert'])
+    print(path, {k: np.mean(got[k]) for k in MEASURES})
 
 
 def test_frozen_graph_gives_the_class_ids_of_the_float_tflite(first_run):
