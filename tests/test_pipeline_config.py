@@ -88,6 +88,37 @@ def test_presets_are_typed_and_state_only_what_differs():
   )
 
 
+def test_people_lite_is_the_people_recipe_with_a_small_model():
+  people, lite = config.PRESETS['people'], config.PRESETS['people_lite']
+  assert lite.train == people.train
+  assert lite.gate == people.gate
+  assert lite.model == dataclasses.replace(
+    people.model,
+    backbone='mobilenet_v3_small',
+    depth_multiplier=0.5,
+    output_stride=32,
+    head='lraspp',
+  )
+  assert lite.model.input_size == 256  # MediaPipe's general selfie model's
+
+
+@pytest.mark.slow
+def test_people_lite_float16_file_is_at_most_1_mb():
+  """The budget of the file an app ships (docs/models.md, the race).
+
+  Untrained: weights do not change the size. The metadata TFLiteExport
+  adds is about 20 KB (the pushed file of the demo run is 752,536 bytes).
+  """
+  from model import builder
+  from model import export
+
+  model = builder.build_model(config.PRESETS['people_lite'].model)
+  flatbuffer = export.convert_to_tflite(
+    export.inference_model(model), float16_weights=True
+  )
+  assert len(flatbuffer) <= 1_000_000
+
+
 def test_every_dataset_default_preset_exists():
   for dataset in datasets.DATASETS.values():
     for names in (PEOPLE, tuple(f'c{i}' for i in range(21))):
