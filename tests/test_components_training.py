@@ -54,7 +54,7 @@ def test_poly_schedule_as_deeplab(name):
 
 @pytest.mark.slow
 def test_short_training_on_demo_data_learns_more_than_the_class_prior(tmp_path):
-  tf.random.set_seed(0)
+  training.tf_keras.utils.set_random_seed(0)
   model = builder.build_model(ModelConfig(depth_multiplier=0.5, input_size=64))
   dataset = demo_batches.demo_dataset(size=64)
   config = TrainConfig(
