@@ -33,7 +33,6 @@ os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-import socket
 import subprocess
 
 from absl import app
@@ -72,8 +71,9 @@ def compare_strategies() -> None:
   rates = {}
   for kind in _KINDS:
     if kind == 'workers':
-      ports = _free_ports(2)
-      cluster = {'worker': [f'127.0.0.1:{port}' for port in ports]}
+      from components import distribution
+
+      cluster = distribution.local_cluster(worker=2)
       runs = [
         _start(
           kind, {'cluster': cluster, 'task': {'type': 'worker', 'index': i}}
@@ -123,16 +123,6 @@ def _start(kind: str, tf_config) -> subprocess.Popen:
     stderr=subprocess.STDOUT,
     text=True,
   )
-
-
-def _free_ports(count: int):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
 
 
 def measure(kind: str) -> None:

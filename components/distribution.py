@@ -20,8 +20,9 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
-from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import tensorflow as tf
 
@@ -104,6 +105,27 @@ def make_strategy(kind: Optional[str] = None) -> tf.distribute.Strategy:
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
   return tf.distribute.get_strategy()
+
+
+def local_cluster(**task_counts: int) -> Dict[str, List[str]]:
+  """A TF_CONFIG `cluster` of that many tasks per type on 127.0.0.1.
+
+  For several training processes on one machine (the strategy comparison in
+  bench/train_throughput.py, the tests): every port is held open until all
+  are picked, so no two tasks get the same one.
+  """
+  sockets = [socket.socket() for _ in range(sum(task_counts.values()))]
+  try:
+    for s in sockets:
+      s.bind(('127.0.0.1', 0))
+    addresses = iter(f'127.0.0.1:{s.getsockname()[1]}' for s in sockets)
+    return {
+      task: [next(addresses) for _ in range(count)]
+      for task, count in task_counts.items()
+    }
+  finally:
+    for s in sockets:
+      s.close()
 
 
 @contextlib.contextmanager

@@ -24,17 +24,18 @@ class TFLiteSegmenter:
     outputs = self._run(**{export.IMAGE: np.asarray(image, np.uint8)[None]})
     return {name: value[0] for name, value in outputs.items()}
 
-  def segment(self, image: np.ndarray) -> np.ndarray:
+  def segment(
+    self, image: np.ndarray, resize=preprocessing.resize_image
+  ) -> np.ndarray:
     """uint8 [H, W, 3] of any size -> int32 class ids [H, W].
 
-    The image is resized as the Transform graph resizes it, and the ids are
-    the argmax of the probabilities resized back to the image
-    (preprocessing.class_ids_at), so they line up with the original mask
-    (what the metric and the overlays need), as the SavedModel's do.
+    The image is resized as the Transform graph resizes it (or by
+    `resize(image, size)`, e.g. to see what another client's resize does),
+    and the ids are the argmax of the probabilities resized back to the
+    image (preprocessing.class_ids_at), so they line up with the original
+    mask (what the metric and the overlays need), as the SavedModel's do.
     """
-    resized = preprocessing.resize_image(
-      tf.constant(image), self.input_size
-    ).numpy()
+    resized = np.asarray(resize(tf.constant(image), self.input_size))
     probabilities = self.predict(resized)[export.PROBABILITIES]
     return preprocessing.class_ids_at(
       tf.constant(probabilities), *image.shape[:2]

@@ -250,15 +250,6 @@ def run_clients(tmp_path):
   import clients
   from components import preprocessing
   from components.tflite_runner import TFLiteSegmenter
-  from model import export
-
-  def as_mediapipe_cpu_input(segmenter, photo):
-    probabilities = segmenter.predict(
-      _resize_as_mediapipe_cpu(photo, segmenter.input_size)
-    )[export.PROBABILITIES]
-    return preprocessing.class_ids_at(
-      tf.constant(probabilities), *photo.shape[:2]
-    ).numpy()
 
   def run(paths, photos):
     segmenters = []
@@ -296,7 +287,9 @@ def run_clients(tmp_path):
             for mask, photo in zip(category, photos, strict=True)
           ],
           'mediapipe_cpu_input': [
-            np.mean(mask == as_mediapipe_cpu_input(segmenter, photo))
+            np.mean(
+              mask == segmenter.segment(photo, resize=_resize_as_mediapipe_cpu)
+            )
             for mask, photo in zip(category, photos, strict=True)
           ],
           'category': category,

@@ -99,3 +99,12 @@ def test_default_strategy_and_barrier_without_a_cluster():
   strategy = distribution.make_strategy('default')
   assert strategy.num_replicas_in_sync == 1
   distribution.barrier(strategy)
+
+
+def test_local_cluster_gives_each_task_its_own_port():
+  cluster = distribution.local_cluster(chief=1, worker=2)
+  assert list(cluster) == ['chief', 'worker']
+  assert [len(tasks) for tasks in cluster.values()] == [1, 2]
+  addresses = [a for tasks in cluster.values() for a in tasks]
+  assert len(set(addresses)) == 3
+  assert all(a.startswith('127.0.0.1:') for a in addresses)

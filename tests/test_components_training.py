@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components import distribution
 from components import training
 from model import builder
 from model.config import ModelConfig
@@ -416,18 +417,6 @@ np.savez({weights!r}, *models[0].get_weights())
 """
 
 
-def _free_ports(count):
-  import socket
-
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 @pytest.mark.slow
 def test_two_local_workers_train_in_step_and_only_the_chief_writes(
   tmp_path, transform_output
@@ -436,10 +425,7 @@ def test_two_local_workers_train_in_step_and_only_the_chief_writes(
   train = TrainConfig(
     train_steps=4, batch_size=4, base_lr=0.01, steps_per_epoch=2
   )
-  cluster = {
-    'chief': [f'127.0.0.1:{port}' for port in _free_ports(1)],
-    'worker': [f'127.0.0.1:{port}' for port in _free_ports(1)],
-  }
+  cluster = distribution.local_cluster(chief=1, worker=1)
   processes = {}
   for task in ('chief', 'worker'):
     out = tmp_path / task
