@@ -1,6 +1,6 @@
 r"""TFLite latency and file size of every head/backbone, float and int8.
 
-  TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/tflite_latency.py \
+  .venv/bin/python bench/tflite_latency.py \
       --mediapipe_python=.venv-clients/bin/python
 
 converts each variant (random weights: latency and size do not depend on
