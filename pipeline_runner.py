@@ -190,6 +190,12 @@ flags.DEFINE_float(
   'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
 )
 flags.DEFINE_float(
+  'min_mean_boundary_iou',
+  None,
+  'The Evaluator blesses only models with at least this mean boundary IoU '
+  '(Cheng et al. 2021; 0 to 1).',
+)
+flags.DEFINE_float(
   'max_int8_mean_iou_drop',
   None,
   'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).',
@@ -206,7 +212,11 @@ _TRAIN_FLAGS = (
   'jit_compile',
   'sync_batchnorm',
 )
-_GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
+_GATE_FLAGS = (
+  'min_mean_iou',
+  'min_mean_boundary_iou',
+  'max_int8_mean_iou_drop',
+)
 
 
 def config_from_flags() -> run_config.RunConfig:
