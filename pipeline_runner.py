@@ -336,11 +336,13 @@ def main(argv) -> int:
     files.write_text(report, json.dumps(bad_data.report, indent=2))
     return console.fail(f'{bad_data} Report: {report}', status=1)
   result = summary.collect(config, summary.metadata_store(config))
-  if result['saved_model']:
-    result['report'] = report.write_report(result, config.output_dir)
+  if result.saved_model:
+    result.report, result.report_html = report.write_report(
+      result, config.output_dir
+    )
   path = summary.write(result, config.output_dir)
   console.say(summary.format_text(result))
-  console.say(f'Report: {result.get("report")}')
+  console.say(f'Report: {result.report} and {result.report_html}')
   console.say(f'Run summary: {path}')
   return 0
 

@@ -60,7 +60,8 @@ class RunSummary:
     components: each component's state and time in this run.
     absences: sentences saying which score is absent and why (empty
       slices, classes absent from the eval split, all-void images).
-    report: the report's path, once written.
+    report, report_html: the report's paths (pipeline.report), once
+      written.
   """
 
   dataset: str
@@ -81,6 +82,7 @@ class RunSummary:
   components: List[ComponentTiming]
   absences: List[str] = dataclasses.field(default_factory=list)
   report: Optional[str] = None
+  report_html: Optional[str] = None
 
   def to_json(self) -> Dict:
     return dataclasses.asdict(self)
