@@ -135,7 +135,6 @@ def measure(kind: str) -> None:
       cpu, [tf.config.LogicalDeviceConfiguration()] * 2
     )
   from components import distribution
-  from components import artifacts
   from components import training
   from model.config import ModelConfig
   from model.config import TrainConfig
