@@ -33,6 +33,7 @@ import time
 from typing import Callable, Optional
 
 from absl import logging
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
@@ -189,7 +190,8 @@ def card_facts(
     params=size['params'],
     madds=size['madds'],
     file_bytes={
-      name: fileio.stat(os.path.join(tflite_dir, name)).length for name in files
+      name: tf.io.gfile.stat(os.path.join(tflite_dir, name)).length
+      for name in files
     },
     labels=labels,
     num_examples={
