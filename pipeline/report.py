@@ -105,7 +105,7 @@ _COLUMNS = (
   'photo',
   'label (white: void)',
   'prediction',
-  'boundary errors (magenta: missed, cyan: spurious)',
+  'missed edge: magenta, extra: cyan',
 )
 
 
