@@ -128,3 +128,31 @@ def test_the_pipelines_gates_bind_to_keys_the_metrics_compute():
   assert bounds == {'mean_iou': 0.4, 'mean_boundary_iou': 0.3}
   slices = [list(spec.feature_keys) for spec in eval_config.slicing_specs]
   assert slices == [[], ['image/source'], ['image/foreground_bucket']]
+
+
+def test_an_all_void_image_and_an_absent_class_are_counted_not_scored():
+  metric = iou_metric.SegmentationIoU(class_names=['bg', 'fg', 'cat'])
+  (computation,) = metric.computations()
+  (preprocessor,) = computation.preprocessors
+  combiner = computation.combiner
+  accumulator = combiner.create_accumulator()
+  label = np.zeros((12, 12), np.uint8)
+  label[3:9, 3:9] = 1
+  void = np.full((12, 12), IGNORE, np.uint8)
+  for mask in (label, void):
+    extracts = {
+      'features': {
+        features.MASK_ENCODED: np.array([png_bytes(mask)], dtype=object)
+      },
+      'predictions': {signatures.CLASS_IDS_ORIGINAL: label.astype(np.int32)},
+    }
+    for inputs in preprocessor.process(extracts):
+      accumulator = combiner.add_input(accumulator, inputs)
+  output = {
+    key.name: value
+    for key, value in combiner.extract_output(accumulator).items()
+  }
+  assert output['void_images'] == 1
+  assert output['mean_iou'] == 1.0 and output['mean_boundary_iou'] == 1.0
+  assert output['label_pixels/cat'] == 0
+  assert 'iou/cat' not in output and 'boundary_iou/cat' not in output

@@ -3,6 +3,7 @@
 import html.parser
 
 import numpy as np
+import pytest
 
 from components import evaluation
 from components.evaluation import SliceScores
@@ -160,3 +161,74 @@ def test_html_report_renders_in_a_browser_with_its_numbers(
     & (screenshot[..., 2] < 40)
   )
   assert red.sum() >= 4 * 20 * 30 * 0.9
+
+
+def _write_eval_split(root, masks):
+  """An Examples folder whose eval split holds these masks (grey photos)."""
+  import io
+
+  from PIL import Image
+  import tensorflow as tf
+
+  from data import example
+
+  split = root / 'Split-eval'
+  split.mkdir(parents=True)
+  options = tf.io.TFRecordOptions(compression_type='GZIP')
+  with tf.io.TFRecordWriter(str(split / 'data.gz'), options) as writer:
+    for i, mask in enumerate(masks):
+      photo = io.BytesIO()
+      Image.fromarray(np.full((*mask.shape, 3), 128, np.uint8)).save(
+        photo, 'PNG'
+      )
+      writer.write(
+        example.SegmentationExample(
+          f'img{i}.png',
+          photo.getvalue(),
+          example.ImageInfo('png', *mask.shape),
+          example.encode_class_mask(mask),
+          source='ds1',
+        ).serialize()
+      )
+  return str(root)
+
+
+def test_the_reports_own_pass_scores_each_image_and_the_split(tmp_path):
+  rng = np.random.default_rng(3)
+  masks = []
+  for _ in range(3):
+    mask = np.zeros((30, 40), np.uint8)
+    y, x = rng.integers(0, 15, size=2)
+    mask[y : y + 12, x : x + 20] = 1
+    masks.append(mask)
+  masks.append(np.full((10, 10), IGNORE, np.uint8))  # All void.
+  predictions = iter(
+    [np.roll(m, k, axis=1).clip(0, 1) for k, m in enumerate(masks)]
+  )
+  measured = report.evaluate_split(
+    _write_eval_split(tmp_path, masks), lambda photo: next(predictions), 2
+  )
+  shifted = [np.roll(m, k, axis=1).clip(0, 1) for k, m in enumerate(masks)]
+  confusion = np.zeros((2, 2), int)
+  for mask, prediction in zip(masks, shifted, strict=True):
+    valid = mask != IGNORE
+    for t in range(2):
+      for p in range(2):
+        confusion[t, p] += np.sum((mask == t) & (prediction == p) & valid)
+  np.testing.assert_array_equal(measured.counts.confusion, confusion)
+  assert [s.filename for s in measured.images] == [
+    f'img{i}.png' for i in range(4)
+  ]
+  assert measured.images[0].mean_iou == 1.0  # Not shifted.
+  assert measured.images[3].mean_iou is None  # All void: no score.
+  for score, mask, prediction in zip(
+    measured.images[:3], masks[:3], shifted[:3], strict=True
+  ):
+    ious = [
+      np.sum((mask == c) & (prediction == c))
+      / np.sum((mask == c) | (prediction == c))
+      for c in range(2)
+    ]
+    assert score.mean_iou == pytest.approx(np.mean(ious), abs=1e-12)
+  worst = report.worst_images(measured.images, 2)
+  assert [s.index for s in worst] == [2, 1]
