@@ -121,3 +121,76 @@ def test_crash_mid_push_leaves_no_version_folder(
   monkeypatch.setattr(fileio, 'copy', real_copy)
   version = pusher.push_version(*model_dirs, destination, 'model/1', _card)
   assert os.listdir(destination) == [os.path.basename(version)]
+
+
+def test_model_card_facts_come_from_the_runs_artifacts(tmp_path):
+  import dataclasses
+
+  from components import model_card
+  from components import model_io
+  from data import labels as labels_lib
+  from model import profile
+  from model.config import ModelConfig
+  from model.config import TrainConfig
+  from tests.fixtures.tfx_outputs import write_evaluation
+  from tests.fixtures.tfx_outputs import write_statistics
+
+  config = ModelConfig(
+    backbone='mobilenet_v3_small',
+    depth_multiplier=0.5,
+    head='lraspp',
+    output_stride=32,
+    input_size=64,
+  )
+  serving = tmp_path / 'serving'
+  extra = serving / 'assets.extra'
+  extra.mkdir(parents=True)
+  (extra / 'model_config.json').write_text(json.dumps(config.to_dict()))
+  labels_lib.write_labels(model_io.labels_path(str(serving)), ['bg', 'fg'])
+  tflite = tmp_path / 'tflite'
+  tflite.mkdir()
+  for i, name in enumerate(TFLITE_FILES):
+    (tflite / name).write_bytes(b'x' * (1000 + i))
+  one = {
+    'mean_iou': 0.66,
+    'per_class_iou': {'bg': 0.9, 'fg': 0.42},
+    'pixel_accuracy': 0.9,
+    'mean_boundary_iou': 0.33,
+    'per_class_boundary_iou': {'bg': 0.5, 'fg': 0.16},
+    'label_pixels': {'bg': 800, 'fg': 200},
+    'images': 5,
+    'void_images': 1,
+  }
+  (tflite / 'metrics.json').write_text(
+    json.dumps({'float': one, 'fp16': one, 'int8': one})
+  )
+  train = dataclasses.asdict(TrainConfig(train_steps=77))
+  facts = pusher.card_facts(
+    '42',
+    str(serving),
+    str(tflite),
+    write_evaluation(str(tmp_path / 'evaluation')),
+    write_statistics(
+      str(tmp_path / 'stats'),
+      {'train': {'ds1': 9, 'ds2': 1}, 'eval': {'ds1': 5}},
+    ),
+    'people',
+    train,
+  )
+  size = profile.profile(config)
+  assert (facts.params, facts.madds) == (size['params'], size['madds'])
+  assert facts.model == config and facts.labels == ['bg', 'fg']
+  assert facts.file_bytes == {
+    'model.tflite': 1000,
+    'model_fp16.tflite': 1001,
+    'model_int8.tflite': 1002,
+    'frozen_model.pb': 1003,
+  }
+  assert facts.num_examples == {'train': 10, 'eval': 5}
+  assert facts.sources['train'] == {'ds1': 9, 'ds2': 1}
+  assert facts.metrics.mean_iou == 0.7  # The Evaluator's candidate.
+  assert list(facts.metrics_by_slice['source']) == ['ds1', 'ds2']
+  assert facts.metrics_tflite['int8'].mean_boundary_iou == 0.33
+  card = model_card.render(facts)
+  assert '| steps | 77 |' in card
+  assert 'slice source=ds2: no eval example falls in it' in card
