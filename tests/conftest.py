@@ -434,3 +434,33 @@ def _render_in_browser(html_path, tmp_dir, width=1200, height=4000):
 def render_in_browser(tmp_path):
   """render_in_browser(html_path) -> (DOM text, screenshot [H, W, 3])."""
   return lambda path, **size: _render_in_browser(path, str(tmp_path), **size)
+
+
+@pytest.fixture(scope='session')
+def serving_model(transform_output, tmp_path_factory):
+  """A pushed-style serving folder: an untrained 32 px model at half width
+  with the Trainer's real signatures and extras (components.model_io).
+
+  Session-wide: saving a SavedModel takes several seconds, and tests only
+  read it. Returns the folder.
+  """
+  import tensorflow_transform as tft
+
+  from components import model_io
+  from components import signatures
+  from model import builder
+  from model.config import ModelConfig
+
+  config = ModelConfig(depth_multiplier=0.5, input_size=32)
+  model = builder.build_model(config)
+  folder = str(tmp_path_factory.mktemp('serving') / 'model')
+  model_io.save_serving_model(
+    model,
+    folder,
+    config,
+    ['background', 'person'],
+    signatures.build_signatures(
+      model, tft.TFTransformOutput(transform_output[0]), config.input_size
+    ),
+  )
+  return folder
