@@ -190,6 +190,12 @@ flags.DEFINE_float(
   'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
 )
 flags.DEFINE_float(
+  'min_mean_boundary_iou',
+  None,
+  'The Evaluator blesses only models with at least this mean boundary IoU '
+  '(Cheng et al. 2021; 0 to 1).',
+)
+flags.DEFINE_float(
   'max_int8_mean_iou_drop',
   None,
   'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).',
@@ -206,7 +212,11 @@ _TRAIN_FLAGS = (
   'jit_compile',
   'sync_batchnorm',
 )
-_GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
+_GATE_FLAGS = (
+  'min_mean_iou',
+  'min_mean_boundary_iou',
+  'max_int8_mean_iou_drop',
+)
 
 
 def config_from_flags() -> run_config.RunConfig:
@@ -326,11 +336,13 @@ def main(argv) -> int:
     files.write_text(report, json.dumps(bad_data.report, indent=2))
     return console.fail(f'{bad_data} Report: {report}', status=1)
   result = summary.collect(config, summary.metadata_store(config))
-  if result['saved_model']:
-    result['report'] = report.write_report(result, config.output_dir)
+  if result.saved_model:
+    result.report, result.report_html = report.write_report(
+      result, config.output_dir
+    )
   path = summary.write(result, config.output_dir)
   console.say(summary.format_text(result))
-  console.say(f'Report: {result.get("report")}')
+  console.say(f'Report: {result.report} and {result.report_html}')
   console.say(f'Run summary: {path}')
   return 0
 

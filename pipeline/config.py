@@ -29,6 +29,8 @@ class QualityGate:
 
   Attributes:
     min_mean_iou: the Evaluator blesses only models at or above this mIoU.
+    min_mean_boundary_iou: and at or above this mean boundary IoU (Cheng
+      et al. 2021; model.boundary). 0 asks only that it exists.
     max_mean_iou_decrease: once a blessed model exists, a new one may be at
       most this much worse (absolute mIoU) to be blessed.
     max_int8_mean_iou_drop: the push is refused when the int8 TFLite model's
@@ -36,6 +38,7 @@ class QualityGate:
   """
 
   min_mean_iou: float = 0.5
+  min_mean_boundary_iou: float = 0.0
   max_mean_iou_decrease: float = 0.01
   max_int8_mean_iou_drop: float = 0.05
 

@@ -390,6 +390,52 @@ def transform_output(tmp_path_factory):
   return _transform_output(str(tmp_path_factory.mktemp('transform')))
 
 
+# --- A browser: the HTML report as a person opens it ------------------------
+
+
+def _render_in_browser(html_path, tmp_dir, width=1200, height=4000):
+  """(DOM after parsing, screenshot as uint8 [H, W, 3]) of a local page.
+
+  Headless Chromium opens the file from disk, as a person would (no
+  server). `make test` installs Chromium; a missing browser fails.
+  """
+  import shutil
+  import subprocess
+
+  browser = shutil.which('chromium') or shutil.which('chromium-browser')
+  assert browser, 'no Chromium: `apt-get install chromium` (make test does)'
+  common = [
+    browser,
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    f'--window-size={width},{height}',
+  ]
+  url = 'file://' + os.path.abspath(html_path)
+  dom = subprocess.run(
+    [*common, '--dump-dom', url],
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=True,
+  ).stdout
+  shot = os.path.join(tmp_dir, 'screenshot.png')
+  subprocess.run(
+    [*common, f'--screenshot={shot}', url],
+    capture_output=True,
+    timeout=120,
+    check=True,
+  )
+  with Image.open(shot) as picture:
+    return dom, np.asarray(picture.convert('RGB'))
+
+
+@pytest.fixture
+def render_in_browser(tmp_path):
+  """render_in_browser(html_path) -> (DOM text, screenshot [H, W, 3])."""
+  return lambda path, **size: _render_in_browser(path, str(tmp_path), **size)
+
+
 @pytest.fixture(scope='session')
 def serving_model(transform_output, tmp_path_factory):
   """A pushed-style serving folder: an untrained 32 px model at half width
