@@ -44,9 +44,7 @@ def load_keras_model(
 ) -> Tuple[tf_keras.Model, ModelConfig, List[str]]:
   """(model with trained weights, its ModelConfig, class names)."""
   extra = os.path.join(serving_dir, _EXTRA)
-  config = ModelConfig.from_dict(
-    json.loads(_read_text(os.path.join(extra, _CONFIG)))
-  )
+  config = load_config(serving_dir)
   labels = list(labels_lib.read_labels(labels_path(serving_dir)))
   # The trained weights replace any pretrained ones: do not fetch those.
   model = builder.build_model(
@@ -55,6 +53,13 @@ def load_keras_model(
   status = model.load_weights(os.path.join(extra, _WEIGHTS))
   status.assert_existing_objects_matched().expect_partial()  # no optimizer
   return model, config, labels
+
+
+def load_config(serving_dir: str) -> ModelConfig:
+  """The ModelConfig the model in `serving_dir` was built from."""
+  return ModelConfig.from_dict(
+    json.loads(_read_text(os.path.join(serving_dir, _EXTRA, _CONFIG)))
+  )
 
 
 def labels_path(serving_dir: str) -> str:

@@ -14,8 +14,8 @@ from PIL import Image
 from PIL import ImageDraw
 
 from components import example_io
+from components import inference
 from data import features
-from pipeline import inference
 from pipeline import visualize
 
 REPORT_FILE = 'report.png'

@@ -388,3 +388,44 @@ def transform_output(tmp_path_factory):
   Session-wide: tf.Transform takes a few seconds, and nothing writes to it.
   """
   return _transform_output(str(tmp_path_factory.mktemp('transform')))
+
+
+# --- A small trained-model folder: what a push holds, untrained weights ---
+
+
+@pytest.fixture(scope='session')
+def small_pushed_model(tmp_path_factory, transform_output):
+  """A folder laid out as a pushed version: SavedModel + model.tflite.
+
+  MobileNetV2 x0.35 at 32 x 32, two classes, random weights (a varied
+  argmax, which is what comparisons of predictions need), with the
+  Trainer's serving signatures and extras and a labels.txt; built in
+  about 20 s, once per session.
+  """
+  import tensorflow_transform as tft
+
+  from components import model_io
+  from components import signatures
+  from components import training
+  from data import labels
+  from model import builder
+  from model import export
+  from model.config import ModelConfig
+
+  folder = str(tmp_path_factory.mktemp('pushed') / '1')
+  config = ModelConfig(depth_multiplier=0.35, input_size=32, num_classes=2)
+  model = training.serving_copy(builder.build_model(config), config)
+  names = ['background', 'person']
+  model_io.save_serving_model(
+    model,
+    folder,
+    config,
+    names,
+    signatures.build_signatures(
+      model, tft.TFTransformOutput(transform_output[0]), config.input_size
+    ),
+  )
+  with open(os.path.join(folder, 'model.tflite'), 'wb') as f:
+    f.write(export.convert_to_tflite(export.inference_model(model)))
+  labels.write_labels(os.path.join(folder, labels.LABELS_FILE), names)
+  return folder
