@@ -13,3 +13,14 @@ class TFLiteModel(artifact.Artifact):
   """
 
   TYPE_NAME = 'mobile_deeplab.TFLiteModel'
+
+
+class SegmentationMasks(artifact.Artifact):
+  """A folder of masks predicted for a folder of photos, and their records.
+
+  masks/<photo path relative to the input, extension removed>.png,
+  predictions.jsonl and errors.jsonl, as components.batch_inference writes
+  them. Custom properties: num_masks, num_errors, or skipped_reason.
+  """
+
+  TYPE_NAME = 'mobile_deeplab.SegmentationMasks'

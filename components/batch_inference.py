@@ -135,8 +135,11 @@ class Job:
     return os.path.dirname(self.input) or '.'
 
 
-def list_photos(job: Job) -> Iterator[Tuple[str, str]]:
-  """(path, output stem) of each photo; the stem has no extension.
+def list_photos(job: Job) -> Iterator[Tuple[bytes, bytes]]:
+  """(path, output stem) of each photo, os.fsencode'd; stems lack extensions.
+
+  Bytes, because names need not be UTF-8 and Beam's coders encode text as
+  UTF-8; such a name is refused (an errors line) once read.
 
   A folder walk takes every entry, directories included, whose name ends
   in a photo extension (data.images.PHOTO_EXTENSIONS, any case), so that a
@@ -158,7 +161,7 @@ def list_photos(job: Job) -> Iterator[Tuple[str, str]]:
   stems = [os.path.splitext(name)[0] for name in relative]
   shared = {stem for stem in stems if stems.count(stem) > 1}
   for path, name, stem in zip(paths, relative, stems, strict=True):
-    yield path, (name if stem in shared else stem)
+    yield os.fsencode(path), os.fsencode(name if stem in shared else stem)
 
 
 def _relative(path: str, root: str) -> str:
@@ -179,7 +182,7 @@ def error_line(error: problems.BadExample) -> str:
 
 
 class _ReadPhoto(beam.DoFn):
-  """(path, stem) -> ((path, stem, height, width), uint8 [S, S, 3])."""
+  """(path, stem) as listed -> ((path, stem, H, W), uint8 [S, S, 3])."""
 
   def __init__(self, job: Job, overlays: bool):
     self._job = job
@@ -194,7 +197,7 @@ class _ReadPhoto(beam.DoFn):
     self._input_size = inference.input_size_of(self._job.model)
 
   def process(self, element):
-    path, stem = element
+    path, stem = map(os.fsdecode, element)
     try:
       guard.check_name(path)
       if not self._job.overwrite and self._done(stem):

@@ -22,18 +22,16 @@ import sys
 from typing import List, Optional
 import warnings
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
-from data import images
-from data import ingest
-
 VERBOSE = '--verbose'
 
 
 def quiet(argv: List[str]) -> None:
   """No Python warnings nor TensorFlow C++ lines, here and in the workers.
 
-  The workers inherit the environment. --verbose keeps everything.
+  Called before Beam and TensorFlow are imported (their imports warn);
+  worker processes inherit the environment. --verbose keeps everything.
   """
+  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
   if VERBOSE in argv:
     logging.basicConfig(level=logging.INFO)
     return
@@ -41,8 +39,13 @@ def quiet(argv: List[str]) -> None:
   os.environ.setdefault('PYTHONWARNINGS', 'ignore')
   warnings.simplefilter('ignore')
   logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(message)s')
-  for handler in logging.getLogger().handlers:
-    handler.addFilter(ingest.QuietBeamFilter())
+
+
+quiet(sys.argv)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from data import images
+from data import ingest
 
 
 def parse_args(argv: List[str]):
@@ -124,9 +127,10 @@ def run(job, beam_args: List[str], overlays: bool) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  argv = sys.argv[1:] if argv is None else argv
-  quiet(argv)
-  args, beam_args = parse_args(argv)
+  args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
+  if not args.verbose:
+    for handler in logging.getLogger().handlers:
+      handler.addFilter(ingest.QuietBeamFilter())
   from components import batch_inference
 
   try:

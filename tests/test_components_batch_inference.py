@@ -54,7 +54,9 @@ def test_folder_walk_takes_photo_names_and_reports_directories(tmp_path):
     (tmp_path / 'in' / name).write_bytes(b'x')
   os.mkdir(tmp_path / 'in' / 'x.jpg')
   job = batch_inference.Job('m.tflite', str(tmp_path / 'in'), 'out')
-  listed = dict(batch_inference.list_photos(job))
+  listed = {
+    os.fsdecode(p): os.fsdecode(s) for p, s in batch_inference.list_photos(job)
+  }
   root = str(tmp_path / 'in')
   assert listed == {
     os.path.join(root, 'a.jpg'): 'a',
@@ -74,14 +76,16 @@ def test_glob_is_relative_to_its_fixed_folder_and_stems_stay_distinct(
     (tmp_path / name).write_bytes(b'x')
   job = batch_inference.Job('m.tflite', str(tmp_path / '*' / '*.*g'), 'o')
   assert job.root() == str(tmp_path)
-  assert sorted(stem for _, stem in batch_inference.list_photos(job)) == [
+  assert sorted(
+    os.fsdecode(s) for _, s in batch_inference.list_photos(job)
+  ) == [
     os.path.join('a', 'x.jpg'),
     os.path.join('a', 'x.png'),
     os.path.join('b', 'y'),
   ]
   one = batch_inference.Job('m.tflite', str(tmp_path / 'b' / 'y.jpg'), 'o')
   assert list(batch_inference.list_photos(one)) == [
-    (str(tmp_path / 'b' / 'y.jpg'), 'y')
+    (os.fsencode(tmp_path / 'b' / 'y.jpg'), b'y')
   ]
 
 
