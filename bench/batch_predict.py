@@ -123,13 +123,14 @@ def main():
   photos = make_photos(os.path.join(args.work_dir, 'photos'), args.num_photos)
   half = args.num_photos // 2
   globs = {args.num_photos: os.path.join(photos, 'photo-*.jpg')}
-  # The first half: links to the same files in a folder of their own.
+  # The first half: hard links to the same files in a folder of their own
+  # (symbolic links would lead out of it, and be refused as outside_root).
   half_folder = os.path.join(args.work_dir, f'photos-{half}')
   os.makedirs(half_folder, exist_ok=True)
   for index in range(half):
     name = f'photo-{index:04d}.jpg'
     if not os.path.exists(os.path.join(half_folder, name)):
-      os.symlink(os.path.join(photos, name), os.path.join(half_folder, name))
+      os.link(os.path.join(photos, name), os.path.join(half_folder, name))
   globs[half] = os.path.join(half_folder, '*.jpg')
   env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
   results = {}
