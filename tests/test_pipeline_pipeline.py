@@ -96,7 +96,10 @@ def masks_artifacts(output_dir):
   config.sqlite.filename_uri = os.path.join(output_dir, 'metadata.sqlite')
   store = metadata_store.MetadataStore(config)
   found = []
-  for masks in store.get_artifacts_by_type('mobile_deeplab.SegmentationMasks'):
+  for masks in sorted(
+    store.get_artifacts_by_type('mobile_deeplab.SegmentationMasks'),
+    key=lambda artifact: artifact.id,
+  ):
     events = store.get_events_by_artifact_ids([masks.id])
     [execution_id] = [e.execution_id for e in events]
     inputs = [
@@ -332,11 +335,14 @@ def test_frozen_graph_gives_the_class_ids_of_the_float_tflite(first_run):
 
 
 def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
-  first_run,
+  first_run, infer_input
 ):
   output_dir, first_summary, _ = first_run
   summary, _ = run_cli(
-    output_dir, '--min_mean_iou=0', '--max_int8_mean_iou_drop=1'
+    output_dir,
+    '--min_mean_iou=0',
+    '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   states = {c['component']: c['state'] for c in summary['components']}
   for component in (
@@ -355,7 +361,10 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   assert summary['pushed_dir'] == first_summary['pushed_dir']
 
   strict, _ = run_cli(
-    output_dir, '--min_mean_iou=0.999', '--max_int8_mean_iou_drop=1'
+    output_dir,
+    '--min_mean_iou=0.999',
+    '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   states = {c['component']: c['state'] for c in strict['components']}
   assert states['Trainer'] == 'CACHED'
@@ -379,7 +388,7 @@ def test_batch_inferrer_segments_photos_with_the_pushed_model(
   output_dir, summary, _ = first_run
   states = {c['component']: c['state'] for c in summary['components']}
   assert states['BatchInferrer'] == 'COMPLETE'
-  [(masks, pushed)] = masks_artifacts(output_dir)
+  masks, pushed = masks_artifacts(output_dir)[0]  # The first run's.
   # Lineage: the masks came from the model pushed in this run.
   assert (
     pushed.custom_properties['pushed_destination'].string_value
