@@ -5,7 +5,7 @@
 
 Renders `num_photos` demo photos (data.demo's people on backgrounds, scaled
 to 640 x 480, JPEG) once, then times, each in a fresh subprocess, on all of
-them and on the first half:
+them:
 
 * plain: one process, one Python loop over the photos calling the predict
   function of pipeline.predict (pipeline.predict.read_photo, then
@@ -13,13 +13,15 @@ them and on the first half:
   mask PNG;
 * beam_2_processes: `python -m pipeline.batch_predict` on DirectRunner
   multi_processing with 2 worker processes;
-* beam_2_threads: the same job in one process, multi_threading, 2 threads.
+* beam_2_threads: the same job in one process, multi_threading, 2 threads
+  (pipeline.batch_predict's default here).
 
-Reported: wall seconds end to end (start-up included), the steady-state rate
-(extra photos / extra seconds between the two sizes, which cancels the
-start-up: imports, worker launch, model load), its ratio to plain, and the
-peak memory: the largest sum of RSS over the process tree, sampled every
-0.1 s (bench/ingest.py's sampler), Beam's workers included.
+Reported: wall seconds and photos/s end to end (start-up included); the
+steady-state rate, from the masks' write times (between the 10th and the
+90th percentile: start-up, worker launch and model load left out); their
+ratios to plain; and the peak memory: the largest sum of RSS over the
+process tree, sampled every 0.1 s (bench/ingest.py's sampler), Beam's
+workers included.
 """
 
 import argparse
@@ -29,6 +31,14 @@ import os
 import subprocess
 import sys
 import time
+import warnings
+
+# Python-version notices of the Google client libraries Beam imports, here
+# and in every process this one starts.
+warnings.simplefilter('ignore')
+os.environ.setdefault('PYTHONWARNINGS', 'ignore')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 import numpy as np
 from PIL import Image
@@ -121,41 +131,55 @@ def main():
     plain_loop(args.model, sorted(glob.glob(args.input)), args.work_dir)
     return
   photos = make_photos(os.path.join(args.work_dir, 'photos'), args.num_photos)
-  half = args.num_photos // 2
-  globs = {args.num_photos: os.path.join(photos, 'photo-*.jpg')}
-  # The first half: hard links to the same files in a folder of their own
-  # (symbolic links would lead out of it, and be refused as outside_root).
-  half_folder = os.path.join(args.work_dir, f'photos-{half}')
-  os.makedirs(half_folder, exist_ok=True)
-  for index in range(half):
-    name = f'photo-{index:04d}.jpg'
-    if not os.path.exists(os.path.join(half_folder, name)):
-      os.link(os.path.join(photos, name), os.path.join(half_folder, name))
-  globs[half] = os.path.join(half_folder, '*.jpg')
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3')
+  input_glob = os.path.join(photos, 'photo-*.jpg')
   results = {}
   for mode in ('plain', *BEAM_MODES):
-    for count in (half, args.num_photos):
-      output_dir = os.path.join(args.work_dir, f'out-{mode}-{count}')
-      subprocess.run(['rm', '-rf', output_dir], check=True)
-      seconds, peak, _ = ingest_bench.timed(
-        _command(mode, args.model, globs[count], output_dir), env
-      )
-      written = sum(len(names) for _, _, names in os.walk(output_dir))
-      results.setdefault(mode, {})[count] = {
-        'seconds': round(seconds, 1),
-        'peak_rss_mb': round(peak / 2**20),
-        'files_written': written,
-      }
-      print(mode, count, results[mode][count], flush=True)
-  plain = None
+    output_dir = os.path.join(args.work_dir, f'out-{mode}')
+    subprocess.run(['rm', '-rf', output_dir], check=True)
+    seconds, peak, _ = ingest_bench.timed(
+      _command(mode, args.model, input_glob, output_dir),
+      dict(os.environ, PYTHONPATH=REPO),
+    )
+    written = mask_times(output_dir)
+    if len(written) != args.num_photos:
+      raise RuntimeError(f'{mode}: {len(written)} masks, not {args.num_photos}')
+    results[mode] = {
+      'seconds': round(seconds, 1),
+      'photos_per_s': round(args.num_photos / seconds, 2),
+      'steady_photos_per_s': round(steady_rate(written), 2),
+      'peak_rss_mb': round(peak / 2**20),
+    }
+    print(mode, results[mode], flush=True)
   for runs in results.values():
-    extra = runs[args.num_photos]['seconds'] - runs[half]['seconds']
-    runs['steady_photos_per_s'] = round((args.num_photos - half) / extra, 2)
-    plain = plain or runs['steady_photos_per_s']
-    runs['ratio_to_plain'] = round(runs['steady_photos_per_s'] / plain, 2)
+    for key in ('photos_per_s', 'steady_photos_per_s'):
+      runs[key.replace('photos_per_s', 'ratio')] = round(
+        runs[key] / results['plain'][key], 2
+      )
   print(json.dumps(results, indent=2))
-  print(time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), os.cpu_count())
+  print(
+    time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+    f'{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}',
+  )
+
+
+def mask_times(output_dir: str):
+  """Sorted modification times of every mask PNG a run wrote."""
+  return sorted(
+    os.stat(os.path.join(folder, name)).st_mtime
+    for folder, _, names in os.walk(output_dir)
+    for name in names
+    if name.endswith('.png')
+  )
+
+
+def steady_rate(times) -> float:
+  """Masks per second between the 10th and the 90th percentile write.
+
+  Leaves out start-up (imports, worker launch, model load) and the tail,
+  which the end-to-end figure includes.
+  """
+  low, high = len(times) // 10, len(times) - 1 - len(times) // 10
+  return (high - low) / (times[high] - times[low])
 
 
 if __name__ == '__main__':

@@ -9,8 +9,9 @@ folder (walked recursively), a glob or one photo; PHOTOS and OUT may be
 gs:// paths. The job and its outputs are components.batch_inference's: OUT/
 masks/, overlays/ (with --overlays), predictions.jsonl and errors.jsonl.
 
-Without Beam options it runs locally with one worker process per core
-(data.ingest.LOCAL_BEAM_ARGS); any Beam option replaces those defaults, e.g.
+Without Beam options it runs locally in one process with one thread per
+core (components.batch_inference.LOCAL_BEAM_ARGS); any Beam option replaces
+those defaults, e.g.
 --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp
 --setup_file=./setup.py (the workers install the project's sdist).
 """
@@ -44,8 +45,13 @@ def quiet(argv: List[str]) -> None:
 quiet(sys.argv)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import apache_beam as beam
+from apache_beam.options import pipeline_options
+
+from components import batch_inference
 from data import images
 from data import ingest
+from pipeline import visualize
 
 
 def parse_args(argv: List[str]):
@@ -55,8 +61,8 @@ def parse_args(argv: List[str]):
     epilog='Every other option goes to Beam as a pipeline option (--runner, '
     '--project, --region, --temp_location, --setup_file, --sdk_container_'
     'image, --direct_running_mode, --direct_num_workers, ...); without '
-    'any, the job runs here with one worker process per core ('
-    + ' '.join(ingest.LOCAL_BEAM_ARGS)
+    'any, the job runs here in one process, one thread per core ('
+    + ' '.join(batch_inference.LOCAL_BEAM_ARGS)
     + ').',
   )
   parser.add_argument(
@@ -108,18 +114,10 @@ def parse_args(argv: List[str]):
 
 
 def run(job, beam_args: List[str], overlays: bool) -> None:
-  """Runs the job with the user's Beam options, or LOCAL_BEAM_ARGS."""
-  import apache_beam as beam
-  from apache_beam.options import pipeline_options
-
-  from components import batch_inference
-  from pipeline import visualize
-
+  """Runs the job with the user's Beam options, or the local defaults."""
   options = pipeline_options.PipelineOptions(
-    list(beam_args) or list(ingest.LOCAL_BEAM_ARGS)
+    list(beam_args) or list(batch_inference.LOCAL_BEAM_ARGS)
   )
-  # The workers unpickle the job's functions: keep the module's imports.
-  options.view_as(pipeline_options.SetupOptions).save_main_session = False
   with beam.Pipeline(options=options) as pipeline:
     _ = pipeline | batch_inference.PredictMasks(
       job, visualize.overlay if overlays else None
@@ -131,7 +129,6 @@ def main(argv: Optional[List[str]] = None) -> int:
   if not args.verbose:
     for handler in logging.getLogger().handlers:
       handler.addFilter(ingest.QuietBeamFilter())
-  from components import batch_inference
 
   try:
     kwargs = {'batch_size': args.batch_size} if args.batch_size else {}

@@ -56,12 +56,15 @@ def test_hostile_photos_are_named_and_odd_ones_segmented_quietly(
   photos = str(tmp_path / 'photos')
   expected = hostile.photo_folder(photos, str(tmp_path / 'outside'))
   out = str(tmp_path / 'out')
-  # Beam's default here: DirectRunner, one worker process per core.
+  # In worker processes, which must be quiet too (TF_CPP_MIN_LOG_LEVEL and
+  # PYTHONWARNINGS reach them); Beam options pass through.
   completed = _cli(
     f'--model={small_pushed_model}',
     f'--input={photos}',
     f'--output_dir={out}',
     '--overlays',
+    '--direct_running_mode=multi_processing',
+    '--direct_num_workers=2',
   )
   assert completed.returncode == 0, completed.stderr
   assert completed.stderr == ''  # No warnings, no TensorFlow C++ lines.
