@@ -54,7 +54,7 @@ def run_cli(output_dir, *flags):
     cwd=ROOT,
     capture_output=True,
     text=True,
-    timeout=1200,
+    timeout=1800,  # 2 shared cores under load: 13 to 20 min seen
   )
   assert completed.returncode == 0, completed.stdout + completed.stderr
   with open(os.path.join(output_dir, 'run_summary.json')) as f:
