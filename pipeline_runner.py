@@ -183,6 +183,13 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_string('gcp_project', None, 'vertex training: GCP project.')
 flags.DEFINE_string('gcp_region', None, 'vertex training: GCP region.')
+flags.DEFINE_string(
+  'infer_input',
+  None,
+  'A folder of photos (local or gs://) that the pushed model segments '
+  'after the push (BatchInferrer: masks/, predictions.jsonl, errors.jsonl; '
+  'skipped when nothing is pushed).',
+)
 # Quality gates (pipeline.config.QualityGate).
 flags.DEFINE_float(
   'min_mean_iou',
@@ -266,7 +273,17 @@ def config_from_flags() -> run_config.RunConfig:
     trainer_accelerator_count=FLAGS.trainer_accelerator_count,
     gcp_project=FLAGS.gcp_project,
     gcp_region=FLAGS.gcp_region,
+    infer_input=_infer_input(),
   )
+
+
+def _infer_input():
+  if not FLAGS.infer_input:
+    return None
+  folder = _absolute(FLAGS.infer_input)
+  if not files.is_url(folder) and not os.path.isdir(folder):
+    raise ValueError(f'--infer_input={FLAGS.infer_input}: no such directory')
+  return folder
 
 
 def _set_flags(names) -> dict:

@@ -24,6 +24,8 @@ MODEL_RESOLVER = 'latest_blessed_model_resolver'
 EVALUATOR = 'Evaluator'
 TFLITE_EXPORT = 'TFLiteExport'
 PUSHER = 'MobilePusher'
+# Only in runs with --infer_input.
+BATCH_INFERRER = 'BatchInferrer'
 COMPONENT_IDS = (
   EXAMPLE_GEN,
   STATISTICS_GEN,
@@ -83,3 +85,14 @@ class TFLiteModel(artifact.Artifact):
   """
 
   TYPE_NAME = 'mobile_deeplab.TFLiteModel'
+
+
+class SegmentationMasks(artifact.Artifact):
+  """A folder of masks predicted for a folder of photos, and their records.
+
+  masks/<photo path relative to the input, extension removed>.png,
+  predictions.jsonl and errors.jsonl, as components.batch_inference writes
+  them. Custom properties: num_masks, num_errors, or skipped_reason.
+  """
+
+  TYPE_NAME = 'mobile_deeplab.SegmentationMasks'

@@ -138,6 +138,9 @@ class RunConfig:
     trainer_accelerator_type, trainer_accelerator_count: vertex training:
       accelerators per machine (e.g. 'NVIDIA_TESLA_T4', 4).
     gcp_project, gcp_region: vertex training: where the training job runs.
+    infer_input: a folder of photos (local or gs://) that the pushed model
+      segments after each push (components.batch_inferrer); None: no
+      such step.
   """
 
   dataset: str
@@ -164,6 +167,7 @@ class RunConfig:
   trainer_accelerator_count: int = 0
   gcp_project: Optional[str] = None
   gcp_region: Optional[str] = None
+  infer_input: Optional[str] = None
 
   def __post_init__(self):
     _check(

@@ -2,11 +2,14 @@
 
 ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform ->
 Trainer -> (latest blessed model) Resolver -> Evaluator, and TFLiteExport ->
-MobilePusher. Runners (pipeline_runner.py) only choose an orchestrator.
+MobilePusher [-> BatchInferrer, with infer_input]. Runners
+(pipeline_runner.py) only choose an orchestrator.
 """
 
 import dataclasses
+import hashlib
 import json
+import os
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -15,10 +18,12 @@ from components import artifacts
 from components import evaluation
 from components import iou_metric
 from components import training
+from components.batch_inferrer import BatchInferrer
 from components.example_gen import create_example_gen
 from components.pusher import MobilePusher
 from components.tflite_export import TFLiteExport
 from data import features
+from data import files
 from pipeline import vertex
 from pipeline.code_version import source_fingerprint
 from pipeline.config import RunConfig
@@ -115,6 +120,18 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     max_int8_mean_iou_drop=config.gate.max_int8_mean_iou_drop,
   ).with_id(artifacts.PUSHER)
 
+  inferrers = []
+  if config.infer_input:
+    inferrers.append(
+      BatchInferrer(
+        pushed_model=pusher.outputs[artifacts.PUSHED_MODEL],
+        input_dir=config.infer_input,
+        max_image_pixels=config.max_image_pixels,
+        input_fingerprint=photos_fingerprint(config.infer_input),
+        code_version=code_version,
+      ).with_id(artifacts.BATCH_INFERRER)
+    )
+
   return tfx.dsl.Pipeline(
     pipeline_name=config.pipeline_name,
     pipeline_root=config.pipeline_root,
@@ -129,11 +146,26 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
       evaluator,
       tflite_export,
       pusher,
+      *inferrers,
     ],
     enable_cache=True,
     metadata_connection_config=metadata_connection_config(config),
     beam_pipeline_args=list(config.beam_pipeline_args),
   )
+
+
+def photos_fingerprint(folder: str) -> str:
+  """sha256 of the names, sizes and mtimes under a local folder, for the
+  cache: add or change a photo and BatchInferrer runs again. '' for URLs,
+  whose masks the cache keeps for as long as the model is the same."""
+  if files.is_url(folder):
+    return ''
+  digest = hashlib.sha256()
+  for path in files.walk(folder):
+    status = os.lstat(path)
+    digest.update(os.fsencode(os.path.relpath(path, folder)))
+    digest.update(f'{status.st_size} {status.st_mtime_ns}'.encode())
+  return digest.hexdigest()[:16]
 
 
 def metadata_connection_config(config: RunConfig):

@@ -32,10 +32,10 @@ from PIL import ImageDraw
 
 from components import artifacts
 from components import example_io
+from components import inference
 from data import features
 from model import boundary
 from model import metrics
-from pipeline import inference
 from pipeline import visualize
 from pipeline.summary import RunSummary
 

@@ -57,7 +57,7 @@ def run_cli(output_dir, *flags):
     cwd=ROOT,
     capture_output=True,
     text=True,
-    timeout=1200,
+    timeout=1800,  # 2 shared cores under load: 13 to 20 min seen
   )
   assert completed.returncode == 0, completed.stdout + completed.stderr
   with open(os.path.join(output_dir, 'run_summary.json')) as f:
@@ -65,12 +65,54 @@ def run_cli(output_dir, *flags):
 
 
 @pytest.fixture(scope='module')
-def first_run(tmp_path_factory):
+def infer_input(tmp_path_factory):
+  """Photos for BatchInferrer: two demo photos (one nested), one broken."""
+  from data import demo
+
+  folder = tmp_path_factory.mktemp('photos')
+  os.mkdir(folder / 'sub')
+  for index, name in enumerate(('a.png', 'sub/b.jpg')):
+    image = demo.render_example(np.random.default_rng([5, index]))[0]
+    Image.fromarray(image).save(folder / name)
+  (folder / 'broken.jpg').write_bytes(b'\xff\xd8 not a JPEG')
+  return str(folder)
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory, infer_input):
   output_dir = str(tmp_path_factory.mktemp('run'))
   summary, stdout = run_cli(
-    output_dir, '--min_mean_iou=0', '--max_int8_mean_iou_drop=1'
+    output_dir,
+    '--min_mean_iou=0',
+    '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   return output_dir, summary, stdout
+
+
+def masks_artifacts(output_dir):
+  """[(SegmentationMasks artifact, the PushedModel its execution read)]."""
+  from ml_metadata.metadata_store import metadata_store
+  from ml_metadata.proto import metadata_store_pb2
+
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = os.path.join(output_dir, 'metadata.sqlite')
+  store = metadata_store.MetadataStore(config)
+  found = []
+  for masks in sorted(
+    store.get_artifacts_by_type('mobile_deeplab.SegmentationMasks'),
+    key=lambda artifact: artifact.id,
+  ):
+    events = store.get_events_by_artifact_ids([masks.id])
+    [execution_id] = [e.execution_id for e in events]
+    inputs = [
+      e.artifact_id
+      for e in store.get_events_by_execution_ids([execution_id])
+      if e.type == metadata_store_pb2.Event.INPUT
+    ]
+    [pushed] = store.get_artifacts_by_id(inputs)
+    found.append((masks, pushed))
+  return found
 
 
 def eval_examples(summary):
@@ -455,11 +497,14 @@ def test_frozen_graph_gives_the_class_ids_of_the_float_tflite(first_run):
 
 
 def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
-  first_run,
+  first_run, infer_input
 ):
   output_dir, first_summary, _ = first_run
   summary, _ = run_cli(
-    output_dir, '--min_mean_iou=0', '--max_int8_mean_iou_drop=1'
+    output_dir,
+    '--min_mean_iou=0',
+    '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   states = {c['component']: c['state'] for c in summary['components']}
   for component in (
@@ -483,6 +528,7 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
     '--min_mean_iou=0',
     '--min_mean_boundary_iou=0.999',
     '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   states = {c['component']: c['state'] for c in strict['components']}
   assert states['Trainer'] == 'CACHED'
@@ -500,6 +546,43 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   }
   assert failed == {'mean_boundary_iou'}
   assert len(os.listdir(os.path.join(output_dir, 'serving'))) == 1
+  # BatchInferrer ran after the refused push, and wrote nothing.
+  assert states['BatchInferrer'] == 'COMPLETE'
+  masks, pushed = masks_artifacts(output_dir)[-1]
+  assert not pushed.custom_properties['pushed'].int_value
+  reason = masks.custom_properties['skipped_reason'].string_value
+  assert 'Evaluator did not bless' in reason
+  assert not os.path.exists(os.path.join(masks.uri, 'masks'))
+
+
+def test_batch_inferrer_segments_photos_with_the_pushed_model(
+  first_run, infer_input
+):
+  output_dir, summary, _ = first_run
+  states = {c['component']: c['state'] for c in summary['components']}
+  assert states['BatchInferrer'] == 'COMPLETE'
+  masks, pushed = masks_artifacts(output_dir)[0]  # The first run's.
+  # Lineage: the masks came from the model pushed in this run.
+  assert (
+    pushed.custom_properties['pushed_destination'].string_value
+    == (summary['pushed_dir'])
+  )
+  assert masks.custom_properties['num_masks'].int_value == 2
+  assert masks.custom_properties['num_errors'].int_value == 1
+  with open(os.path.join(masks.uri, 'errors.jsonl')) as f:
+    [error] = [json.loads(line) for line in f]
+  assert error['input'] == os.path.join(infer_input, 'broken.jpg')
+  assert error['problem'] == 'corrupt_image'
+  serve = tf.saved_model.load(summary['pushed_dir']).signatures[
+    'serving_images'
+  ]
+  for name, stem in (('a.png', 'a'), ('sub/b.jpg', 'sub/b')):
+    photo = np.asarray(Image.open(os.path.join(infer_input, name)))
+    with Image.open(os.path.join(masks.uri, 'masks', stem + '.png')) as mask:
+      mask = np.asarray(mask)
+    expected = serve(images=tf.constant(photo[None]))['class_ids'][0]
+    assert mask.shape == photo.shape[:2]
+    assert np.mean(mask == expected.numpy()) >= 0.999
 
 
 @pytest.mark.parametrize('model_file', ['', 'model.tflite'])
