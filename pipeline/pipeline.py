@@ -29,14 +29,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
   """The pipeline of a run, every setting taken from `config`."""
   code_version = source_fingerprint()
   example_gen = create_example_gen(
-    config.dataset,
-    config.data_root,
-    config.labels,
-    eval_fraction=config.eval_fraction,
-    voc_aug=config.voc_aug,
-    max_image_pixels=config.max_image_pixels,
-    skip_bad_examples=config.skip_bad_examples,
-    code_version=code_version,
+    config.data, code_version=code_version
   ).with_id('ExampleGen')
   statistics_gen = tfx.components.StatisticsGen(
     examples=example_gen.outputs['examples']
@@ -59,7 +52,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
   )
   trainer_custom_config = {
     **training.custom_config(
-      config.model, config.train, config.labels, config.checkpoint_dir
+      config.model, config.train, config.data.labels, config.checkpoint_dir
     ),
     'code_version': code_version,
   }
@@ -167,7 +160,7 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
           tfma.MetricConfig(
             class_name=iou_metric.SegmentationIoU.__name__,
             module=iou_metric.__name__,
-            config=json.dumps({'class_names': list(config.labels)}),
+            config=json.dumps({'class_names': list(config.data.labels)}),
             threshold=threshold,
           ),
         ]

@@ -46,12 +46,12 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
   blessing = outputs.get(('Evaluator', 'blessing'))
   examples_uri = _uri(outputs, 'ExampleGen', 'examples')
   return {
-    'dataset': config.dataset,
+    'dataset': config.data.format,
     'num_examples': _example_counts(
       _uri(outputs, 'StatisticsGen', 'statistics')
     ),
     'metrics': _evaluator_metrics(
-      _uri(outputs, 'Evaluator', 'evaluation'), config.labels
+      _uri(outputs, 'Evaluator', 'evaluation'), config.data.labels
     ),
     'metrics_tflite': {
       kind: tflite_scores.get(kind) for kind in tflite_export.TFLITE_FILES
@@ -77,7 +77,7 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
     },
     'examples': os.path.abspath(examples_uri) if examples_uri else None,
     'input_size': config.model.input_size,
-    'labels': list(config.labels),
+    'labels': list(config.data.labels),
     'components': timings,
   }
 

@@ -14,11 +14,14 @@ import pytest
 import tensorflow as tf
 
 from components import example_gen
+from data import config as data_config
 from data import convert
 from data import datasets
 from data import features
 from data import labels
 from data import problems
+from data.readers import deeplab
+from data.readers import voc
 from tests.fixtures import hostile
 from tests.fixtures import voc_replica
 
@@ -73,11 +76,13 @@ def test_convert_people_then_import_as_tfrecord(
   with open(os.path.join(out, 'ingest_report.json')) as f:
     report = json.load(f)
   assert report['output_splits'] == {'train': len(train), 'eval': len(eval_)}
-  assert datasets.get('tfrecord').labels(out) == labels.PEOPLE_CLASSES
+  assert datasets.get('tfrecord').labels(out) == (labels.PEOPLE_CLASSES, ())
 
   # The shards import back unchanged through --dataset tfrecord.
   execution, uris = run_in_pipeline(
-    example_gen.create_example_gen('tfrecord', out, labels.PEOPLE_CLASSES)
+    example_gen.create_example_gen(
+      data_config.DataConfig('tfrecord', out, labels.PEOPLE_CLASSES)
+    )
   )
   assert execution.last_known_state == execution.COMPLETE
   imported = {
@@ -100,7 +105,13 @@ def test_convert_voc_aug_fails_by_default_naming_the_file(tmp_path):
     f.write(b'nope')
   out = str(tmp_path / 'o')
   with pytest.raises(problems.IngestError) as error:
-    convert.convert('voc_aug', str(tmp_path / 'd'), out, beam_args=_IN_MEMORY)
+    convert.convert(
+      data_config.build(
+        'voc', str(tmp_path / 'd'), options=voc.VocOptions(aug=True)
+      ),
+      out,
+      beam_args=_IN_MEMORY,
+    )
   assert str(error.value).startswith(
     f'{bad_mask}: {problems.CORRUPT_MASK}: cannot decode mask'
   )
@@ -114,7 +125,7 @@ def test_convert_voc_writes_voc_splits(tmp_path):
   )
   out = str(tmp_path / 'o')
   report = convert.convert(
-    'voc', str(tmp_path / 'd'), out, beam_args=_IN_MEMORY
+    data_config.build('voc', str(tmp_path / 'd')), out, beam_args=_IN_MEMORY
   )
   assert report['output_splits'] == {'train': 3, 'eval': 2}
   eval_ = _records(os.path.join(out, 'eval-*.tfrecord.gz'))
@@ -123,11 +134,11 @@ def test_convert_voc_writes_voc_splits(tmp_path):
   np.testing.assert_array_equal(
     tf.io.decode_png(png, channels=1).numpy()[..., 0], expected['v1']
   )
-  assert datasets.get('tfrecord').labels(out) == labels.VOC_CLASSES
+  assert datasets.get('tfrecord').labels(out) == (labels.VOC_CLASSES, ())
   # DeepLab's own shards are named val-*; they are the eval split.
   for path in glob.glob(os.path.join(out, 'eval-*')):
     os.rename(path, path.replace('eval-', 'val-'))
-  assert datasets.layout('tfrecord', out).input_splits == (
+  assert deeplab.layout(data_config.build('tfrecord', out)).input_splits == (
     ('train', 'train-*'),
     ('eval', 'val-*'),
   )
@@ -138,7 +149,8 @@ def test_conversion_code_does_not_import_tensorflow():
   in the workers that decode (data.images)."""
   code = (
     'import sys\n'
-    'from data import convert, datasets, demo, ingest, supervisely, voc\n'
+    'from data import convert, datasets, demo, ingest\n'
+    'from data.readers import coco, cvat, masks, supervisely, voc\n'
     'print(sorted(m for m in sys.modules if m.split(".")[0] in '
     '("tensorflow", "tfx", "keras", "tf_keras")))'
   )
@@ -317,10 +329,11 @@ def test_hostile_project_with_skip_counts_each_kind(tmp_path, hostile_project):
 @pytest.mark.parametrize(
   'flag,message',
   [
-    ('--eval_fraction=nan', 'argument --eval_fraction: eval_fraction=nan'),
-    ('--eval_fraction=inf', 'argument --eval_fraction: eval_fraction=inf'),
-    ('--eval_fraction=0', 'argument --eval_fraction: eval_fraction=0.0'),
-    ('--max_image_pixels=-1', 'argument --max_image_pixels: -1'),
+    ('--eval_fraction=nan', 'error: eval_fraction=nan: must be in'),
+    ('--eval_fraction=inf', 'error: eval_fraction=inf: must be in'),
+    ('--eval_fraction=0', 'error: eval_fraction=0.0: must be in'),
+    ('--max_image_pixels=-1', 'error: max_image_pixels=-1: must be in'),
+    ('--voc_aug', 'error: --voc_aug is for --format voc, not people'),
     ('--runner=NoSuchRunner', '--runner=NoSuchRunner in the Beam options'),
   ],
 )

@@ -48,3 +48,17 @@ def test_inspect_image_reads_size_and_catches_truncation():
       example.inspect_image(
         data[: len(data) // 2], 'x', images.DEFAULT_MAX_IMAGE_PIXELS
       )
+
+
+def test_foreground_fraction_counts_labelled_pixels_only():
+  mask = np.array([[0, 0, 1, 255], [2, 0, 255, 255]], np.uint8)
+  # 5 labelled pixels, 2 of them not background.
+  assert example.foreground_fraction(mask) == 2 / 5
+  assert example.foreground_fraction(np.full((3, 3), 255, np.uint8)) == 0.0
+  assert example.foreground_fraction(np.zeros((2, 2), np.uint8)) == 0.0
+  record = example.segmentation_example(
+    'a.png', 'ds1', b'img', example.ImageInfo('png', 2, 4), mask
+  )
+  assert (record.source, record.foreground_fraction) == ('ds1', 0.4)
+  decoded = np.asarray(Image.open(io.BytesIO(record.mask_png)))
+  np.testing.assert_array_equal(decoded, mask)

@@ -40,7 +40,12 @@ def test_example_equals_tf_deterministic_serialization():
   image = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
   mask = rng.integers(0, 256, 200, dtype=np.uint8).tobytes()
   record = example.SegmentationExample(
-    'ds1/pexels-123.png', image, example.ImageInfo('png', 375, 500), mask
+    'ds1/pexels-123.png',
+    image,
+    example.ImageInfo('png', 375, 500),
+    mask,
+    'ds1',
+    0.1,
   )
   expected = tf.train.Example(
     features=tf.train.Features(
@@ -53,6 +58,11 @@ def test_example_equals_tf_deterministic_serialization():
         features.IMAGE_CHANNELS: _tf_int(3),
         features.MASK_ENCODED: _tf_bytes(mask),
         features.MASK_FORMAT: _tf_bytes(b'png'),
+        features.SOURCE_KEY: _tf_bytes(b'ds1'),
+        features.FOREGROUND_FRACTION_KEY: tf.train.Feature(
+          float_list=tf.train.FloatList(value=[0.1])
+        ),
+        features.FOREGROUND_BUCKET_KEY: _tf_bytes(b'[0.05, 0.25)'),
       }
     )
   )

@@ -15,16 +15,18 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from data import config as data_config
 from data import features
-from data import ingest
 from data import problems
-from data import supervisely
+from data.readers import supervisely
 from tests.fixtures import hostile
 from tests.fixtures import supervisely_replica as replica
 
 
 def _reader(project):
-  return supervisely.SuperviselySource(project, ingest.ReadOptions())
+  return supervisely.SuperviselySource(
+    project, data_config.build('people', project)
+  )
 
 
 def _read_all(project):
@@ -526,6 +528,6 @@ def test_a_dataset_folder_without_img_is_refused_by_name(tmp_path, project):
     os.path.join(project, 'ds2', 'img'), os.path.join(project, 'ds2', 'images')
   )
   with pytest.raises(FileNotFoundError) as error:
-    supervisely.layout(project)
+    supervisely.layout(data_config.build('people', project))
   assert os.path.join(project, 'ds2') in str(error.value)
   assert "but this one has ['ann', 'images']" in str(error.value)

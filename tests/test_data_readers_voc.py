@@ -8,18 +8,21 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from data import datasets
+from data import config as data_config
 from data import example
 from data import features
-from data import ingest
 from data import labels
 from data import problems
-from data import voc
+from data.readers import voc
 from tests.fixtures import hostile
 from tests.fixtures import voc_replica
 
 TRAIN = ['2007_000032', '2007_000039', '2008_000002']
 VAL = ['2007_000033', '2009_000001']
+
+
+def _voc_config(data_root, aug=False):
+  return data_config.build('voc', data_root, options=voc.VocOptions(aug=aug))
 
 
 def _root(data_root):
@@ -46,7 +49,7 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(
     str(tmp_path), TRAIN, VAL, gray=['2007_000039']
   )
   root = _root(str(tmp_path))
-  source = voc.VocSource(root, ingest.ReadOptions())
+  source = voc.VocSource(root, data_config.build('voc', root))
   for pattern, ids in ((voc.TRAIN_LIST, TRAIN), (voc.VAL_LIST, VAL)):
     keys, notes = source.list_keys(pattern)
     assert [k[0] for k in keys] == ids
@@ -83,12 +86,14 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
   expected = voc_replica.write_devkit(
     str(tmp_path), TRAIN, VAL, aug_train=aug_train, aug_two_columns=two_columns
   )
-  layout = voc.layout(str(tmp_path), aug=True)
+  layout = voc.layout(_voc_config(str(tmp_path), aug=True))
   assert layout.input_splits == (
     ('train', 'ImageSets/Segmentation/train_aug.txt'),
     ('eval', 'ImageSets/Segmentation/val.txt'),
   )
-  source = voc.VocSource(layout.input_base, ingest.ReadOptions(voc_aug=True))
+  source = voc.VocSource(
+    layout.input_base, _voc_config(str(tmp_path), aug=True)
+  )
   keys, notes = source.list_keys(layout.input_splits[0][1])
   assert [k[0] for k in keys] == TRAIN + ['2010_000005', '2011_000003']
   assert notes == {voc.EXCLUDED_VAL_IDS: 2}
@@ -125,7 +130,7 @@ def test_parse_id_list_forms():
 def test_aug_without_list_or_masks_is_an_error(tmp_path):
   voc_replica.write_devkit(str(tmp_path), TRAIN, VAL)
   with pytest.raises(FileNotFoundError, match='train_aug.txt'):
-    voc.layout(str(tmp_path), aug=True)
+    voc.layout(_voc_config(str(tmp_path), aug=True))
 
 
 # --- Bad input ------------------------------------------------------------
@@ -139,7 +144,9 @@ def devkit(tmp_path):
 
 def _expect_bad(root, voc_id, problem, path, message):
   with pytest.raises(problems.BadExample, match=message) as error:
-    voc.VocSource(root, ingest.ReadOptions()).read((voc_id, voc.MASK_DIR))
+    voc.VocSource(root, data_config.build('voc', root)).read(
+      (voc_id, voc.MASK_DIR)
+    )
   assert error.value.problem == problem
   assert error.value.path == path
   assert path in str(error.value)
@@ -240,11 +247,13 @@ def test_voc_example_gen_run_with_aug_and_skipping(
   os.remove(os.path.join(root, voc.AUG_MASK_DIR, '2010_000005.png'))
   uri = execute_example_gen(
     example_gen.create_example_gen(
-      'voc',
-      str(tmp_path / 'd'),
-      labels.VOC_CLASSES,
-      voc_aug=True,
-      skip_bad_examples=True,
+      data_config.DataConfig(
+        'voc',
+        str(tmp_path / 'd'),
+        labels.VOC_CLASSES,
+        options=voc.VocOptions(aug=True),
+        skip_bad_examples=True,
+      )
     ),
     str(tmp_path / 'out'),
   )
@@ -257,7 +266,9 @@ def test_voc_example_gen_run_with_aug_and_skipping(
   assert report['notes'] == {voc.EXCLUDED_VAL_IDS: 1}
   assert report['problems'][problems.MISSING_MASK]['count'] == 1
   assert (report['in'], report['written'], report['skipped']) == (6, 5, 1)
-  assert datasets.layout('voc', str(tmp_path / 'd'), True).input_base == root
+  assert (
+    voc.layout(_voc_config(str(tmp_path / 'd'), aug=True)).input_base == root
+  )
 
 
 # --- Hostile devkits ------------------------------------------------------
@@ -269,7 +280,7 @@ def test_sbd_masks_that_are_not_png_are_refused(tmp_path, fmt):
   root = _root(str(tmp_path))
   path = os.path.join(root, voc.AUG_MASK_DIR, TRAIN[0] + '.png')
   Image.open(path).convert('L').save(path, fmt)  # Named .png all the same.
-  source = voc.VocSource(root, ingest.ReadOptions(voc_aug=True))
+  source = voc.VocSource(root, _voc_config(root, aug=True))
   with pytest.raises(problems.BadExample) as error:
     source.read((TRAIN[0], voc.AUG_MASK_DIR))
   assert error.value.problem == problems.MASK_NOT_PNG
@@ -294,7 +305,7 @@ def test_an_id_listed_three_times_is_read_once_and_counted(devkit):
   path = os.path.join(devkit, voc.TRAIN_LIST)
   with open(path, 'w') as f:
     f.write('\n'.join([TRAIN[0], TRAIN[1], TRAIN[0], TRAIN[0]]))
-  keys, notes = voc.VocSource(devkit, ingest.ReadOptions()).list_keys(
+  keys, notes = voc.VocSource(devkit, _voc_config(devkit)).list_keys(
     voc.TRAIN_LIST
   )
   assert [k[0] for k in keys] == [TRAIN[0], TRAIN[1]]
@@ -316,6 +327,6 @@ def test_split_lists_are_checked_before_a_run(devkit, content, outcome):
     assert voc.read_id_list(devkit, voc.TRAIN_LIST) == outcome
     return
   with pytest.raises(ValueError) as error:
-    voc.layout(devkit, False)
+    voc.layout(_voc_config(devkit))
   assert outcome in str(error.value)
   assert voc.TRAIN_LIST in str(error.value)
