@@ -291,7 +291,7 @@ def test_png_crc_errors_are_caught_in_masks_and_images(devkit):
   _, mask = _paths(devkit, TRAIN[0])
   with open(mask, 'wb') as f:
     f.write(hostile.png_with_bad_crc(np.zeros((30, 40), np.uint8)))
-  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_MASK, mask, 'TensorFlow')
+  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_MASK, mask, 'checksum')
 
 
 def test_image_symlinked_out_of_the_devkit_is_refused(tmp_path, devkit):
