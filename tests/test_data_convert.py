@@ -348,3 +348,20 @@ def test_bad_flags_exit_2_naming_the_flag(tmp_path, flag, message):
   assert status == 2
   assert message in stderr
   assert 'Traceback' not in stderr
+
+
+def test_a_dataset_without_examples_names_the_folder_and_the_fix(tmp_path):
+  project = tmp_path / 'people'
+  project.mkdir()
+  (project / 'meta.json').write_text('{"classes": [], "tags": []}')
+  out = str(tmp_path / 'out')
+  with pytest.raises(problems.IngestError) as error:
+    convert.convert(
+      data_config.build('people', str(project)), out, beam_args=_IN_MEMORY
+    )
+  assert str(error.value).startswith(
+    f'{project} (--format people): no examples at all:'
+  )
+  assert 'docs/data.md' in str(error.value)
+  # The report is written first, and no records are left.
+  assert os.listdir(out) == ['ingest_report.json']

@@ -496,3 +496,58 @@ def test_valid_oddities_are_converted(tmp_path):
     if isinstance(r, problems.BadExample)
   ]
   copy.deepcopy(read)  # Examples are plain data.
+
+
+@pytest.mark.slow
+def test_hostile_coco_converts_within_the_memory_bound(
+  tmp_path, run_measured, max_tree_rss
+):
+  """A 100,000-vertex polygon is converted; sizes declared over the limit
+  (image and RLE), NaN and a missing image are counted, not crashed on;
+  the whole process tree stays under the bound."""
+  root = str(tmp_path / 'coco')
+  angles = np.linspace(0, 2 * np.pi, 100_000, endpoint=False)
+  outline = np.stack(
+    [20 + 15 * np.cos(angles), 20 + 15 * np.sin(angles)], 1
+  ).ravel()
+
+  def edit(data):
+    first = _first_ann(data)
+    first.update(segmentation=[outline.round(3).tolist()], iscrowd=0)
+    data['images'][1].update(width=60000, height=60000)
+    data['annotations'].append(
+      dict(
+        first,
+        id=900,
+        image_id=1002,
+        segmentation={'size': [50000, 50000], 'counts': [2_500_000_000]},
+      )
+    )
+    data['annotations'].append(
+      dict(first, id=901, image_id=1003, segmentation=[[1, 2, float('nan')]])
+    )
+    data['images'].append(dict(data['images'][0], id=1, file_name='gone.png'))
+
+  write_coco(root, 'train2017', images=6, seed=3, edit=edit)
+  write_coco(root, 'val2017', images=3, seed=4)
+  out = str(tmp_path / 'out')
+  result = run_measured(
+    [
+      '--format=coco',
+      f'--data_root={root}',
+      '--labels=people',
+      f'--output_dir={out}',
+      '--skip_bad_examples',
+    ]
+  )
+  assert result.returncode == 0, result.stderr[-2000:]
+  with open(os.path.join(out, 'ingest_report.json')) as f:
+    report = json.load(f)
+  assert report['in'] == 10
+  assert report['in'] == report['written'] + report['skipped']
+  assert {k: v['count'] for k, v in report['problems'].items()} == {
+    problems.IMAGE_TOO_LARGE: 2,
+    problems.NON_FINITE: 1,
+    problems.MISSING_IMAGE: 1,
+  }
+  assert result.peak_rss < max_tree_rss, result.peak_rss / 2**20
