@@ -181,33 +181,6 @@ def test_beam_options_default_to_a_worker_per_core_or_are_the_users():
 
 # --- The command line on hostile input ----------------------------------
 
-# VmHWM is this process's own peak: ru_maxrss would also count the pytest
-# process it was forked from (Linux carries the peak across exec).
-_MEASURED_RUN = """
-import re, sys
-from data import convert
-status = convert.main(sys.argv[2:])
-with open('/proc/self/status') as f:
-  peak = re.search(r'VmHWM:\\s+(\\d+) kB', f.read()).group(1)
-with open(sys.argv[1], 'w') as f:
-  f.write(peak)
-sys.exit(status)
-"""
-
-
-def _run_cli(tmp_path, *args):
-  """(exit status, stdout, stderr, peak RSS in MB) of python -m data.convert."""
-  rss = tmp_path / 'rss'
-  completed = subprocess.run(
-    [sys.executable, '-c', _MEASURED_RUN, str(rss), *args],
-    capture_output=True,
-    text=True,
-    timeout=240,  # A blocking FIFO would hit this.
-    cwd=os.path.dirname(os.path.dirname(__file__)),
-  )
-  peak = int(rss.read_text()) / 1024 if rss.exists() else None
-  return completed.returncode, completed.stdout, completed.stderr, peak
-
 
 def _zeros_deflated(size):
   """zlib of `size` zero bytes, made a megabyte at a time."""
@@ -274,16 +247,17 @@ _HOSTILE_KINDS = {
 
 @pytest.mark.slow
 def test_hostile_project_stops_with_one_line_and_a_report(
-  tmp_path, hostile_project
+  tmp_path, hostile_project, run_measured, max_tree_rss
 ):
   out = tmp_path / 'out'
-  status, stdout, stderr, peak = _run_cli(
-    tmp_path,
-    '--format=people',
-    f'--data_root={hostile_project}',
-    f'--output_dir={out}',
-    '--eval_fraction=0.5',
-    *_IN_MEMORY,
+  status, _, peak, stdout, stderr = run_measured(
+    [
+      '--format=people',
+      f'--data_root={hostile_project}',
+      f'--output_dir={out}',
+      '--eval_fraction=0.5',
+      *_IN_MEMORY,
+    ]
   )
   assert status == 1
   lines = stderr.strip().splitlines()
@@ -302,20 +276,24 @@ def test_hostile_project_stops_with_one_line_and_a_report(
     _HOSTILE_KINDS
   )
   # A 13000x13000 image and a bitmap inflating to 2 GiB, never decoded.
-  assert peak < 1500, peak
+  assert peak < max_tree_rss, peak / 2**20
 
 
 @pytest.mark.slow
-def test_hostile_project_with_skip_counts_each_kind(tmp_path, hostile_project):
+def test_hostile_project_with_skip_counts_each_kind(
+  tmp_path, hostile_project, run_measured, max_tree_rss
+):
+  """With the default Beam options: a worker process per core, all of
+  them in the measured tree."""
   out = tmp_path / 'out'
-  status, stdout, stderr, peak = _run_cli(
-    tmp_path,
-    '--format=people',
-    f'--data_root={hostile_project}',
-    f'--output_dir={out}',
-    '--eval_fraction=0.5',
-    '--skip_bad_examples',
-    *_IN_MEMORY,
+  status, _, peak, stdout, stderr = run_measured(
+    [
+      '--format=people',
+      f'--data_root={hostile_project}',
+      f'--output_dir={out}',
+      '--eval_fraction=0.5',
+      '--skip_bad_examples',
+    ]
   )
   assert status == 0, stderr
   assert 'in: 17  written: 12  skipped: 5' in stdout
@@ -323,7 +301,7 @@ def test_hostile_project_with_skip_counts_each_kind(tmp_path, hostile_project):
     assert f'skipped {kind}: {count}' in stdout
   written = _records(str(out / 'train-*')) | _records(str(out / 'eval-*'))
   assert len(written) == 12
-  assert peak < 1500, peak
+  assert peak < max_tree_rss, peak / 2**20
 
 
 @pytest.mark.parametrize(
@@ -337,13 +315,16 @@ def test_hostile_project_with_skip_counts_each_kind(tmp_path, hostile_project):
     ('--runner=NoSuchRunner', '--runner=NoSuchRunner in the Beam options'),
   ],
 )
-def test_bad_flags_exit_2_naming_the_flag(tmp_path, flag, message):
-  status, _, stderr, _ = _run_cli(
-    tmp_path,
-    '--format=people',
-    f'--data_root={tmp_path}',
-    f'--output_dir={tmp_path / "o"}',
-    flag,
+def test_bad_flags_exit_2_naming_the_flag(
+  tmp_path, run_measured, flag, message
+):
+  status, _, _, _, stderr = run_measured(
+    [
+      '--format=people',
+      f'--data_root={tmp_path}',
+      f'--output_dir={tmp_path / "o"}',
+      flag,
+    ]
   )
   assert status == 2
   assert message in stderr
