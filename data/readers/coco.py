@@ -323,10 +323,17 @@ def semantic_mask(
         path,
         f'{where}: iscrowd is {iscrowd!r}, expected 0 or 1',
       )
-    pixels = instance_mask(
-      ann.get('segmentation'), height, width, path, where, max_pixels
-    )
     class_id = class_of[cid]
+    # Every annotation is checked; only a selected one is drawn.
+    pixels = instance_mask(
+      ann.get('segmentation'),
+      height,
+      width,
+      path,
+      where,
+      max_pixels,
+      draw=bool(class_id),
+    )
     if not class_id:
       continue
     if iscrowd:
@@ -348,11 +355,16 @@ def instance_mask(
   path: str,
   where: str,
   max_pixels: int,
-) -> np.ndarray:
-  """The bool mask of one annotation's segmentation (polygons or RLE)."""
+  draw: bool = True,
+) -> Optional[np.ndarray]:
+  """The bool mask of one annotation's segmentation (polygons or RLE).
+
+  With draw=False the segmentation is checked as thoroughly (types,
+  numbers, RLE runs) but no mask is made, and None is returned.
+  """
   try:
     if isinstance(segmentation, list):
-      mask = np.zeros((height, width), bool)
+      mask = np.zeros((height, width), bool) if draw else None
       for index, part in enumerate(segmentation):
         at = f'{where}: segmentation[{index}]'
         part = annotation_json.flat_coordinates(
@@ -364,10 +376,13 @@ def instance_mask(
             path,
             f'{at} has {len(part) // 2} point(s); a polygon needs 3',
           )
-        mask |= rle.polygon_mask(part, height, width)
+        if draw:
+          mask |= rle.polygon_mask(part, height, width)
       return mask
     if isinstance(segmentation, dict):
-      return _rle_mask(segmentation, height, width, path, where, max_pixels)
+      counts = _rle_counts(segmentation, height, width, path, where, max_pixels)
+      rle.check_counts(counts, height, width)
+      return rle.decode_counts(counts, height, width) if draw else None
   except rle.SegmentationError as e:
     raise problems.BadExample(
       problems.BAD_ANNOTATION, path, f'{where}: segmentation: {e}'
@@ -384,7 +399,7 @@ def instance_mask(
   )
 
 
-def _rle_mask(
+def _rle_counts(
   segmentation: dict,
   height: int,
   width: int,
@@ -392,6 +407,7 @@ def _rle_mask(
   where: str,
   max_pixels: int,
 ) -> np.ndarray:
+  """The runs of an RLE object, after its size is checked."""
   size = annotation_json.expect(
     segmentation.get('size'), list, path, f'{where}: segmentation.size'
   )
@@ -415,7 +431,7 @@ def _rle_mask(
     )
   counts = segmentation.get('counts')
   if isinstance(counts, str):
-    return rle.decode_counts(rle.string_counts(counts), height, width)
+    return rle.string_counts(counts)
   counts = annotation_json.expect(
     counts, list, path, f'{where}: segmentation.counts'
   )
@@ -423,4 +439,4 @@ def _rle_mask(
     annotation_json.integer(
       count, path, f'{where}: segmentation.counts[{index}]', 0, 1 << 31
     )
-  return rle.decode_counts(np.asarray(counts, np.int64), height, width)
+  return np.asarray(counts, np.int64)

@@ -40,8 +40,8 @@ class SegmentationError(ValueError):
   """A segmentation the COCO API would misdraw or crash on."""
 
 
-def decode_counts(counts: np.ndarray, height: int, width: int) -> np.ndarray:
-  """The (height, width) bool mask of RLE counts (runs from 0, column-major)."""
+def check_counts(counts: np.ndarray, height: int, width: int) -> None:
+  """SegmentationError unless the runs are >= 0 and cover the image."""
   counts = np.asarray(counts, dtype=np.int64)
   if counts.size and counts.min() < 0:
     raise SegmentationError('RLE counts hold a negative run')
@@ -51,6 +51,12 @@ def decode_counts(counts: np.ndarray, height: int, width: int) -> np.ndarray:
       f'RLE runs sum to {total} pixels, not height x width = '
       f'{height} x {width} = {height * width}'
     )
+
+
+def decode_counts(counts: np.ndarray, height: int, width: int) -> np.ndarray:
+  """The (height, width) bool mask of RLE counts (runs from 0, column-major)."""
+  counts = np.asarray(counts, dtype=np.int64)
+  check_counts(counts, height, width)
   values = np.arange(counts.size) % 2 == 1
   return np.repeat(values, counts).reshape(width, height).T
 
