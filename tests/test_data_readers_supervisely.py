@@ -17,6 +17,7 @@ import pytest
 
 from data import config as data_config
 from data import features
+from data import labels
 from data import problems
 from data.readers import supervisely
 from tests.fixtures import hostile
@@ -531,3 +532,23 @@ def test_a_dataset_folder_without_img_is_refused_by_name(tmp_path, project):
     supervisely.layout(data_config.build('people', project))
   assert os.path.join(project, 'ds2') in str(error.value)
   assert "but this one has ['ann', 'images']" in str(error.value)
+
+
+def test_a_label_set_gives_person_its_id_there(
+  tmp_path, people_project, mask_of
+):
+  project = people_project(str(tmp_path / 'p'), 4)
+  own = _reader(project)
+  as_voc = supervisely.SuperviselySource(
+    project, data_config.build('people', project, labels='voc')
+  )
+  person = labels.VOC_CLASSES.index('person')
+  for item in own.list_keys('meta.json')[0]:
+    mask, _ = own.read(item)
+    renamed, _ = as_voc.read(item)
+    want = mask_of(mask)
+    assert (want == 1).any()
+    np.testing.assert_array_equal(
+      mask_of(renamed), np.where(want == 1, person, want)
+    )
+    assert renamed.source == item.dataset

@@ -133,6 +133,24 @@ def test_aug_without_list_or_masks_is_an_error(tmp_path):
     voc.layout(_voc_config(str(tmp_path), aug=True))
 
 
+def test_another_label_set_renames_voc_ids_into_it(tmp_path, mask_of):
+  expected = voc_replica.write_devkit(str(tmp_path / 'd'), TRAIN, VAL)
+  root = _root(str(tmp_path / 'd'))
+  # A class the replica's val masks hold, as class 1 of a two-class set.
+  kept = int(max(set(np.unique(expected[VAL[0]])) - {0, 255}))
+  names = tmp_path / 'labels.txt'
+  names.write_text(f'background\n{labels.VOC_CLASSES[kept]}\n')
+  source = voc.VocSource(
+    root, data_config.build('voc', root, labels=str(names))
+  )
+  for key in source.list_keys(voc.VAL_LIST)[0]:
+    example, _ = source.read(key)
+    want = expected[key[0]]
+    want = np.where(want == 255, 255, (want == kept).astype(np.uint8))
+    np.testing.assert_array_equal(mask_of(example), want)
+    assert example.source == voc.SOURCE_VOC
+
+
 # --- Bad input ------------------------------------------------------------
 
 
