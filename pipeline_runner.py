@@ -26,6 +26,7 @@ from absl import flags
 
 from data import datasets
 from data import files
+from data import flags as data_flags
 from data import ingest
 from model import config as model_config
 from model import flags as model_flags
@@ -40,18 +41,10 @@ _RUN_DEFAULTS = {
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum(
-  'dataset',
-  'demo',
-  tuple(datasets.DATASETS),
-  '; '.join(f'{d.name}: {d.description}' for d in datasets.DATASETS.values())
-  + '.',
-)
-flags.DEFINE_string(
-  'data_root',
-  None,
-  'Dataset folder (required unless the dataset is generated, as the demo is).',
-)
+# Data (data.config.DataConfig): --format, --data_root, --labels, ...,
+# declared once in data/flags.py; --dataset is the older name of --format.
+data_flags.define_absl_flags(FLAGS, format_default='demo')
+flags.DEFINE_alias('dataset', 'format')
 flags.DEFINE_string(
   'output_dir',
   None,
@@ -62,7 +55,7 @@ flags.DEFINE_enum(
   'preset',
   None,
   tuple(run_config.PRESETS),
-  "Recipe to start from; default: the dataset's own ("
+  "Recipe to start from; default: the format's own ("
   + ', '.join(
     f'{d.name}: {d.preset or "voc for the 21 VOC labels, else people"}'
     for d in datasets.DATASETS.values()
@@ -94,35 +87,6 @@ flags.DEFINE_list(
   'e.g. --beam_pipeline_args=--direct_running_mode='
   'multi_processing,--direct_num_workers=2. Default: '
   'in-memory for the demo, one worker per core otherwise.',
-)
-flags.DEFINE_integer(
-  'demo_images',
-  _RUN_DEFAULTS['demo_images'],
-  'Number of images of the generated demo dataset, 10 to 100000.',
-)
-flags.DEFINE_float(
-  'eval_fraction',
-  _RUN_DEFAULTS['eval_fraction'],
-  'Supervisely/demo: fraction of images in the eval split (stable hash of '
-  'image/filename), 0.001 to 0.999; it must leave both splits images.',
-)
-flags.DEFINE_bool(
-  'voc_aug', False, 'voc: train on the SBD augmented set (train_aug).'
-)
-flags.DEFINE_string(
-  'labels',
-  None,
-  'tfrecord: the class names of the records: voc, people, or a labels.txt '
-  'path. Default: labels.txt beside the records.',
-)
-flags.DEFINE_bool(
-  'skip_bad_examples', False, 'Skip and report bad inputs instead of stopping.'
-)
-flags.DEFINE_integer(
-  'max_image_pixels',
-  _RUN_DEFAULTS['max_image_pixels'],
-  'Images and masks with more pixels (width x height) are bad examples, '
-  'refused before they are decoded; 1 to 2^31.',
 )
 # Model (model.config.ModelConfig); unset flags keep the preset's value.
 # num_classes comes from the dataset's labels.
@@ -228,27 +192,31 @@ _GATE_FLAGS = (
 
 def config_from_flags() -> run_config.RunConfig:
   """The RunConfig the flags describe; ValueError on any bad value."""
-  dataset = datasets.get(FLAGS.dataset)
+  dataset = datasets.get(FLAGS.format)
   output_dir = _absolute(FLAGS.output_dir or os.path.join('runs', dataset.name))
   if dataset.generate:
     data_root = os.path.join(output_dir, 'demo_data')
   else:
     if not FLAGS.data_root:
-      raise ValueError(f'--data_root is required with --dataset={dataset.name}')
+      raise ValueError(f'--data_root is required with --format={dataset.name}')
     data_root = _absolute(FLAGS.data_root)
     if not files.is_url(data_root) and not os.path.isdir(data_root):
       raise ValueError(f'--data_root={FLAGS.data_root}: no such directory')
-    # The folder must hold this dataset: a wrong --dataset fails here.
-    datasets.layout(dataset.name, data_root, FLAGS.voc_aug)
   if not files.is_url(output_dir):
     _check_writable(output_dir)
-  labels = datasets.label_set(dataset, data_root, FLAGS.labels)
+  data = data_flags.build_config(
+    dict(
+      {name: FLAGS[name].value for name in data_flags.names()},
+      data_root=data_root,
+    )
+  )
+  if not dataset.generate:
+    # The folder must hold this format: a wrong --format fails here.
+    dataset.layout(data)
   return run_config.build_run_config(
-    FLAGS.preset or datasets.default_preset(dataset, labels),
-    dataset=dataset.name,
-    data_root=data_root,
+    FLAGS.preset or datasets.default_preset(dataset, data.labels),
+    data=data,
     output_dir=output_dir,
-    labels=labels,
     overrides={
       'model': model_flags.model_overrides(FLAGS),
       'train': _set_flags(_TRAIN_FLAGS),
@@ -262,11 +230,6 @@ def config_from_flags() -> run_config.RunConfig:
       if FLAGS.beam_pipeline_args
       else run_config.default_beam_pipeline_args(dataset.name)
     ),
-    eval_fraction=FLAGS.eval_fraction,
-    voc_aug=FLAGS.voc_aug,
-    skip_bad_examples=FLAGS.skip_bad_examples,
-    max_image_pixels=FLAGS.max_image_pixels,
-    demo_images=FLAGS.demo_images,
     trainer_machine_type=FLAGS.trainer_machine_type,
     trainer_replicas=FLAGS.trainer_replicas,
     trainer_accelerator_type=FLAGS.trainer_accelerator_type,
@@ -323,13 +286,13 @@ def main(argv) -> int:
   log_path = os.path.join(config.output_dir, 'pipeline.log')
   console.log_to_file(log_path)
   console.say(
-    f'Pipeline {config.pipeline_name}: dataset {config.dataset}, '
+    f'Pipeline {config.pipeline_name}: format {config.data.format}, '
     f'output {config.output_dir}'
   )
-  generate = datasets.get(config.dataset).generate
+  generate = config.data.dataset.generate
   if generate:
-    generate(config.data_root, config.demo_images)
-    console.say(f'Demo dataset ready in {config.data_root}')
+    generate(config.data.data_root, config.data.options)
+    console.say(f'Demo dataset ready in {config.data.data_root}')
   console.say('Loading TFX (about 15 s)...')
   # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx

@@ -1,16 +1,20 @@
 """Ingestion throughput: data.convert (Beam) vs a naive single-process loop.
 
-    .venv/bin/python bench/ingest.py [--num_images 3000] [--repeats 3] \
-        [--work_dir DIR]
+    .venv/bin/python bench/ingest.py [--format voc|masks|coco] \
+        [--num_images 3000] [--repeats 3] [--work_dir DIR]
 
 Builds VOC-like data once (500x375 JPEGs, palette PNG masks with the VOC
-colormap, 90/10 train/val lists), then in the same run times, each in a
-fresh subprocess:
+colormap, 90/10 train/val lists) and, for the other formats, the same
+images as mask folders (the masks as they are) or as COCO (one
+uncompressed-RLE instance per class region, `--labels voc`), then in the
+same run times, each in a fresh subprocess, what a user waits for: the
+command from its start to its exit:
 
 * naive: one Python loop, PIL + tf.io.TFRecordWriter (GZIP), doing the
   checks of DeepLab's build_voc2012_data.py (decode image and mask, compare
-  sizes) and re-encoding the palette mask as an 'L' PNG with PIL;
-* beam: `python -m data.convert --format voc` with its defaults
+  sizes) and re-encoding the mask as an 'L' PNG with PIL (COCO: the
+  instance masks from pycocotools' annToMask, painted in order);
+* beam: `python -m data.convert --format FORMAT` with its defaults
   (DirectRunner, multi_processing, one worker per core).
 
 Both run on all images and on the first half (same files, shorter lists),
@@ -29,7 +33,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -39,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
+from bench import process_tree  # pylint: disable=wrong-import-position
 from pipeline import visualize  # pylint: disable=wrong-import-position
 
 
@@ -90,29 +94,177 @@ def make_dataset(root: str, num_images: int, seed: int = 0) -> str:
   return root
 
 
-def naive_convert(data_root: str, output_dir: str) -> int:
+def as_masks(voc_root: str, root: str) -> str:
+  """The VOC data as mask folders (hard links: the guard refuses symlinks
+  out of the data root)."""
+  src = os.path.join(voc_root, 'VOCdevkit', 'VOC2012')
+  if os.path.exists(os.path.join(root, 'labels.txt')):
+    return root
+  for split, list_name in (('train', 'train'), ('val', 'val')):
+    for sub in ('images', 'masks'):
+      os.makedirs(os.path.join(root, split, sub), exist_ok=True)
+    for voc_id in _ids(src, list_name):
+      os.link(
+        os.path.join(src, 'JPEGImages', voc_id + '.jpg'),
+        os.path.join(root, split, 'images', voc_id + '.jpg'),
+      )
+      os.link(
+        os.path.join(src, 'SegmentationClass', voc_id + '.png'),
+        os.path.join(root, split, 'masks', voc_id + '.png'),
+      )
+  with open(os.path.join(root, 'labels.txt'), 'w') as f:
+    f.write(''.join(name + '\n' for name in _voc_classes()))
+  return root
+
+
+def as_coco(voc_root: str, root: str) -> str:
+  """The VOC data as COCO: one uncompressed-RLE instance per class region
+  (VOC's void edges become background)."""
+  src = os.path.join(voc_root, 'VOCdevkit', 'VOC2012')
+  if os.path.exists(os.path.join(root, 'annotations', 'done')):
+    return root
+  os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
+  names = _voc_classes()
+  categories = [{'id': i, 'name': n} for i, n in enumerate(names) if i]
+  for split, list_name in (('train2017', 'train'), ('val2017', 'val')):
+    os.makedirs(os.path.join(root, split), exist_ok=True)
+    data = {'images': [], 'annotations': [], 'categories': categories}
+    for voc_id in _ids(src, list_name):
+      os.link(
+        os.path.join(src, 'JPEGImages', voc_id + '.jpg'),
+        os.path.join(root, split, voc_id + '.jpg'),
+      )
+      mask = np.asarray(
+        Image.open(os.path.join(src, 'SegmentationClass', voc_id + '.png'))
+      )
+      image_id = len(data['images']) + 1
+      height, width = mask.shape
+      data['images'].append(
+        {
+          'id': image_id,
+          'file_name': voc_id + '.jpg',
+          'height': height,
+          'width': width,
+        }
+      )
+      for class_id in np.unique(mask):
+        if class_id in (0, 255):
+          continue
+        flat = (mask == class_id).ravel(order='F').astype(np.int8)
+        changes = np.flatnonzero(np.diff(flat)) + 1
+        counts = np.diff(np.concatenate([[0], changes, [flat.size]]))
+        counts = ([0] if flat[0] else []) + counts.tolist()
+        data['annotations'].append(
+          {
+            'id': len(data['annotations']) + 1,
+            'image_id': image_id,
+            'category_id': int(class_id),
+            'iscrowd': 0,
+            'segmentation': {'size': [height, width], 'counts': counts},
+          }
+        )
+    with open(
+      os.path.join(root, 'annotations', f'instances_{split}.json'), 'w'
+    ) as f:
+      json.dump(data, f)
+  with open(os.path.join(root, 'annotations', 'done'), 'w') as f:
+    f.write('ok')
+  return root
+
+
+def _voc_classes():
+  from data import labels  # pylint: disable=g-import-not-at-top
+
+  return labels.VOC_CLASSES
+
+
+def _ids(voc: str, list_name: str):
+  with open(
+    os.path.join(voc, 'ImageSets/Segmentation', list_name + '.txt')
+  ) as f:
+    return f.read().split()
+
+
+def _pairs(fmt: str, data_root: str):
+  """(split, [(name, image path, mask source)]) of a dataset, as the naive
+  loop walks it; the mask source is a path, or (COCO) the image's entry."""
+  if fmt == 'voc':
+    voc = os.path.join(data_root, 'VOCdevkit', 'VOC2012')
+    for split, list_name in (('train', 'train'), ('eval', 'val')):
+      yield (
+        split,
+        [
+          (
+            i,
+            os.path.join(voc, 'JPEGImages', i + '.jpg'),
+            os.path.join(voc, 'SegmentationClass', i + '.png'),
+          )
+          for i in _ids(voc, list_name)
+        ],
+      )
+  elif fmt == 'masks':
+    for split, folder in (('train', 'train'), ('eval', 'val')):
+      names = sorted(os.listdir(os.path.join(data_root, folder, 'images')))
+      yield (
+        split,
+        [
+          (
+            n,
+            os.path.join(data_root, folder, 'images', n),
+            os.path.join(
+              data_root, folder, 'masks', n[: -len('.jpg')] + '.png'
+            ),
+          )
+          for n in names
+        ],
+      )
+  else:
+    from pycocotools import coco  # pylint: disable=g-import-not-at-top
+
+    for split, folder in (('train', 'train2017'), ('eval', 'val2017')):
+      api = coco.COCO(
+        os.path.join(data_root, 'annotations', f'instances_{folder}.json')
+      )
+      yield (
+        split,
+        [
+          (
+            info['file_name'],
+            os.path.join(data_root, folder, info['file_name']),
+            (api, image_id),
+          )
+          for image_id, info in api.imgs.items()
+        ],
+      )
+
+
+def _naive_mask(mask_source) -> np.ndarray:
+  if isinstance(mask_source, str):
+    return np.asarray(Image.open(mask_source))
+  api, image_id = mask_source
+  info = api.imgs[image_id]
+  mask = np.zeros((info['height'], info['width']), np.uint8)
+  for ann in api.imgToAnns[image_id]:
+    mask[api.annToMask(ann).astype(bool)] = ann['category_id']
+  return mask
+
+
+def naive_convert(fmt: str, data_root: str, output_dir: str) -> int:
   """The single-process loop every DeepLab user starts with."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  voc = os.path.join(data_root, 'VOCdevkit', 'VOC2012')
   os.makedirs(output_dir, exist_ok=True)
   count = 0
   options = tf.io.TFRecordOptions(compression_type='GZIP')
-  for split, list_name in (('train', 'train'), ('eval', 'val')):
-    with open(
-      os.path.join(voc, 'ImageSets/Segmentation', list_name + '.txt')
-    ) as f:
-      ids = f.read().split()
+  for split, pairs in _pairs(fmt, data_root):
     path = os.path.join(output_dir, f'{split}-00000-of-00001.tfrecord.gz')
     with tf.io.TFRecordWriter(path, options) as writer:
-      for voc_id in ids:
-        with open(os.path.join(voc, 'JPEGImages', voc_id + '.jpg'), 'rb') as f:
+      for voc_id, image_path, mask_source in pairs:
+        with open(image_path, 'rb') as f:
           image_bytes = f.read()
         image = Image.open(io.BytesIO(image_bytes))
         image.load()
-        mask = np.asarray(
-          Image.open(os.path.join(voc, 'SegmentationClass', voc_id + '.png'))
-        )
+        mask = _naive_mask(mask_source)
         if mask.shape != (image.height, image.width):
           raise ValueError(f'{voc_id}: size mismatch')
         out = io.BytesIO()
@@ -143,54 +295,19 @@ def naive_convert(data_root: str, output_dir: str) -> int:
   return count
 
 
-def _tree_rss(pid: int) -> int:
-  """Sum of VmRSS (bytes) of pid and all its descendants, from /proc."""
-  total, stack = 0, [pid]
-  while stack:
-    p = stack.pop()
-    try:
-      with open(f'/proc/{p}/status') as f:
-        for line in f:
-          if line.startswith('VmRSS:'):
-            total += int(line.split()[1]) * 1024
-      for tid in os.listdir(f'/proc/{p}/task'):
-        with open(f'/proc/{p}/task/{tid}/children') as f:
-          stack.extend(int(c) for c in f.read().split())
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-      continue
-  return total
-
-
 def timed(cmd, env):
   """(wall seconds, peak tree RSS bytes, stdout) of a subprocess."""
-  start = time.perf_counter()
-  proc = subprocess.Popen(
-    cmd,
-    cwd=REPO,
-    env=env,
-    stdout=subprocess.PIPE,
-    stderr=subprocess.PIPE,
-    text=True,
-  )
-  peak = [0]
-
-  def sample():
-    while proc.poll() is None:
-      peak[0] = max(peak[0], _tree_rss(proc.pid))
-      time.sleep(0.1)
-
-  sampler = threading.Thread(target=sample, daemon=True)
-  sampler.start()
-  out, err = proc.communicate()
-  seconds = time.perf_counter() - start
-  sampler.join()
-  if proc.returncode:
-    raise RuntimeError(f'{cmd} failed:\n{err[-3000:]}')
-  return seconds, peak[0], out
+  result = process_tree.run(cmd, cwd=REPO, env=env, interval=0.1)
+  if result.returncode:
+    raise RuntimeError(f'{cmd} failed:\n{result.stderr[-3000:]}')
+  return result.seconds, result.peak_rss, result.stdout
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument(
+    '--format', default='voc', choices=('voc', 'masks', 'coco')
+  )
   parser.add_argument('--num_images', type=int, default=3000)
   parser.add_argument('--work_dir', default='/tmp/ingest_bench')
   parser.add_argument(
@@ -206,7 +323,7 @@ def main():
   parser.add_argument('--output_dir')
   args = parser.parse_args()
   if args.naive_only:  # Subprocess entry point of the naive run.
-    print(naive_convert(args.data_root, args.output_dir))
+    print(naive_convert(args.format, args.data_root, args.output_dir))
     return
   env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
   n, half = args.num_images, args.num_images // 2
@@ -215,6 +332,14 @@ def main():
   half_root = _half_dataset(
     full_root, os.path.join(args.work_dir, f'voc-{n}-half')
   )
+  if args.format != 'voc':
+    convert = as_masks if args.format == 'masks' else as_coco
+    full_root = convert(
+      full_root, os.path.join(args.work_dir, f'{args.format}-{n}')
+    )
+    half_root = convert(
+      half_root, os.path.join(args.work_dir, f'{args.format}-{n}-half')
+    )
   print(
     f'data: {n} images ready in {time.perf_counter() - start:.0f}s', flush=True
   )
@@ -226,6 +351,8 @@ def main():
           sys.executable,
           os.path.abspath(__file__),
           '--naive_only',
+          '--format',
+          args.format,
           '--data_root',
           data_root,
         ],
@@ -234,10 +361,11 @@ def main():
           '-m',
           'data.convert',
           '--format',
-          'voc',
+          args.format,
           '--data_root',
           data_root,
-        ],
+        ]
+        + (['--labels', 'voc'] if args.format == 'coco' else []),
       }
       for name, cmd in runs.items():
         out_dir = os.path.join(args.work_dir, f'out-{name}-{size}')
@@ -273,6 +401,7 @@ def main():
   print(
     json.dumps(
       {
+        'format': args.format,
         'cores': os.cpu_count(),
         'num_images': n,
         'repeats': args.repeats,

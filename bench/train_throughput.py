@@ -200,6 +200,7 @@ def tfx_against_bare_fit(argv) -> None:
   from components import artifacts
   from components import training
   from components import training_input
+  from data import config as data_config
   from data import demo
   from data import labels
   from model import builder
@@ -209,12 +210,16 @@ def tfx_against_bare_fit(argv) -> None:
   from pipeline import summary
 
   work = tempfile.mkdtemp(prefix='train_throughput-')
+  data = data_config.DataConfig(
+    'demo',
+    os.path.join(work, 'demo_data'),
+    labels.PEOPLE_CLASSES,
+    options=demo.DemoOptions(images=FLAGS.demo_images),
+  )
   config = run_config.build_run_config(
     'demo',
-    dataset='demo',
-    data_root=os.path.join(work, 'demo_data'),
+    data=data,
     output_dir=work,
-    labels=labels.PEOPLE_CLASSES,
     overrides={
       'model': {'input_size': FLAGS.input_size},
       'train': {
@@ -225,7 +230,7 @@ def tfx_against_bare_fit(argv) -> None:
     },
     beam_pipeline_args=run_config.default_beam_pipeline_args('demo'),
   )
-  demo.generate_demo_project(config.data_root, FLAGS.demo_images)
+  demo.generate(data.data_root, data.options)
   pipeline = dag.create_pipeline(config)
   pipeline.enable_cache = False
   tfx.orchestration.LocalDagRunner().run(pipeline)

@@ -1,9 +1,12 @@
-"""ExampleGen for every dataset of data.datasets (Supervisely, VOC, TFRecords).
+"""ExampleGen for every format of data.datasets.
 
 `create_example_gen` returns a FileBasedExampleGen whose Beam executor reads
 the dataset lazily with data.ingest (the same transforms `python -m
 data.convert` runs), records included: they go through the same checks. The
 `examples` output always has the splits features.TRAIN_SPLIT and EVAL_SPLIT.
+The whole data.config.DataConfig travels to the executor as JSON in
+custom_config, with the layout's fingerprint patterns and the code version
+beside it (they make the cache key).
 
 Two things differ from a stock FileBasedExampleGen:
 * the driver fingerprints the dataset's images and masks (names, sizes,
@@ -18,7 +21,7 @@ Two things differ from a stock FileBasedExampleGen:
 import json
 import logging
 import os
-from typing import Any, Dict, Sequence
+from typing import Any, Dict
 
 import apache_beam as beam
 from google.protobuf import any_pb2
@@ -35,13 +38,15 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
-from data import datasets
+from data import config as data_config
 from data import features
-from data import images
 from data import ingest
+from data.readers import source
 
 # Exec property the executor adds for GenerateExamplesByBeam; not a spec key.
 REPORT_PATH_KEY = '_ingest_report_path'
+# The custom_config entry holding DataConfig.to_json().
+DATA_CONFIG_KEY = 'data_config'
 
 
 def _settings_to_custom_config(
@@ -57,7 +62,7 @@ def _settings_to_custom_config(
 def settings_from_exec_properties(
   exec_properties: Dict[str, Any],
 ) -> Dict[str, Any]:
-  """The dataset settings create_example_gen packed into custom_config."""
+  """The settings create_example_gen packed into custom_config."""
   value = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
   config = example_gen_pb2.CustomConfig()
   if isinstance(value, example_gen_pb2.CustomConfig):
@@ -71,6 +76,14 @@ def settings_from_exec_properties(
       'settings of create_example_gen'
     )
   return json.loads(proto_utils.proto_to_json(struct))
+
+
+def data_config_from_exec_properties(
+  exec_properties: Dict[str, Any],
+) -> data_config.DataConfig:
+  """The DataConfig create_example_gen was given, validated again."""
+  settings = settings_from_exec_properties(exec_properties)
+  return data_config.DataConfig.from_json(settings[DATA_CONFIG_KEY])
 
 
 class DatasetDriver(driver.FileBasedDriver):
@@ -120,7 +133,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     """Same splits as the base class (input splits, or a hash partition of
     image/filename per output_config), built by data.ingest.read_splits so
     that data.convert runs the very same steps."""
-    settings = settings_from_exec_properties(exec_properties)
+    config = data_config_from_exec_properties(exec_properties)
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
       exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
@@ -138,22 +151,17 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         'output_config must partition by '
         f'{features.IMAGE_FILENAME}: {output_config}'
       )
-    source = datasets.get(settings['dataset']).source(
-      exec_properties[standard_component_specs.INPUT_BASE_KEY],
-      ingest.ReadOptions(
-        voc_aug=settings['voc_aug'],
-        # A protobuf Struct holds numbers as doubles.
-        max_image_pixels=int(settings['max_image_pixels']),
-        labels=tuple(settings['labels']),
-      ),
+    source = config.dataset.source(
+      exec_properties[standard_component_specs.INPUT_BASE_KEY], config
     )
     return ingest.read_splits(
       pipeline,
       source,
       [(s.name, s.pattern) for s in input_config.splits],
-      settings['skip_bad_examples'],
+      config.skip_bad_examples,
       [(s.name, s.hash_buckets) for s in output_splits] or None,
       exec_properties.get(REPORT_PATH_KEY),
+      where=f'{config.data_root} (--format {config.format})',
     )
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
@@ -170,7 +178,7 @@ class DatasetExampleGen(example_gen_component.FileBasedExampleGen):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
 
-def _configs(layout: ingest.Layout, eval_fraction: float):
+def _configs(layout: source.Layout, eval_fraction: float):
   """(input_config, output_config) with output splits exactly train, eval."""
   input_config = example_gen_pb2.Input(
     splits=[
@@ -194,42 +202,21 @@ def _configs(layout: ingest.Layout, eval_fraction: float):
 
 
 def create_example_gen(
-  dataset: str,
-  data_root: str,
-  labels: Sequence[str],
-  *,
-  eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
-  voc_aug: bool = False,
-  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS,
-  skip_bad_examples: bool = False,
-  code_version: str = '',
+  config: data_config.DataConfig, *, code_version: str = ''
 ):
-  """The ExampleGen component of `dataset` under `data_root`.
+  """The ExampleGen component of the dataset `config` describes.
 
   Args:
-    dataset: a name in data.datasets.DATASETS; its layout says where the
-      files are, its reader reads them.
-    data_root: the dataset's folder (see docs/data.md for each layout).
-    labels: the class names; mask values are checked against them.
-    eval_fraction: share of a single-split dataset (Supervisely) hashed into
-      eval (by image/filename, so an image never changes split). VOC and
-      TFRecords keep their own splits.
-    voc_aug: train on the SBD augmented set (voc only).
-    max_image_pixels: images and masks with more pixels are bad examples
-      (image_too_large), refused before they are decoded.
-    skip_bad_examples: skip and count bad inputs instead of failing.
+    config: the data settings; its format's layout says where the files
+      are, its reader reads them, and the executor gets the whole config.
     code_version: fingerprint of the project's source (pipeline.code_version,
       which covers the readers); only part of the cache key, so that changed
       code runs again.
   """
-  layout = datasets.layout(dataset, data_root, voc_aug)
-  input_config, output_config = _configs(layout, eval_fraction)
+  layout = config.dataset.layout(config)
+  input_config, output_config = _configs(layout, config.eval_fraction)
   settings = {
-    'dataset': dataset,
-    'voc_aug': voc_aug,
-    'labels': list(labels),
-    'max_image_pixels': max_image_pixels,
-    'skip_bad_examples': skip_bad_examples,
+    DATA_CONFIG_KEY: config.to_json(),
     'fingerprint_patterns': list(layout.fingerprint_patterns),
     'code_version': code_version,
   }

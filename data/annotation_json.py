@@ -24,10 +24,20 @@ def _reject_constant(name: str):
   raise _NonFiniteError(name)
 
 
-def parse(data: bytes, path: str) -> Any:
-  """The parsed JSON; BadExample if invalid, non-finite or too deep."""
+def parse(data: bytes, path: str, non_finite_allowed: bool = False) -> Any:
+  """The parsed JSON; BadExample if invalid, non-finite or too deep.
+
+  Args:
+    data: the file's bytes.
+    path: the file, for errors.
+    non_finite_allowed: parse NaN and Infinity as floats, for files of many
+      examples (COCO), where one bad number must refuse one example, not
+      all: `number` then refuses it where it is read.
+  """
   try:
-    return json.loads(data, parse_constant=_reject_constant)
+    return json.loads(
+      data, parse_constant=None if non_finite_allowed else _reject_constant
+    )
   except _NonFiniteError as e:
     raise problems.BadExample(
       problems.NON_FINITE,
@@ -146,3 +156,34 @@ def points(
       )
     )
   return out
+
+
+def flat_coordinates(
+  value: Any, path: str, where: str, limit: float, max_numbers: int
+) -> List[float]:
+  """[x1, y1, x2, y2, ...]: at most max_numbers finite numbers within
+  +-limit, an even count of them (COCO polygons)."""
+  expect(value, list, path, where)
+  if len(value) > max_numbers:
+    raise problems.BadExample(
+      problems.TOO_MANY_VERTICES,
+      path,
+      f'{where} has {len(value) // 2} points; at most {max_numbers // 2} '
+      'are read',
+    )
+  for index, v in enumerate(value):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+      raise _wrong_type(v, path, f'{where}[{index}]', 'a number')
+    if not (math.isfinite(v) and -limit <= v <= limit):
+      raise problems.BadExample(
+        problems.NON_FINITE if not math.isfinite(v) else problems.OUT_OF_RANGE,
+        path,
+        f'{where}[{index}] is {v}, outside [{-limit}, {limit}]',
+      )
+  if len(value) % 2:
+    raise problems.BadExample(
+      problems.WRONG_TYPE,
+      path,
+      f'{where} holds {len(value)} numbers; a polygon is x, y pairs',
+    )
+  return value

@@ -1,8 +1,9 @@
 """Converts a dataset to DeepLab-format TFRecords outside the pipeline.
 
     python -m data.convert --format FORMAT --data_root DIR \
-        --output_dir DIR [--eval_fraction 0.1] [--skip_bad_examples] \
-        [--labels voc|people|PATH] [--deeplab_layout] \
+        --output_dir DIR [--labels people|voc|FILE] [--class_map FILE] \
+        [--eval_fraction 0.1] [--skip_bad_examples] [--voc_aug] \
+        [--deeplab_layout] \
         [Beam pipeline options, e.g. --runner DataflowRunner ...]
 
 Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz` (or, with
@@ -10,13 +11,13 @@ Writes `<output_dir>/{train,eval}-*-of-*.tfrecord.gz` (or, with
 `labels.txt` and `ingest_report.json`, and prints counts per split and per
 problem. The examples come from data.ingest.read_splits, the very Beam steps
 the ExampleGen executor runs (components/example_gen.py), with the same
-dataset layout, checks and hash split (data.datasets, data.ingest), so a
+data flags (data/flags.py), DataConfig, layout, checks and hash split, so a
 cluster prepared with this command sees what the pipeline would have
-produced; the output folder is then ingestible with `--dataset tfrecord`.
-FORMAT is one of the datasets' `convert_formats` (data.datasets);
-`--format tfrecord` reads DeepLab's own records (data.deeplab) with the same
-checks as the image readers. Importing these modules loads no TensorFlow;
-the workers load it on their first decode (data.images).
+produced; the output folder is then ingestible with `--format tfrecord`.
+FORMAT is any format of data.datasets but the generated demo;
+`--format tfrecord` reads DeepLab's own records (data/readers/deeplab.py)
+with the same checks as the image readers. Neither this process nor its
+Beam workers load TensorFlow for local data (data.images checks with PIL).
 
 Without Beam options it runs locally with one worker process per core
 (data.ingest.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
@@ -38,10 +39,10 @@ os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
 import apache_beam as beam
 from apache_beam.options import pipeline_options
 
-from data import datasets
+from data import config as data_config
 from data import features
 from data import files
-from data import images
+from data import flags as data_flags
 from data import ingest
 from data import labels
 from data import problems
@@ -58,37 +59,8 @@ def parse_args(argv: List[str]):
   parser = argparse.ArgumentParser(
     prog='python -m data.convert', description=__doc__.split('\n')[0]
   )
-  parser.add_argument(
-    '--format', required=True, choices=sorted(datasets.CONVERT_FORMATS)
-  )
-  parser.add_argument('--data_root', required=True)
+  data_flags.add_arguments(parser)
   parser.add_argument('--output_dir', required=True)
-  parser.add_argument(
-    '--eval_fraction',
-    type=_eval_fraction,
-    default=ingest.DEFAULT_EVAL_FRACTION,
-    help='people only: share of images hashed into eval, in '
-    f'[{1 / ingest.HASH_BUCKETS}, {1 - 1 / ingest.HASH_BUCKETS}] (default '
-    f'{ingest.DEFAULT_EVAL_FRACTION})',
-  )
-  parser.add_argument(
-    '--max_image_pixels',
-    type=_positive_int,
-    default=images.DEFAULT_MAX_IMAGE_PIXELS,
-    help='refuse images and masks with more pixels, before decoding them '
-    f'(default {images.DEFAULT_MAX_IMAGE_PIXELS:,})',
-  )
-  parser.add_argument(
-    '--skip_bad_examples',
-    action='store_true',
-    help='skip and count bad inputs instead of failing',
-  )
-  parser.add_argument(
-    '--labels',
-    default='',
-    help='tfrecord: the class names: voc, people, or a labels.txt path '
-    '(default: labels.txt beside the records)',
-  )
   parser.add_argument(
     '--deeplab_layout',
     action='store_true',
@@ -104,23 +76,6 @@ def parse_args(argv: List[str]):
   return args, beam_args
 
 
-def _eval_fraction(text: str) -> float:
-  try:
-    return ingest.check_eval_fraction(float(text))
-  except ValueError as e:
-    raise argparse.ArgumentTypeError(str(e)) from e
-
-
-def _positive_int(text: str) -> int:
-  try:
-    value = int(text)
-  except ValueError as e:
-    raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from e
-  if value < 1:
-    raise argparse.ArgumentTypeError(f'{value}: must be at least 1')
-  return value
-
-
 def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
   """The user's Beam options, or ingest.LOCAL_BEAM_ARGS if there are none.
 
@@ -133,14 +88,9 @@ def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
 
 
 def convert(
-  fmt: str,
-  data_root: str,
+  config: data_config.DataConfig,
   output_dir: str,
   *,
-  eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION,
-  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS,
-  skip_bad_examples: bool = False,
-  labels_choice: str = '',
   deeplab_layout: bool = False,
   beam_args: Optional[List[str]] = None,
 ) -> dict:
@@ -150,16 +100,9 @@ def convert(
   skip_bad_examples, or an empty split): the report is still written, and
   no record file is left in output_dir.
   """
-  dataset, voc_aug = datasets.CONVERT_FORMATS[fmt]
-  layout = dataset.layout(data_root, voc_aug)
-  buckets = layout.output_hash_buckets(eval_fraction)
-  class_names = datasets.label_set(dataset, data_root, labels_choice)
-  source = dataset.source(
-    layout.input_base,
-    ingest.ReadOptions(
-      voc_aug=voc_aug, max_image_pixels=max_image_pixels, labels=class_names
-    ),
-  )
+  layout = config.dataset.layout(config)
+  buckets = layout.output_hash_buckets(config.eval_fraction)
+  source = config.dataset.source(layout.input_base, config)
   names = _SPLIT_FILES[deeplab_layout]
   report_path = files.join(output_dir, ingest.REPORT_NAME)
   with beam.Pipeline(options=_beam_options(list(beam_args or []))) as pipeline:
@@ -167,9 +110,10 @@ def convert(
       pipeline,
       source,
       layout.input_splits,
-      skip_bad_examples,
+      config.skip_bad_examples,
       buckets,
       report_path,
+      where=f'{config.data_root} (--format {config.format})',
     )
     for split, name in names.items():
       prefix = files.join(output_dir, name)
@@ -184,7 +128,7 @@ def convert(
       for path in files.glob(files.join(output_dir, f'{name}-*')):
         files.remove(path)
     ingest.raise_if_failed(report)
-  labels.write_labels(files.join(output_dir, labels.LABELS_FILE), class_names)
+  labels.write_labels(files.join(output_dir, labels.LABELS_FILE), config.labels)
   return report
 
 
@@ -197,13 +141,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
   try:
     report = convert(
-      args.format,
-      args.data_root,
+      data_flags.build_config(vars(args)),
       args.output_dir,
-      eval_fraction=args.eval_fraction,
-      max_image_pixels=args.max_image_pixels,
-      skip_bad_examples=args.skip_bad_examples,
-      labels_choice=args.labels,
       deeplab_layout=args.deeplab_layout,
       beam_args=beam_args,
     )

@@ -14,6 +14,7 @@ untouched (its file fingerprints, and so the TFX cache, stay valid).
 """
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -23,7 +24,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from data import supervisely
+from data.readers import supervisely
 
 MANIFEST = 'demo_manifest.json'
 CLASS_POLYGON = 'person_poly'
@@ -40,6 +41,25 @@ META = {
 }
 
 Polygon = List[Tuple[float, float]]
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+  """The demo's own settings (flags `--demo_<field>`)."""
+
+  images: int = dataclasses.field(
+    default=240,
+    metadata={'help': 'Number of images of the generated demo dataset.'},
+  )
+
+  def __post_init__(self):
+    if not (isinstance(self.images, int) and 10 <= self.images <= 100_000):
+      raise ValueError(f'demo_images={self.images}: must be in [10, 100000]')
+
+
+def generate(output_dir: str, options: DemoOptions) -> str:
+  """The registry's generator: generate_demo_project with the options."""
+  return generate_demo_project(output_dir, options.images)
 
 
 def generate_demo_project(

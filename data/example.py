@@ -10,10 +10,11 @@ palette PNG would not do, because TF decodes palette PNGs to colours.
 
 import dataclasses
 import struct
-from typing import Sequence
+from typing import Optional, Sequence, Tuple
 import zlib
 
 import numpy as np
+from PIL import Image
 
 from data import example_proto
 from data import features
@@ -83,31 +84,6 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
   )
 
 
-@dataclasses.dataclass(frozen=True)
-class EncodedMask:
-  """A class-id mask as stored: its PNG and its foreground fraction."""
-
-  png: bytes  # From encode_mask, or an 'L' PNG of class ids as read.
-  foreground_fraction: float  # foreground_fraction() of the ids.
-
-
-def foreground_fraction(mask: np.ndarray) -> float:
-  """Share of the labelled (non-ignore) pixels that are not class 0.
-
-  0 when no pixel is labelled: such an image has no foreground to score.
-  """
-  labelled = np.count_nonzero(mask != features.IGNORE_LABEL)
-  if not labelled:
-    return 0.0
-  background = np.count_nonzero(mask == 0)
-  return (labelled - background) / labelled
-
-
-def encode_class_mask(mask: np.ndarray) -> EncodedMask:
-  """EncodedMask of a (height, width) uint8 class-id array."""
-  return EncodedMask(encode_mask(mask), foreground_fraction(mask))
-
-
 def class_mask_png(
   data: bytes,
   path: str,
@@ -115,15 +91,17 @@ def class_mask_png(
   image_path: str,
   class_names: Sequence[str],
   max_pixels: int,
-) -> EncodedMask:
-  """The mask to store for an image, after every check a mask needs.
+  image: Optional[Image.Image] = None,
+) -> Tuple[np.ndarray, bytes]:
+  """(class ids, the mask PNG to store) of a mask, after every check.
 
   The mask must be a PNG of class ids: palette ('P', VOC's indices) or
   grayscale ('L'), as large as the image, its values class ids of
   `class_names` or the ignore label. 'L' PNGs are kept as they are;
   palette ones are re-encoded, since TensorFlow would decode their colours.
   """
-  image = images.open_mask(data, path, max_pixels)
+  if image is None:  # Else the caller opened it with images.open_mask.
+    image = images.open_mask(data, path, max_pixels)
   if image.mode in ('RGB', 'RGBA'):
     raise problems.BadExample(
       problems.RGB_MASK,
@@ -146,8 +124,7 @@ def class_mask_png(
       f'{image_path} is {info.height}x{info.width}',
     )
   check_mask_values(mask, class_names, path)
-  png = data if image.mode == 'L' else encode_mask(mask)
-  return EncodedMask(png, foreground_fraction(mask))
+  return mask, (data if image.mode == 'L' else encode_mask(mask))
 
 
 def check_mask_values(
@@ -174,15 +151,24 @@ def check_mask_values(
   )
 
 
+def foreground_fraction(mask: np.ndarray) -> float:
+  """features.FOREGROUND_FRACTION_KEY of a class-id mask."""
+  labelled = mask.size - np.count_nonzero(mask == features.IGNORE_LABEL)
+  if not labelled:
+    return 0.0
+  return (labelled - np.count_nonzero(mask == 0)) / labelled
+
+
 @dataclasses.dataclass(frozen=True)
 class SegmentationExample:
-  """One image and its class-id mask, as the readers produce them."""
+  """One image and its class-id mask PNG, as the readers produce them."""
 
   filename: str  # The value of image/filename.
   image_bytes: bytes  # The original image file.
   info: ImageInfo
-  mask: EncodedMask
-  source: str  # The value of image/source (see data.features.SOURCE_KEY).
+  mask_png: bytes  # From encode_mask, or an 'L' PNG of class ids as read.
+  source: str  # features.SOURCE_KEY: the sub-collection (reader-defined).
+  foreground_fraction: float  # features.FOREGROUND_FRACTION_KEY.
 
   def serialize(self) -> bytes:
     """The serialized tf.train.Example (deterministic)."""
@@ -198,14 +184,33 @@ class SegmentationExample:
         features.IMAGE_HEIGHT: example_proto.int64_feature(self.info.height),
         features.IMAGE_WIDTH: example_proto.int64_feature(self.info.width),
         features.IMAGE_CHANNELS: example_proto.int64_feature(DECODED_CHANNELS),
-        features.MASK_ENCODED: example_proto.bytes_feature(self.mask.png),
+        features.MASK_ENCODED: example_proto.bytes_feature(self.mask_png),
         features.MASK_FORMAT: example_proto.bytes_feature(b'png'),
         features.SOURCE_KEY: example_proto.bytes_feature(self.source.encode()),
         features.FOREGROUND_FRACTION_KEY: example_proto.float_feature(
-          self.mask.foreground_fraction
+          self.foreground_fraction
         ),
         features.FOREGROUND_BUCKET_KEY: example_proto.bytes_feature(
-          features.foreground_bucket(self.mask.foreground_fraction).encode()
+          features.foreground_bucket(self.foreground_fraction).encode()
         ),
       }
     )
+
+
+def segmentation_example(
+  filename: str,
+  source: str,
+  image_bytes: bytes,
+  info: ImageInfo,
+  mask: np.ndarray,
+  mask_png: Optional[bytes] = None,
+) -> SegmentationExample:
+  """The example of an image and its class-id mask (encoded unless given)."""
+  return SegmentationExample(
+    filename,
+    image_bytes,
+    info,
+    encode_mask(mask) if mask_png is None else mask_png,
+    source,
+    foreground_fraction(mask),
+  )

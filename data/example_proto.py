@@ -49,16 +49,16 @@ def bytes_feature(value: bytes) -> bytes:
   return _field(1, _field(1, value))
 
 
-def float_feature(value: float) -> bytes:
-  """A serialized Feature holding FloatList([value]) (float32)."""
-  return _field(2, _field(1, struct.pack('<f', value)))
-
-
 def int64_feature(value: int) -> bytes:
   """A serialized Feature holding Int64List([value])."""
   if not _INT64_MIN <= value <= _INT64_MAX:
     raise ValueError(f'{value} does not fit in an int64')
   return _field(3, _field(1, _varint(value)))
+
+
+def float_feature(value: float) -> bytes:
+  """A serialized Feature holding FloatList([value]) (float32, as TF's)."""
+  return _field(2, _field(1, struct.pack('<f', value)))
 
 
 def example(serialized_features: Mapping[str, bytes]) -> bytes:

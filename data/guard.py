@@ -76,7 +76,8 @@ class DataRoot:
         problems.OUTSIDE_ROOT,
         path,
         f'leads to {problems.printable(real)}, outside the data root '
-        f'{problems.printable(self.root)} (a symlink out of the dataset)',
+        f'{problems.printable(self.root)} (a symlink or a ".." out of the '
+        'dataset)',
       )
     return real
 

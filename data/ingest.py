@@ -14,18 +14,13 @@ output is removed; with skip_bad_examples the bad ones are left out. An
 empty output split fails the run in both modes.
 """
 
-import abc
 import bisect
-import dataclasses
-import hashlib
 import json
 import logging
-import math
 from typing import (
   Any,
   Dict,
   Iterable,
-  Iterator,
   List,
   Optional,
   Sequence,
@@ -35,11 +30,9 @@ from typing import (
 import apache_beam as beam
 from apache_beam.options import pipeline_options
 
-from data import example_proto
-from data import features
 from data import files
-from data import images
 from data import problems
+from data.readers import source as source_lib
 
 REPORT_NAME = 'ingest_report.json'
 _SAMPLES_PER_PROBLEM = 20
@@ -64,14 +57,6 @@ class QuietBeamFilter(logging.Filter):
     return not is_beam_noise(record.getMessage())
 
 
-# Fraction of a single-split dataset (Supervisely) that goes to eval by
-# default: 10%, the share of Supervisely Person's 5,711 images that gives
-# ~570 eval images, enough for a stable mIoU, while keeping 90% for training.
-DEFAULT_EVAL_FRACTION = 0.1
-# Hash buckets of TFX's output split config; the eval fraction is rounded to
-# a multiple of 1/HASH_BUCKETS.
-HASH_BUCKETS = 1000
-
 # DirectRunner options for real datasets on one machine: one worker process
 # per core (num_workers 0). Beam's defaults, one in-process worker, use a
 # single core: the GIL serializes in-process threads.
@@ -79,19 +64,6 @@ LOCAL_BEAM_ARGS = (
   '--direct_running_mode=multi_processing',
   '--direct_num_workers=0',
 )
-
-
-def check_eval_fraction(eval_fraction: float) -> float:
-  """The fraction, if it gives both train and eval hash buckets."""
-  if not (
-    math.isfinite(eval_fraction)
-    and 0 < round(eval_fraction * HASH_BUCKETS) < HASH_BUCKETS
-  ):
-    raise ValueError(
-      f'eval_fraction={eval_fraction}: must be in [{1 / HASH_BUCKETS}, '
-      f'{1 - 1 / HASH_BUCKETS}] so that both train and eval get images'
-    )
-  return eval_fraction
 
 
 def check_beam_args(beam_args: Sequence[str]) -> None:
@@ -109,98 +81,8 @@ def check_beam_args(beam_args: Sequence[str]) -> None:
       ) from e
 
 
-@dataclasses.dataclass(frozen=True)
-class ReadOptions:
-  """How readers read: settings the runner and data.convert pass through.
-
-  Attributes:
-    voc_aug: voc: train on the SBD augmented set.
-    max_image_pixels: images and masks with more pixels are refused
-      (image_too_large) before they are decoded.
-    labels: the class names, for readers whose files do not imply them
-      (TFRecords: mask values are checked against them).
-  """
-
-  voc_aug: bool = False
-  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
-  labels: Tuple[str, ...] = ()
-
-  def __post_init__(self):
-    if not 1 <= self.max_image_pixels <= 1 << 31:
-      raise ValueError(
-        f'max_image_pixels={self.max_image_pixels}: must be in [1, 2**31]'
-      )
-
-
-@dataclasses.dataclass(frozen=True)
-class Layout:
-  """Where a dataset's files are, as ExampleGen and data.convert need it.
-
-  input_base: the folder every pattern is relative to.
-  input_splits: (split name, pattern) pairs; one split named 'all' means the
-    output is partitioned by hash, several are output splits as they are.
-  fingerprint_patterns: globs whose files' names, sizes and mtimes make the
-    cache fingerprint: change an image or a mask and ExampleGen runs again.
-  """
-
-  input_base: str
-  input_splits: Tuple[Tuple[str, str], ...]
-  fingerprint_patterns: Tuple[str, ...]
-
-  def output_hash_buckets(
-    self, eval_fraction: float
-  ) -> Optional[List[Tuple[str, int]]]:
-    """[(train, n), (eval, m)] when there is one input split, else None.
-
-    Several input splits must already be exactly train and eval.
-    """
-    names = [name for name, _ in self.input_splits]
-    if len(names) == 1:
-      eval_buckets = round(check_eval_fraction(eval_fraction) * HASH_BUCKETS)
-      return [
-        (features.TRAIN_SPLIT, HASH_BUCKETS - eval_buckets),
-        (features.EVAL_SPLIT, eval_buckets),
-      ]
-    if names != [features.TRAIN_SPLIT, features.EVAL_SPLIT]:
-      raise ValueError(
-        f'{self.input_base}: input splits {names}; expected '
-        f'{[features.TRAIN_SPLIT, features.EVAL_SPLIT]}'
-      )
-    return None
-
-
-class Source(abc.ABC):
-  """A dataset: which keys an input split has, and how a key becomes an example.
-
-  Instances are pickled to Beam workers: keep them to paths and small
-  settings, and do the reading in the methods.
-  """
-
-  @abc.abstractmethod
-  def list_keys(self, split_pattern: str) -> Tuple[List[Any], Dict[str, int]]:
-    """(keys, notes) of one input split; notes count e.g. excluded ids."""
-
-  @abc.abstractmethod
-  def read(self, key: Any):
-    """(example.SegmentationExample, notes) of one key.
-
-    Raises problems.BadExample.
-    """
-
-  def read_all(self, key: Any) -> Iterator[Any]:
-    """Each example a key holds, as (example, notes) or a BadExample.
-
-    One per key for files of images; a source whose key is a file of many
-    examples (a TFRecord shard) overrides this.
-    """
-    try:
-      yield self.read(key)
-    except problems.BadExample as e:
-      yield e
-
-
 class _ListFn(beam.DoFn):
-  def __init__(self, source: Source, split_pattern: str):
+  def __init__(self, source: source_lib.Source, split_pattern: str):
     self._source = source
     self._pattern = split_pattern
 
@@ -219,7 +101,7 @@ class _ReadFn(beam.DoFn):
   the pipeline (`raise_if_failed`), with one clear message.
   """
 
-  def __init__(self, source: Source):
+  def __init__(self, source: source_lib.Source):
     self._source = source
 
   def process(self, key):
@@ -245,7 +127,7 @@ class ReadExamples(beam.PTransform):
   detail) of bad examples; 'notes': (name, n).
   """
 
-  def __init__(self, source: Source, split_pattern: str):
+  def __init__(self, source: source_lib.Source, split_pattern: str):
     super().__init__()
     self._source = source
     self._pattern = split_pattern
@@ -273,21 +155,11 @@ class ReadExamples(beam.PTransform):
     }
 
 
-def hash_bucket(filename: str, total_buckets: int) -> int:
-  """Bucket of an example: sha256 of its serialized image/filename feature.
-
-  The rule of TFX's ExampleGen with `partition_feature_name` (tfx/components/
-  example_gen/base_example_gen_executor.py, _PartitionFn), so that a split
-  made here and one made by stock TFX agree; it depends on the file name
-  only, so an image never changes split when others are added or removed.
-  """
-  digest = hashlib.sha256(example_proto.bytes_feature(filename.encode()))
-  return int(digest.hexdigest(), 16) % total_buckets
-
-
 def _partition(example, num_partitions: int, bounds: List[int]) -> int:
   del num_partitions
-  return bisect.bisect(bounds, hash_bucket(example.filename, bounds[-1]))
+  return bisect.bisect(
+    bounds, source_lib.hash_bucket(example.filename, bounds[-1])
+  )
 
 
 def serialize(examples: beam.PCollection, label: str) -> beam.PCollection:
@@ -297,11 +169,12 @@ def serialize(examples: beam.PCollection, label: str) -> beam.PCollection:
 
 def read_splits(
   pipeline: beam.Pipeline,
-  source: Source,
+  source: source_lib.Source,
   input_splits: Sequence[Tuple[str, str]],
   skip_bad_examples: bool,
   hash_buckets: Optional[Sequence[Tuple[str, int]]] = None,
   report_path: Optional[str] = None,
+  where: str = '',
 ) -> Dict[str, beam.PCollection]:
   """Split name -> serialized tf.Examples, what ExampleGen and convert write.
 
@@ -312,8 +185,10 @@ def read_splits(
     skip_bad_examples: leave bad inputs out instead of failing the run
       (recorded in the report; `raise_if_failed` acts on it).
     hash_buckets: (output split, buckets) to partition a single input split
-      by `hash_bucket`; None keeps the input splits as output splits.
+      by `source.hash_bucket`; None keeps the input splits as output splits.
     report_path: where to write the JSON report, if anywhere.
+    where: the dataset, as the report and its failure name it (e.g.
+      `<data_root> (--format people)`).
   """
   reads = [
     (
@@ -344,7 +219,7 @@ def read_splits(
     for name, examples in outputs.items()
   }
   if report_path:
-    write_report(reads, outputs, report_path, skip_bad_examples)
+    write_report(reads, outputs, report_path, skip_bad_examples, where)
   return outputs
 
 
@@ -401,9 +276,9 @@ class _ReportFn(beam.CombineFn):
 
 
 def _write_report(
-  report: Dict[str, Any], path: str, skip_bad_examples: bool
+  report: Dict[str, Any], path: str, skip_bad_examples: bool, where: str
 ) -> Dict[str, Any]:
-  report = dict(report, skip_bad_examples=skip_bad_examples)
+  report = dict(report, skip_bad_examples=skip_bad_examples, data=where)
   report['failure'] = _failure(report)
   files.write_text(path, json.dumps(report, indent=2, sort_keys=True))
   logging.info(
@@ -452,6 +327,12 @@ def _failure(report: Dict[str, Any]) -> Optional[str]:
   empty = sorted(
     split for split, count in report['output_splits'].items() if not count
   )
+  if not report['in']:
+    return (
+      f'{report.get("data") or "the dataset"}: no examples at all: its split '
+      'lists, annotation files or image folders name no image; see '
+      'docs/data.md for the layout of the format.'
+    )
   if empty:
     return (
       f'the {" and ".join(empty)} split(s) would be empty ({report["in"]} '
@@ -472,6 +353,7 @@ def write_report(
   outputs: Dict[str, beam.PCollection],
   path: str,
   skip_bad_examples: bool,
+  where: str = '',
 ) -> beam.PCollection:
   """Adds the steps that write the JSON report of `reads` and `outputs` to path.
 
@@ -480,6 +362,7 @@ def write_report(
     outputs: output split name -> the examples written to it.
     path: where the report goes.
     skip_bad_examples: the run's mode, recorded with the failure it implies.
+    where: the dataset, as the failure names it.
   Returns:
     A one-element PCollection with the report dict.
   """
@@ -510,7 +393,7 @@ def write_report(
     events
     | 'AllEvents' >> beam.Flatten()
     | 'Report' >> beam.CombineGlobally(_ReportFn())
-    | 'WriteReport' >> beam.Map(_write_report, path, skip_bad_examples)
+    | 'WriteReport' >> beam.Map(_write_report, path, skip_bad_examples, where)
   )
 
 

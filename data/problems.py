@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional
 
 # Files.
 MISSING_IMAGE = 'missing_image'
-MISSING_MASK = 'missing_mask'  # VOC mask or Supervisely annotation absent.
+MISSING_MASK = 'missing_mask'  # A mask or an annotation (file) absent.
 OUTSIDE_ROOT = 'outside_root'  # A symlink that leads out of the data root.
 NOT_A_FILE = 'not_a_regular_file'  # Directory, FIFO, socket, device.
 UNREADABLE_FILE = 'unreadable_file'  # Permission, symlink loop, I/O error.
@@ -27,6 +27,8 @@ MASK_NOT_PNG = 'mask_not_png'  # A .png mask that is JPEG, TIFF, BMP...
 SIZE_MISMATCH = 'size_mismatch'
 MASK_VALUES = 'mask_values_outside_labels'
 RGB_MASK = 'rgb_mask'  # Colour mask where class indices are expected.
+UNKNOWN_COLOR = 'unknown_color'  # A colour mask's colour no label has.
+AMBIGUOUS_NAME = 'ambiguous_name'  # Two images (or masks) of one stem.
 # Supervisely annotations.
 BAD_ANNOTATION = 'bad_annotation'  # Not JSON, or a missing field.
 WRONG_TYPE = 'wrong_json_type'  # A field of the wrong JSON type.
@@ -56,6 +58,8 @@ ALL = (
   SIZE_MISMATCH,
   MASK_VALUES,
   RGB_MASK,
+  UNKNOWN_COLOR,
+  AMBIGUOUS_NAME,
   BAD_ANNOTATION,
   WRONG_TYPE,
   NON_FINITE,

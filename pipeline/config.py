@@ -10,11 +10,11 @@ values, and every flag overrides them.
 
 import dataclasses
 import os
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+from data import config as data_config
 from data import datasets
 from data import files
-from data import images
 from data import ingest
 from model.config import ModelConfig
 from model.config import TrainConfig
@@ -112,10 +112,9 @@ class RunConfig:
   """Everything one pipeline run needs.
 
   Attributes:
-    dataset: a name of data.datasets.DATASETS.
-    data_root: the dataset's folder (for the demo: where it is generated).
+    data: what to read and how (format, folder, labels, ...); for the demo,
+      data_root is where it is generated.
     output_dir: artifacts, ML Metadata, pushed models, run_summary.json.
-    labels: class names in class-id order.
     preset: the name of the preset the model, train and gate sections
       started from.
     model, train, gate: the preset with the user's flags applied.
@@ -123,11 +122,6 @@ class RunConfig:
     image: vertex: the container image that holds this project.
     vertex_pipeline_file: vertex: where the compiled pipeline JSON goes.
     beam_pipeline_args: Beam options of the data components.
-    eval_fraction: share of a single-split dataset hashed into eval.
-    voc_aug: voc: train on the SBD augmented set.
-    skip_bad_examples: skip and count bad inputs instead of failing.
-    max_image_pixels: images and masks with more pixels are bad examples.
-    demo_images: demo: how many images to generate.
     pipeline_name: the TFX pipeline name (ML Metadata context).
     trainer_machine_type: vertex: run the Trainer on Vertex AI Training on
       this machine type (e.g. 'n1-standard-16'), through TFX's Google
@@ -143,10 +137,8 @@ class RunConfig:
       such step.
   """
 
-  dataset: str
-  data_root: str
+  data: data_config.DataConfig
   output_dir: str
-  labels: Tuple[str, ...]
   preset: str
   model: ModelConfig
   train: TrainConfig
@@ -155,11 +147,6 @@ class RunConfig:
   image: Optional[str] = None
   vertex_pipeline_file: str = 'mobile_deeplab_vertex.json'
   beam_pipeline_args: Tuple[str, ...] = ()
-  eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION
-  voc_aug: bool = False
-  skip_bad_examples: bool = False
-  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
-  demo_images: int = 240
   pipeline_name: str = 'mobile-deeplab'
   trainer_machine_type: Optional[str] = None
   trainer_replicas: int = 1
@@ -171,8 +158,8 @@ class RunConfig:
 
   def __post_init__(self):
     _check(
-      self.dataset in datasets.DATASETS,
-      f'dataset={self.dataset!r}: must be one of {tuple(datasets.DATASETS)}',
+      isinstance(self.data, data_config.DataConfig),
+      f'data={self.data!r}: must be a data.config.DataConfig',
     )
     _check(
       self.preset in PRESETS,
@@ -194,33 +181,19 @@ class RunConfig:
         '(--image) that holds this project; see the Dockerfile',
       )
       _check(
-        not datasets.get(self.dataset).generate,
+        not self.data.dataset.generate,
         'runner=vertex needs a real dataset: the demo data is '
         'generated on the local disk',
       )
     self._check_vertex_training()
     try:
-      ingest.check_eval_fraction(self.eval_fraction)
       ingest.check_beam_args(self.beam_pipeline_args)
     except ValueError as e:
       _check(False, str(e))
-    check_number('run', 'demo_images', self.demo_images, 10, 100_000, True)
-    check_number(
-      'run', 'max_image_pixels', self.max_image_pixels, 1, 1 << 31, True
-    )
-    if datasets.get(self.dataset).generate:
-      # A generated dataset's size is known: refuse a split that would be
-      # empty now rather than after generating and ingesting it.
-      _check(
-        self.demo_images * self.eval_fraction >= 1
-        and self.demo_images * (1 - self.eval_fraction) >= 1,
-        f'eval_fraction={self.eval_fraction} of demo_images='
-        f'{self.demo_images} leaves a split without images',
-      )
+    labels = self.data.labels
     _check(
-      len(self.labels) == self.model.num_classes,
-      f'{len(self.labels)} labels {self.labels} but '
-      f'num_classes={self.model.num_classes}',
+      len(labels) == self.model.num_classes,
+      f'{len(labels)} labels {labels} but num_classes={self.model.num_classes}',
     )
 
   def _check_vertex_training(self) -> None:
@@ -290,10 +263,8 @@ class RunConfig:
 
 def build_run_config(
   preset: str,
-  dataset: str,
-  data_root: str,
+  data: data_config.DataConfig,
   output_dir: str,
-  labels: Sequence[str],
   overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
   **run_fields,
 ) -> RunConfig:
@@ -301,7 +272,7 @@ def build_run_config(
 
   Args:
     preset: a key of PRESETS.
-    dataset, data_root, output_dir, labels: as in RunConfig.
+    data, output_dir: as in RunConfig; the model gets one class per label.
     overrides: {'model': {...}, 'train': {...}, 'gate': {...}}: field
       values that replace the preset's (unset flags are simply absent).
     **run_fields: the remaining RunConfig fields.
@@ -312,13 +283,11 @@ def build_run_config(
   overrides = overrides or {}
   recipe = PRESETS[preset]
   model = dataclasses.replace(
-    recipe.model, num_classes=len(labels), **overrides.get('model', {})
+    recipe.model, num_classes=len(data.labels), **overrides.get('model', {})
   )
   return RunConfig(
-    dataset=dataset,
-    data_root=data_root,
+    data=data,
     output_dir=output_dir,
-    labels=tuple(labels),
     preset=preset,
     model=model,
     train=dataclasses.replace(recipe.train, **overrides.get('train', {})),
@@ -327,14 +296,14 @@ def build_run_config(
   )
 
 
-def default_beam_pipeline_args(dataset: str) -> Tuple[str, ...]:
+def default_beam_pipeline_args(fmt: str) -> Tuple[str, ...]:
   """DirectRunner settings when the user gives no --beam_pipeline_args.
 
   A generated dataset (the demo) is small: in-memory mode avoids the ~6 s it
   takes to start worker processes. Real datasets use one worker process per
   core (data/ingest throughput is in docs/data.md).
   """
-  if datasets.get(dataset).generate:
+  if datasets.get(fmt).generate:
     return ('--direct_running_mode=in_memory',)
   return ingest.LOCAL_BEAM_ARGS
 

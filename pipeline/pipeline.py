@@ -37,14 +37,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
   """The pipeline of a run, every setting taken from `config`."""
   code_version = source_fingerprint()
   example_gen = create_example_gen(
-    config.dataset,
-    config.data_root,
-    config.labels,
-    eval_fraction=config.eval_fraction,
-    voc_aug=config.voc_aug,
-    max_image_pixels=config.max_image_pixels,
-    skip_bad_examples=config.skip_bad_examples,
-    code_version=code_version,
+    config.data, code_version=code_version
   ).with_id(artifacts.EXAMPLE_GEN)
   examples = example_gen.outputs[artifacts.EXAMPLES]
   statistics_gen = tfx.components.StatisticsGen(examples=examples).with_id(
@@ -69,7 +62,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
   ).with_id(artifacts.TRANSFORM)
   trainer_custom_config = {
     **training.custom_config(
-      config.model, config.train, config.labels, config.checkpoint_dir
+      config.model, config.train, config.data.labels, config.checkpoint_dir
     ),
     'code_version': code_version,
   }
@@ -114,7 +107,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     model_evaluation=evaluator.outputs[artifacts.EVALUATION],
     statistics=statistics,
     push_destination=config.serving_dir,
-    dataset=config.dataset,
+    dataset=config.data.format,
     train_config=json.dumps(dataclasses.asdict(config.train)),
     code_version=code_version,
     max_int8_mean_iou_drop=config.gate.max_int8_mean_iou_drop,
@@ -126,7 +119,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
       BatchInferrer(
         pushed_model=pusher.outputs[artifacts.PUSHED_MODEL],
         input_dir=config.infer_input,
-        max_image_pixels=config.max_image_pixels,
+        max_image_pixels=config.data.max_image_pixels,
         input_fingerprint=photos_fingerprint(config.infer_input),
         code_version=code_version,
       ).with_id(artifacts.BATCH_INFERRER)
@@ -204,7 +197,7 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
       lower_bound={'value': config.gate.min_mean_boundary_iou}
     )
   )
-  metric_config = json.dumps({'class_names': list(config.labels)})
+  metric_config = json.dumps({'class_names': list(config.data.labels)})
   return tfma.EvalConfig(
     model_specs=[
       tfma.ModelSpec(

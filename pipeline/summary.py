@@ -142,7 +142,7 @@ def metadata_store(config: RunConfig) -> mlmd.MetadataStore:
 def collect(config: RunConfig, store: mlmd.MetadataStore) -> RunSummary:
   """The run summary of the latest run of `config`'s pipeline."""
   outputs = latest_run_outputs(store, config.pipeline_name)
-  labels = list(config.labels)
+  labels = list(config.data.labels)
   tflite_uri = outputs.uri(artifacts.TFLITE_EXPORT, artifacts.TFLITE_MODEL)
   tflite_scores = (
     _read_json(os.path.join(tflite_uri, artifacts.METRICS_FILE))
@@ -162,7 +162,7 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> RunSummary:
     for kind, filename in artifacts.TFLITE_FILES.items()
   }
   summary = RunSummary(
-    dataset=config.dataset,
+    dataset=config.data.format,
     labels=labels,
     input_size=config.model.input_size,
     num_examples={

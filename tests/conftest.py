@@ -10,11 +10,13 @@ import glob
 import hashlib
 import io
 import os
+import sys
 
 import numpy as np
 from PIL import Image
 import pytest
 
+from bench import process_tree
 from data import features
 from tests.fixtures import supervisely_replica as replica
 
@@ -475,3 +477,33 @@ def small_pushed_model(tmp_path_factory, transform_output):
     f.write(export.convert_to_tflite(export.inference_model(model)))
   labels.write_labels(os.path.join(folder, labels.LABELS_FILE), names)
   return folder
+
+
+# --- Memory of a whole process tree ----------------------------------------
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The bound the ingest must stay under on hostile input (issue 16, point 5):
+# the parent and every Beam worker together.
+MAX_TREE_RSS = int(1.5 * 2**30)
+
+
+@pytest.fixture
+def run_measured():
+  """run(args) -> bench.process_tree.Measured of `python -m data.convert
+  args` with its default Beam options (a worker process per core): exit
+  status, output, and the peak summed RSS of the whole process tree."""
+
+  def run(args):
+    env = dict(os.environ, PYTHONPATH=_ROOT)
+    return process_tree.run(
+      [sys.executable, '-m', 'data.convert', *args],
+      cwd=_ROOT,
+      env=env,
+      timeout=600,
+    )
+
+  return run
+
+
+@pytest.fixture
+def max_tree_rss():
+  return MAX_TREE_RSS

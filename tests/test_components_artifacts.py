@@ -5,6 +5,7 @@ import pytest
 from components import artifacts
 from components import pusher
 from components import tflite_export
+from data import config as data_config
 from data import demo
 from data import labels
 from pipeline import config as run_config
@@ -17,11 +18,13 @@ def demo_pipeline(tmp_path):
   demo.generate_demo_project(str(tmp_path / 'data'), 10)
   config = run_config.build_run_config(
     'demo',
-    dataset='demo',
-    data_root=str(tmp_path / 'data'),
+    data=data_config.DataConfig(
+      'demo',
+      str(tmp_path / 'data'),
+      labels.PEOPLE_CLASSES,
+      options=demo.DemoOptions(images=10),
+    ),
     output_dir=str(tmp_path / 'out'),
-    labels=labels.PEOPLE_CLASSES,
-    demo_images=10,
   )
   return dag.create_pipeline(config)
 

@@ -7,8 +7,10 @@ from PIL import Image
 import pytest
 
 from components import example_gen
+from data import config as data_config
 from data import labels
 from data import problems
+from data.readers import voc
 from tests.fixtures import supervisely_replica as replica
 
 
@@ -18,7 +20,9 @@ def test_people_splits_hash_rule_report_and_cache(
   project = people_project(str(tmp_path / 'people'), 24)
   execution, uris = run_in_pipeline(
     example_gen.create_example_gen(
-      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+      data_config.DataConfig(
+        'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+      )
     )
   )
   assert len(uris) == 1
@@ -41,7 +45,9 @@ def test_people_splits_hash_rule_report_and_cache(
   # Same data: the second run reuses the first run's output.
   execution, uris = run_in_pipeline(
     example_gen.create_example_gen(
-      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+      data_config.DataConfig(
+        'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+      )
     )
   )
   assert execution.last_known_state == execution.CACHED
@@ -53,7 +59,9 @@ def test_people_splits_hash_rule_report_and_cache(
   os.utime(path, (1, 1))
   execution, uris = run_in_pipeline(
     example_gen.create_example_gen(
-      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+      data_config.DataConfig(
+        'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.3
+      )
     )
   )
   assert execution.last_known_state == execution.COMPLETE
@@ -66,11 +74,13 @@ def test_skip_bad_examples_counts_every_problem(
   project = broken_project(str(tmp_path / 'people'))
   uri = execute_example_gen(
     example_gen.create_example_gen(
-      'people',
-      project,
-      labels.PEOPLE_CLASSES,
-      skip_bad_examples=True,
-      eval_fraction=0.5,
+      data_config.DataConfig(
+        'people',
+        project,
+        labels.PEOPLE_CLASSES,
+        skip_bad_examples=True,
+        eval_fraction=0.5,
+      )
     ),
     str(tmp_path / 'out'),
   )
@@ -99,7 +109,9 @@ def test_bad_example_fails_the_run_naming_the_file(
   with pytest.raises(problems.IngestError) as error:
     execute_example_gen(
       example_gen.create_example_gen(
-        'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.5
+        data_config.DataConfig(
+          'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.5
+        )
       ),
       out,
     )
@@ -133,11 +145,13 @@ def test_an_empty_split_fails_the_run_in_both_modes(
     with pytest.raises(problems.IngestError, match='split.* would be empty'):
       execute_example_gen(
         example_gen.create_example_gen(
-          'people',
-          project,
-          labels.PEOPLE_CLASSES,
-          eval_fraction=0.001,
-          skip_bad_examples=skip,
+          data_config.DataConfig(
+            'people',
+            project,
+            labels.PEOPLE_CLASSES,
+            eval_fraction=0.001,
+            skip_bad_examples=skip,
+          )
         ),
         str(tmp_path / f'out{skip}'),
       )
@@ -147,9 +161,11 @@ def test_create_example_gen_checks_its_arguments(tmp_path, people_project):
   project = people_project(str(tmp_path / 'p'), 2)
   with pytest.raises(ValueError, match='eval_fraction=0.0'):
     example_gen.create_example_gen(
-      'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.0
+      data_config.DataConfig(
+        'people', project, labels.PEOPLE_CLASSES, eval_fraction=0.0
+      )
     )
-  with pytest.raises(ValueError, match='voc_aug=True'):
-    example_gen.create_example_gen(
-      'people', project, labels.PEOPLE_CLASSES, voc_aug=True
+  with pytest.raises(ValueError, match='options .* must be NoOptions'):
+    data_config.DataConfig(
+      'people', project, labels.PEOPLE_CLASSES, options=voc.VocOptions(aug=True)
     )

@@ -97,16 +97,15 @@ def test_boundary_metric_reuses_the_region_computation_and_passes_it_on():
 def test_the_pipelines_gates_bind_to_keys_the_metrics_compute():
   from tensorflow_model_analysis.metrics import metric_specs
 
+  from data import config as data_config
   from data import labels
   from pipeline import config as run_config
   from pipeline import pipeline as dag
 
   config = run_config.build_run_config(
     'demo',
-    dataset='demo',
-    data_root='/d',
+    data=data_config.DataConfig('demo', '/d', labels.PEOPLE_CLASSES),
     output_dir='/o',
-    labels=labels.PEOPLE_CLASSES,
     overrides={'gate': {'min_mean_iou': 0.4, 'min_mean_boundary_iou': 0.3}},
   )
   eval_config = dag.eval_config(config)

@@ -14,11 +14,14 @@ import pytest
 import tensorflow as tf
 
 from components import example_gen
+from data import config as data_config
 from data import convert
 from data import datasets
 from data import features
 from data import labels
 from data import problems
+from data.readers import deeplab
+from data.readers import voc
 from tests.fixtures import hostile
 from tests.fixtures import voc_replica
 
@@ -73,11 +76,13 @@ def test_convert_people_then_import_as_tfrecord(
   with open(os.path.join(out, 'ingest_report.json')) as f:
     report = json.load(f)
   assert report['output_splits'] == {'train': len(train), 'eval': len(eval_)}
-  assert datasets.get('tfrecord').labels(out) == labels.PEOPLE_CLASSES
+  assert datasets.get('tfrecord').labels(out) == (labels.PEOPLE_CLASSES, ())
 
   # The shards import back unchanged through --dataset tfrecord.
   execution, uris = run_in_pipeline(
-    example_gen.create_example_gen('tfrecord', out, labels.PEOPLE_CLASSES)
+    example_gen.create_example_gen(
+      data_config.DataConfig('tfrecord', out, labels.PEOPLE_CLASSES)
+    )
   )
   assert execution.last_known_state == execution.COMPLETE
   imported = {
@@ -100,7 +105,13 @@ def test_convert_voc_aug_fails_by_default_naming_the_file(tmp_path):
     f.write(b'nope')
   out = str(tmp_path / 'o')
   with pytest.raises(problems.IngestError) as error:
-    convert.convert('voc_aug', str(tmp_path / 'd'), out, beam_args=_IN_MEMORY)
+    convert.convert(
+      data_config.build(
+        'voc', str(tmp_path / 'd'), options=voc.VocOptions(aug=True)
+      ),
+      out,
+      beam_args=_IN_MEMORY,
+    )
   assert str(error.value).startswith(
     f'{bad_mask}: {problems.CORRUPT_MASK}: cannot decode mask'
   )
@@ -114,7 +125,7 @@ def test_convert_voc_writes_voc_splits(tmp_path):
   )
   out = str(tmp_path / 'o')
   report = convert.convert(
-    'voc', str(tmp_path / 'd'), out, beam_args=_IN_MEMORY
+    data_config.build('voc', str(tmp_path / 'd')), out, beam_args=_IN_MEMORY
   )
   assert report['output_splits'] == {'train': 3, 'eval': 2}
   eval_ = _records(os.path.join(out, 'eval-*.tfrecord.gz'))
@@ -123,11 +134,11 @@ def test_convert_voc_writes_voc_splits(tmp_path):
   np.testing.assert_array_equal(
     tf.io.decode_png(png, channels=1).numpy()[..., 0], expected['v1']
   )
-  assert datasets.get('tfrecord').labels(out) == labels.VOC_CLASSES
+  assert datasets.get('tfrecord').labels(out) == (labels.VOC_CLASSES, ())
   # DeepLab's own shards are named val-*; they are the eval split.
   for path in glob.glob(os.path.join(out, 'eval-*')):
     os.rename(path, path.replace('eval-', 'val-'))
-  assert datasets.layout('tfrecord', out).input_splits == (
+  assert deeplab.layout(data_config.build('tfrecord', out)).input_splits == (
     ('train', 'train-*'),
     ('eval', 'val-*'),
   )
@@ -138,7 +149,8 @@ def test_conversion_code_does_not_import_tensorflow():
   in the workers that decode (data.images)."""
   code = (
     'import sys\n'
-    'from data import convert, datasets, demo, ingest, supervisely, voc\n'
+    'from data import convert, datasets, demo, ingest\n'
+    'from data.readers import coco, cvat, masks, supervisely, voc\n'
     'print(sorted(m for m in sys.modules if m.split(".")[0] in '
     '("tensorflow", "tfx", "keras", "tf_keras")))'
   )
@@ -168,33 +180,6 @@ def test_beam_options_default_to_a_worker_per_core_or_are_the_users():
 
 
 # --- The command line on hostile input ----------------------------------
-
-# VmHWM is this process's own peak: ru_maxrss would also count the pytest
-# process it was forked from (Linux carries the peak across exec).
-_MEASURED_RUN = """
-import re, sys
-from data import convert
-status = convert.main(sys.argv[2:])
-with open('/proc/self/status') as f:
-  peak = re.search(r'VmHWM:\\s+(\\d+) kB', f.read()).group(1)
-with open(sys.argv[1], 'w') as f:
-  f.write(peak)
-sys.exit(status)
-"""
-
-
-def _run_cli(tmp_path, *args):
-  """(exit status, stdout, stderr, peak RSS in MB) of python -m data.convert."""
-  rss = tmp_path / 'rss'
-  completed = subprocess.run(
-    [sys.executable, '-c', _MEASURED_RUN, str(rss), *args],
-    capture_output=True,
-    text=True,
-    timeout=240,  # A blocking FIFO would hit this.
-    cwd=os.path.dirname(os.path.dirname(__file__)),
-  )
-  peak = int(rss.read_text()) / 1024 if rss.exists() else None
-  return completed.returncode, completed.stdout, completed.stderr, peak
 
 
 def _zeros_deflated(size):
@@ -262,16 +247,17 @@ _HOSTILE_KINDS = {
 
 @pytest.mark.slow
 def test_hostile_project_stops_with_one_line_and_a_report(
-  tmp_path, hostile_project
+  tmp_path, hostile_project, run_measured, max_tree_rss
 ):
   out = tmp_path / 'out'
-  status, stdout, stderr, peak = _run_cli(
-    tmp_path,
-    '--format=people',
-    f'--data_root={hostile_project}',
-    f'--output_dir={out}',
-    '--eval_fraction=0.5',
-    *_IN_MEMORY,
+  status, _, peak, stdout, stderr = run_measured(
+    [
+      '--format=people',
+      f'--data_root={hostile_project}',
+      f'--output_dir={out}',
+      '--eval_fraction=0.5',
+      *_IN_MEMORY,
+    ]
   )
   assert status == 1
   lines = stderr.strip().splitlines()
@@ -290,20 +276,24 @@ def test_hostile_project_stops_with_one_line_and_a_report(
     _HOSTILE_KINDS
   )
   # A 13000x13000 image and a bitmap inflating to 2 GiB, never decoded.
-  assert peak < 1500, peak
+  assert peak < max_tree_rss, peak / 2**20
 
 
 @pytest.mark.slow
-def test_hostile_project_with_skip_counts_each_kind(tmp_path, hostile_project):
+def test_hostile_project_with_skip_counts_each_kind(
+  tmp_path, hostile_project, run_measured, max_tree_rss
+):
+  """With the default Beam options: a worker process per core, all of
+  them in the measured tree."""
   out = tmp_path / 'out'
-  status, stdout, stderr, peak = _run_cli(
-    tmp_path,
-    '--format=people',
-    f'--data_root={hostile_project}',
-    f'--output_dir={out}',
-    '--eval_fraction=0.5',
-    '--skip_bad_examples',
-    *_IN_MEMORY,
+  status, _, peak, stdout, stderr = run_measured(
+    [
+      '--format=people',
+      f'--data_root={hostile_project}',
+      f'--output_dir={out}',
+      '--eval_fraction=0.5',
+      '--skip_bad_examples',
+    ]
   )
   assert status == 0, stderr
   assert 'in: 17  written: 12  skipped: 5' in stdout
@@ -311,27 +301,48 @@ def test_hostile_project_with_skip_counts_each_kind(tmp_path, hostile_project):
     assert f'skipped {kind}: {count}' in stdout
   written = _records(str(out / 'train-*')) | _records(str(out / 'eval-*'))
   assert len(written) == 12
-  assert peak < 1500, peak
+  assert peak < max_tree_rss, peak / 2**20
 
 
 @pytest.mark.parametrize(
   'flag,message',
   [
-    ('--eval_fraction=nan', 'argument --eval_fraction: eval_fraction=nan'),
-    ('--eval_fraction=inf', 'argument --eval_fraction: eval_fraction=inf'),
-    ('--eval_fraction=0', 'argument --eval_fraction: eval_fraction=0.0'),
-    ('--max_image_pixels=-1', 'argument --max_image_pixels: -1'),
+    ('--eval_fraction=nan', 'error: eval_fraction=nan: must be in'),
+    ('--eval_fraction=inf', 'error: eval_fraction=inf: must be in'),
+    ('--eval_fraction=0', 'error: eval_fraction=0.0: must be in'),
+    ('--max_image_pixels=-1', 'error: max_image_pixels=-1: must be in'),
+    ('--voc_aug', 'error: --voc_aug is for --format voc, not people'),
     ('--runner=NoSuchRunner', '--runner=NoSuchRunner in the Beam options'),
   ],
 )
-def test_bad_flags_exit_2_naming_the_flag(tmp_path, flag, message):
-  status, _, stderr, _ = _run_cli(
-    tmp_path,
-    '--format=people',
-    f'--data_root={tmp_path}',
-    f'--output_dir={tmp_path / "o"}',
-    flag,
+def test_bad_flags_exit_2_naming_the_flag(
+  tmp_path, run_measured, flag, message
+):
+  status, _, _, _, stderr = run_measured(
+    [
+      '--format=people',
+      f'--data_root={tmp_path}',
+      f'--output_dir={tmp_path / "o"}',
+      flag,
+    ]
   )
   assert status == 2
   assert message in stderr
   assert 'Traceback' not in stderr
+
+
+def test_a_dataset_without_examples_names_the_folder_and_the_fix(tmp_path):
+  project = tmp_path / 'people'
+  project.mkdir()
+  (project / 'meta.json').write_text('{"classes": [], "tags": []}')
+  out = str(tmp_path / 'out')
+  with pytest.raises(problems.IngestError) as error:
+    convert.convert(
+      data_config.build('people', str(project)), out, beam_args=_IN_MEMORY
+    )
+  assert str(error.value).startswith(
+    f'{project} (--format people): no examples at all:'
+  )
+  assert 'docs/data.md' in str(error.value)
+  # The report is written first, and no records are left.
+  assert os.listdir(out) == ['ingest_report.json']

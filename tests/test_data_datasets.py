@@ -4,12 +4,16 @@ import os
 
 import pytest
 
+from data import config as data_config
 from data import datasets
-from data import deeplab
-from data import ingest
 from data import labels
-from data import supervisely
-from data import voc
+from data.readers import coco
+from data.readers import cvat
+from data.readers import deeplab
+from data.readers import masks
+from data.readers import source
+from data.readers import supervisely
+from data.readers import voc
 
 
 def test_each_entry_names_its_reader_labels_and_preset():
@@ -17,30 +21,29 @@ def test_each_entry_names_its_reader_labels_and_preset():
   assert people.source is supervisely.SuperviselySource
   assert demo.source is supervisely.SuperviselySource  # Same format.
   assert demo.generate is not None and people.generate is None
-  assert datasets.label_set(people, 'x') == labels.PEOPLE_CLASSES
-  assert datasets.label_set(demo, 'x') == labels.PEOPLE_CLASSES
+  assert people.labels('x') == (labels.PEOPLE_CLASSES, ())
+  assert demo.labels('x') == (labels.PEOPLE_CLASSES, ())
   assert (demo.preset, people.preset) == ('demo', 'people')
   assert datasets.get('voc').source is voc.VocSource
-  assert datasets.label_set(datasets.get('voc'), 'x') == labels.VOC_CLASSES
+  assert datasets.get('voc').labels('x') == (labels.VOC_CLASSES, ())
+  assert datasets.get('voc').options is voc.VocOptions
   assert datasets.get('tfrecord').source is deeplab.RecordSource
-  with pytest.raises(ValueError, match="dataset='coco'"):
-    datasets.get('coco')
+  assert datasets.get('coco').source is coco.CocoSource
+  assert datasets.get('masks').source is masks.MaskFolderSource
+  assert datasets.get('cvat').source is cvat.CvatSource
+  with pytest.raises(ValueError, match="format='ade20k'"):
+    datasets.get('ade20k')
 
 
-def test_convert_formats_come_from_the_entries():
-  assert {
-    fmt: (d.name, aug) for fmt, (d, aug) in datasets.CONVERT_FORMATS.items()
-  } == {
-    'people': ('people', False),
-    'voc': ('voc', False),
-    'voc_aug': ('voc', True),
-    'tfrecord': ('tfrecord', False),
-  }
-
-
-def test_voc_aug_applies_to_voc_only(tmp_path):
-  with pytest.raises(ValueError, match='voc_aug=True needs dataset=voc'):
-    datasets.layout('people', str(tmp_path), voc_aug=True)
+def test_convert_formats_are_every_format_but_the_generated_one():
+  assert datasets.CONVERT_FORMATS == (
+    'people',
+    'voc',
+    'coco',
+    'masks',
+    'cvat',
+    'tfrecord',
+  )
 
 
 def test_records_train_with_the_preset_their_labels_call_for(tmp_path):
@@ -49,28 +52,24 @@ def test_records_train_with_the_preset_their_labels_call_for(tmp_path):
   assert datasets.default_preset(records, ('bg', 'cat')) == 'people'
   # A dataset with its own preset keeps it whatever its labels.
   assert datasets.default_preset(datasets.get('voc'), ('a', 'b')) == 'voc'
+  assert datasets.default_preset(datasets.get('coco'), ('a', 'b')) == 'people'
 
 
-def test_tfrecord_labels_come_from_labels_txt_or_the_labels_flag(tmp_path):
+def test_tfrecord_labels_come_from_labels_txt(tmp_path):
   records = datasets.get('tfrecord')
   with pytest.raises(FileNotFoundError) as error:
-    datasets.label_set(records, str(tmp_path))
+    records.labels(str(tmp_path))
   assert 'labels.txt: missing' in str(error.value)
-  assert '--labels voc|people|PATH' in str(error.value)
-  assert datasets.label_set(records, str(tmp_path), 'voc') == labels.VOC_CLASSES
+  assert '--labels people|voc|PATH' in str(error.value)
   labels.write_labels(
     str(tmp_path / labels.LABELS_FILE), ('background', 'cat', 'dog')
   )
-  assert datasets.label_set(records, str(tmp_path)) == (
-    'background',
-    'cat',
-    'dog',
-  )
-  assert datasets.label_set(
-    records, 'x', str(tmp_path / labels.LABELS_FILE)
-  ) == ('background', 'cat', 'dog')
-  with pytest.raises(ValueError, match='--dataset=voc has its own label set'):
-    datasets.label_set(datasets.get('voc'), 'x', 'people')
+  assert records.labels(str(tmp_path)) == (('background', 'cat', 'dog'), ())
+
+
+def test_coco_needs_a_label_set():
+  with pytest.raises(ValueError, match='--format coco needs --labels'):
+    datasets.get('coco').labels('x')
 
 
 @pytest.mark.parametrize(
@@ -88,7 +87,8 @@ def test_tfrecord_layout_takes_deeplabs_split_names(
   root = str(tmp_path)
   for name in names:
     open(os.path.join(root, f'{name}-00000-of-00001.tfrecord'), 'w').close()
-  assert deeplab.layout(root) == ingest.Layout(
+  config = data_config.DataConfig('tfrecord', root, labels.PEOPLE_CLASSES)
+  assert deeplab.layout(config) == source.Layout(
     root, (('train', train), ('eval', eval_)), (train, eval_)
   )
 
@@ -96,7 +96,9 @@ def test_tfrecord_layout_takes_deeplabs_split_names(
 def test_tfrecord_layout_without_a_split_names_the_accepted_names(tmp_path):
   open(tmp_path / 'test-00000-of-00001.tfrecord', 'w').close()
   with pytest.raises(FileNotFoundError) as error:
-    deeplab.layout(str(tmp_path))
+    deeplab.layout(
+      data_config.DataConfig('tfrecord', str(tmp_path), labels.PEOPLE_CLASSES)
+    )
   assert (
     'no train records: expected files named train_aug-* or train-* or '
     'trainval-*' in str(error.value)

@@ -7,10 +7,10 @@ import os
 import numpy as np
 from PIL import Image
 
+from data import config as data_config
 from data import demo
 from data import features
-from data import ingest
-from data import supervisely
+from data.readers import supervisely
 
 
 def _files(root):
@@ -73,7 +73,9 @@ def test_reader_recovers_the_painted_label_map_exactly():
 def test_generated_project_goes_through_the_reader(tmp_path, features_of):
   root = demo.generate_demo_project(str(tmp_path), num_images=4)
   project = supervisely.find_project(root)
-  reader = supervisely.SuperviselySource(project, ingest.ReadOptions())
+  reader = supervisely.SuperviselySource(
+    project, data_config.build('people', project)
+  )
   items = supervisely.list_items(project)
   assert len(items) == 4
   for item in items:

@@ -20,6 +20,12 @@ def _encode(array, fmt, **kwargs):
   return buffer.getvalue()
 
 
+def _cmyk_jpeg():
+  buffer = io.BytesIO()
+  Image.fromarray(PIXELS).convert('CMYK').save(buffer, 'JPEG')
+  return buffer.getvalue()
+
+
 @pytest.mark.parametrize('fmt', ['JPEG', 'PNG'])
 def test_check_image_gives_format_and_size(fmt):
   data = _encode(PIXELS, fmt)
@@ -37,8 +43,8 @@ def test_open_mask_decodes_the_pixels():
   [
     (b'not an image', problems.CORRUPT_IMAGE, 'cannot decode image'),
     (_encode(PIXELS, 'JPEG')[:200], problems.CORRUPT_IMAGE, 'cannot decode'),
-    (_encode(PIXELS, 'JPEG')[:-100], problems.CORRUPT_IMAGE, 'TensorFlow'),
-    (_encode(PIXELS, 'PNG')[:-40], problems.CORRUPT_IMAGE, 'TensorFlow'),
+    (_encode(PIXELS, 'JPEG')[:-100], problems.CORRUPT_IMAGE, 'truncated'),
+    (_encode(PIXELS, 'PNG')[:-40], problems.CORRUPT_IMAGE, 'PNG chunk'),
     (
       _encode(PIXELS, 'BMP'),
       problems.UNSUPPORTED_IMAGE,
@@ -49,7 +55,8 @@ def test_open_mask_decodes_the_pixels():
       problems.UNSUPPORTED_IMAGE,
       'the image is TIFF',
     ),
-    (hostile.png_with_bad_crc(PIXELS), problems.CORRUPT_IMAGE, 'TensorFlow'),
+    (hostile.png_with_bad_crc(PIXELS), problems.CORRUPT_IMAGE, 'checksum'),
+    (_cmyk_jpeg(), problems.UNSUPPORTED_IMAGE, 'a CMYK JPEG'),
   ],
 )
 def test_failures_name_the_file_the_problem_and_why(data, problem, detail):
@@ -65,8 +72,35 @@ def test_a_bad_crc_passes_pil_but_not_the_pipeline():
   np.testing.assert_array_equal(
     np.asarray(Image.open(io.BytesIO(data))), PIXELS
   )
-  with pytest.raises(problems.BadExample, match='TensorFlow cannot decode'):
+  with pytest.raises(problems.BadExample, match='broken PNG chunk'):
     images.open_mask(data, 'm.png', LIMIT)
+  # TensorFlow, which decodes in Transform, refuses it too.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    tf.io.decode_png(data)
+
+
+@pytest.mark.parametrize('fmt', ['JPEG', 'PNG'])
+def test_the_checks_refuse_what_tensorflow_refuses(fmt):
+  """Every prefix of a file: the PIL checks and TF's decoders agree."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  data = _encode(PIXELS, fmt)
+  for end in range(20, len(data), max(1, len(data) // 60)):
+    part = data[:end]
+    try:
+      images.check_image(part, 'x', LIMIT)
+      ours = True
+    except problems.BadExample:
+      ours = False
+    try:
+      decode = tf.io.decode_jpeg if fmt == 'JPEG' else tf.io.decode_png
+      decode(part)
+      theirs = True
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+      theirs = False
+    assert ours == theirs, (fmt, end, len(data))
 
 
 def test_too_many_pixels_are_refused_before_decoding():

@@ -4,7 +4,9 @@ import dataclasses
 
 import pytest
 
+from data import config as data_config
 from data import datasets
+from data import demo
 from model.config import ModelConfig
 from model.config import TrainConfig
 from pipeline import config
@@ -15,10 +17,8 @@ PEOPLE = ('background', 'person')
 def build(preset='demo', overrides=None, labels=PEOPLE, **fields):
   return config.build_run_config(
     preset,
-    dataset='demo',
-    data_root='/d',
+    data=data_config.DataConfig('demo', '/d', labels),
     output_dir='/o',
-    labels=labels,
     overrides=overrides,
     **fields,
   )
@@ -145,15 +145,22 @@ def test_labels_must_match_num_classes_and_paths_derive_from_output_dir():
   assert run.metadata_path == '/o/metadata.sqlite'
   assert run.serving_dir == '/o/serving'
   with pytest.raises(ValueError, match='eval_fraction'):
-    build(eval_fraction=1.5)
+    data_config.DataConfig('demo', '/d', PEOPLE, eval_fraction=1.5)
   with pytest.raises(ValueError, match='demo_images=0'):
-    build(demo_images=0)
+    demo.DemoOptions(images=0)
+  with pytest.raises(ValueError, match='must be a data.config.DataConfig'):
+    config.RunConfig(
+      data='/d',
+      output_dir='/o',
+      preset='demo',
+      model=ModelConfig(num_classes=2),
+      train=TrainConfig(),
+      gate=config.QualityGate(),
+    )
   with pytest.raises(ValueError, match="preset='fast'"):
     config.RunConfig(
-      dataset='demo',
-      data_root='/d',
+      data=data_config.DataConfig('demo', '/d', PEOPLE),
       output_dir='/o',
-      labels=PEOPLE,
       preset='fast',
       model=ModelConfig(),
       train=TrainConfig(),
@@ -169,7 +176,6 @@ def test_default_beam_args_in_memory_for_demo_all_cores_otherwise():
 
 
 VERTEX = dict(
-  dataset='people',
   runner='vertex',
   image='img:1',
   trainer_machine_type='n1-standard-16',
@@ -181,9 +187,8 @@ VERTEX = dict(
 def _people(**fields):
   return config.build_run_config(
     'people',
-    data_root='gs://b/d',
+    data=data_config.DataConfig('people', 'gs://b/d', PEOPLE),
     output_dir='gs://b/o',
-    labels=PEOPLE,
     **fields,
   )
 
@@ -212,10 +217,9 @@ def test_vertex_training_is_off_by_default_and_needs_its_settings():
   ],
 )
 def test_bad_vertex_training_settings_fail(fields, message):
-  fields = {'dataset': 'people', **fields}
   if fields.get('runner') == 'local':
     with pytest.raises(ValueError, match=message):
-      build(**{k: v for k, v in fields.items() if k != 'dataset'})
+      build(**fields)
     return
   with pytest.raises(ValueError, match=message):
     _people(**fields)

@@ -182,12 +182,12 @@ def _write_eval_split(root, masks):
         photo, 'PNG'
       )
       writer.write(
-        example.SegmentationExample(
+        example.segmentation_example(
           f'img{i}.png',
+          'ds1',
           photo.getvalue(),
           example.ImageInfo('png', *mask.shape),
-          example.encode_class_mask(mask),
-          source='ds1',
+          mask,
         ).serialize()
       )
   return str(root)

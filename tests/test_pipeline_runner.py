@@ -25,8 +25,9 @@ def run(*flags):
 @pytest.mark.parametrize(
   'flags,message',
   [
-    (['--dataset=coco'], 'flag --dataset=coco: value should be one of'),
-    (['--dataset=voc'], '--data_root is required with --dataset=voc'),
+    (['--dataset=ade20k'], 'flag --format=ade20k: value should be one of'),
+    (['--dataset=voc'], '--data_root is required with --format=voc'),
+    (['--format=coco'], '--data_root is required with --format=coco'),
     (
       ['--dataset=people', '--data_root=/no/such/dir'],
       '--data_root=/no/such/dir: no such directory',
@@ -41,8 +42,16 @@ def run(*flags):
     (['--aspp=maybe'], 'flag --aspp=maybe'),
     (['--output_dir=gs://bucket/runs'], 'runner=local needs a local folder'),
     (
-      ['--dataset=people', '--data_root=PROJECT', '--labels=voc'],
-      '--labels=voc: --dataset=people has its own label set',
+      ['--dataset=people', '--data_root=PROJECT', '--labels=/no/labels.txt'],
+      '/no/labels.txt: no such labels file',
+    ),
+    (
+      ['--dataset=people', '--data_root=PROJECT', '--voc_aug'],
+      '--voc_aug is for --format voc, not people',
+    ),
+    (
+      ['--format=coco', '--data_root=PROJECT'],
+      '--format coco needs --labels',
     ),
     # --dataset checked against the folder's layout.
     (['--dataset=voc', '--data_root=PROJECT'], 'no PASCAL VOC 2012 found'),
@@ -154,7 +163,7 @@ def test_records_train_with_the_preset_of_their_labels(
     f'--output_dir={tmp_path / "out"}',
   )
   assert (config.preset, config.model.input_size) == (preset, size)
-  assert config.labels == names
+  assert config.data.labels == names
   assert config.model.num_classes == len(names)
   # --preset and single flags still win.
   config = parse_flags(
@@ -177,7 +186,7 @@ def test_labels_flag_names_the_label_set_of_records(tmp_path, parse_flags):
     f'--output_dir={tmp_path / "out"}',
     '--labels=voc',
   )
-  assert config.labels == labels.VOC_CLASSES
+  assert config.data.labels == labels.VOC_CLASSES
   assert config.preset == 'voc'
 
 
@@ -190,13 +199,13 @@ def test_every_run_setting_lands_in_the_run_config(tmp_path, parse_flags):
     '--vertex_pipeline_file=x.json',
     '--skip_bad_examples',
   )
-  assert config.dataset == 'demo'
-  assert config.data_root == os.path.join(str(tmp_path), 'demo_data')
-  assert config.demo_images == 30
+  assert config.data.format == 'demo'
+  assert config.data.data_root == os.path.join(str(tmp_path), 'demo_data')
+  assert config.data.options.images == 30
   assert config.train.train_steps == 7
   assert config.gate.min_mean_iou == 0.25
   assert config.vertex_pipeline_file == os.path.abspath('x.json')
-  assert config.skip_bad_examples is True
+  assert config.data.skip_bad_examples is True
   assert config.beam_pipeline_args == ('--direct_running_mode=in_memory',)
 
 

@@ -30,7 +30,9 @@ import tensorflow as tf
 
 from components import example_io
 from components import preprocessing
+from data import config as data_config
 from data import datasets
+from data import demo
 from data import features
 from pipeline import config as run_config
 from pipeline import pipeline as dag
@@ -154,17 +156,19 @@ def portable_run(tmp_path_factory):
   """The data components on separate workers: (config, pool folder)."""
   folder = str(tmp_path_factory.mktemp('portable'))
   dataset = datasets.get('demo')
-  data_root = dataset.generate(os.path.join(folder, 'demo_data'), NUM_IMAGES)
+  data = data_config.build(
+    'demo',
+    os.path.join(folder, 'demo_data'),
+    eval_fraction=0.3,
+    options=demo.DemoOptions(images=NUM_IMAGES),
+  )
+  dataset.generate(data.data_root, data.options)
   with worker_pool(folder) as (address, pool_dir, log):
     config = run_config.build_run_config(
       'demo',
-      dataset='demo',
-      data_root=data_root,
+      data=data,
       output_dir=os.path.join(folder, 'run'),
-      labels=datasets.label_set(dataset, data_root),
       overrides={'model': {'input_size': SIZE}},
-      demo_images=NUM_IMAGES,
-      eval_fraction=0.3,
       beam_pipeline_args=(
         '--runner=PortableRunner',
         '--job_endpoint=embed',
@@ -225,7 +229,7 @@ def test_workers_import_the_project_only_from_the_sdist(portable_run):
   # ExampleGen's reading steps and the Transform module ran in the workers.
   assert {
     'data.ingest',
-    'data.supervisely',
+    'data.readers.supervisely',
     'components.preprocessing',
   } <= set(imported)
 

@@ -11,15 +11,15 @@ values are class ids). Records say nothing about the class names, so they
 come from `labels.txt` beside the records or from --labels.
 """
 
-from typing import Any, Iterator, Tuple
+from typing import Any, Iterator
 
 from data import example as example_lib
 from data import features
 from data import files
 from data import guard
-from data import ingest
 from data import labels
 from data import problems
+from data.readers import source
 
 # Output split -> the file name prefixes that are read as it, first found
 # wins: DeepLab's augmented train set before its plain one; trainval (which
@@ -28,16 +28,14 @@ SPLIT_PREFIXES = {
   features.TRAIN_SPLIT: ('train_aug', 'train', 'trainval'),
   features.EVAL_SPLIT: ('eval', 'val'),
 }
-# Label sets --labels may name instead of a labels.txt path.
-NAMED_LABELS = {'voc': labels.VOC_CLASSES, 'people': labels.PEOPLE_CLASSES}
+# image/source of a record that has none.
+SOURCE = 'deeplab'
 _GZIP_MAGIC = b'\x1f\x8b'
-# image/source of records that do not carry their own.
-DEFAULT_SOURCE = 'deeplab'
 
 
-def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
+def layout(config) -> source.Layout:
   """The train and eval shards of a folder of records (see SPLIT_PREFIXES)."""
-  del voc_aug  # VOC only; the registry refuses it for other datasets.
+  data_root = config.data_root
   splits = []
   for split, prefixes in SPLIT_PREFIXES.items():
     found = [p for p in prefixes if files.glob(files.join(data_root, f'{p}-*'))]
@@ -48,42 +46,35 @@ def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
         + ' (DeepLab writes <split>-00000-of-0000N.tfrecord)'
       )
     splits.append((split, f'{found[0]}-*'))
-  return ingest.Layout(
+  return source.Layout(
     data_root, tuple(splits), tuple(pattern for _, pattern in splits)
   )
 
 
-def read_labels(data_root: str, choice: str = '') -> Tuple[str, ...]:
-  """The class names of a folder of records.
-
-  Args:
-    data_root: the records' folder; its labels.txt is read when `choice`
-      is empty.
-    choice: --labels: 'voc', 'people', or the path of a labels.txt.
-  """
-  if choice:
-    if choice in NAMED_LABELS:
-      return NAMED_LABELS[choice]
-    return labels.read_labels(choice)
+def default_labels(data_root: str):
+  """(names, no colours) of labels.txt beside the records."""
   path = files.join(data_root, labels.LABELS_FILE)
   if not files.exists(path):
     raise FileNotFoundError(
       f'{path}: missing; records do not say what their class ids mean: put '
       'the class names there (one per line, in class-id order) or give '
-      f'--labels {"|".join(NAMED_LABELS)}|PATH'
+      f'--labels {"|".join(labels.NAMED)}|PATH'
     )
-  return labels.read_labels(path)
+  return labels.read_labels(path), ()
 
 
-class RecordSource(ingest.Source):
-  """Reads records of DeepLab's format; a key is one shard file."""
+class RecordSource(source.Source):
+  """Reads records of DeepLab's format; a key is one shard file.
 
-  def __init__(self, root: str, options: ingest.ReadOptions):
-    if not options.labels:
-      raise ValueError('reading records needs the label set (labels)')
+  Their mask values must be class ids of the config's labels (records carry
+  ids, not names, so there is nothing to rename).
+  """
+
+  def __init__(self, root: str, config):
     self._root = root
     self._guard = guard.DataRoot(root)
-    self._options = options
+    self._labels = config.labels
+    self._max_pixels = config.max_image_pixels
 
   def list_keys(self, split_pattern: str):
     return files.glob(files.join(self._root, split_pattern)), {}
@@ -145,36 +136,26 @@ class RecordSource(ingest.Source):
       ) from e
     where = f'{where} ({filename})'
     image_bytes = value(features.IMAGE_ENCODED)
-    info = example_lib.inspect_image(
-      image_bytes, where, self._options.max_image_pixels
-    )
-    mask = example_lib.class_mask_png(
+    info = example_lib.inspect_image(image_bytes, where, self._max_pixels)
+    mask, mask_png = example_lib.class_mask_png(
       value(features.MASK_ENCODED),
       where,
       info,
       where,
-      self._options.labels,
-      self._options.max_image_pixels,
+      self._labels,
+      self._max_pixels,
     )
-    return example_lib.SegmentationExample(
-      filename, image_bytes, info, mask, source=self._source(feature, where)
+    origin = SOURCE
+    if features.SOURCE_KEY in feature:
+      try:
+        origin = value(features.SOURCE_KEY).decode('utf-8')
+      except UnicodeDecodeError as e:
+        raise problems.BadExample(
+          problems.BAD_RECORD, where, f'{features.SOURCE_KEY} is not UTF-8'
+        ) from e
+    return example_lib.segmentation_example(
+      filename, origin, image_bytes, info, mask, mask_png
     )
-
-  def _source(self, feature, where: str) -> str:
-    """The record's own image/source, or DEFAULT_SOURCE."""
-    values = (
-      feature[features.SOURCE_KEY].bytes_list.value
-      if features.SOURCE_KEY in feature
-      else []
-    )
-    if not values:
-      return DEFAULT_SOURCE
-    try:
-      return values[0].decode('utf-8')
-    except UnicodeDecodeError as e:
-      raise problems.BadExample(
-        problems.BAD_RECORD, where, f'{features.SOURCE_KEY} is not UTF-8'
-      ) from e
 
 
 def _is_gzip(path: str) -> bool:

@@ -15,16 +15,19 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from data import config as data_config
 from data import features
-from data import ingest
+from data import labels
 from data import problems
-from data import supervisely
+from data.readers import supervisely
 from tests.fixtures import hostile
 from tests.fixtures import supervisely_replica as replica
 
 
 def _reader(project):
-  return supervisely.SuperviselySource(project, ingest.ReadOptions())
+  return supervisely.SuperviselySource(
+    project, data_config.build('people', project)
+  )
 
 
 def _read_all(project):
@@ -539,6 +542,26 @@ def test_a_dataset_folder_without_img_is_refused_by_name(tmp_path, project):
     os.path.join(project, 'ds2', 'img'), os.path.join(project, 'ds2', 'images')
   )
   with pytest.raises(FileNotFoundError) as error:
-    supervisely.layout(project)
+    supervisely.layout(data_config.build('people', project))
   assert os.path.join(project, 'ds2') in str(error.value)
   assert "but this one has ['ann', 'images']" in str(error.value)
+
+
+def test_a_label_set_gives_person_its_id_there(
+  tmp_path, people_project, mask_of
+):
+  project = people_project(str(tmp_path / 'p'), 4)
+  own = _reader(project)
+  as_voc = supervisely.SuperviselySource(
+    project, data_config.build('people', project, labels='voc')
+  )
+  person = labels.VOC_CLASSES.index('person')
+  for item in own.list_keys('meta.json')[0]:
+    mask, _ = own.read(item)
+    renamed, _ = as_voc.read(item)
+    want = mask_of(mask)
+    assert (want == 1).any()
+    np.testing.assert_array_equal(
+      mask_of(renamed), np.where(want == 1, person, want)
+    )
+    assert renamed.source == item.dataset

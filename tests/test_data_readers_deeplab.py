@@ -10,12 +10,13 @@ import pytest
 import tensorflow as tf
 
 from components import example_gen
+from data import config as data_config
 from data import convert
-from data import deeplab
 from data import features
 from data import ingest
 from data import labels
 from data import problems
+from data.readers import deeplab
 from tests.fixtures import deeplab_format
 
 _IN_MEMORY = ['--direct_running_mode=in_memory']
@@ -74,13 +75,15 @@ def test_deeplab_records_import_with_checks_and_split_names(
 ):
   folder, examples = deeplab_records
   out = tmp_path / 'out'
-  with pytest.raises(FileNotFoundError, match='--labels voc'):
-    convert.convert('tfrecord', str(folder), str(out), beam_args=_IN_MEMORY)
+  with pytest.raises(FileNotFoundError, match='--labels people|voc|PATH'):
+    convert.convert(
+      data_config.build('tfrecord', str(folder)),
+      str(out),
+      beam_args=_IN_MEMORY,
+    )
   report = convert.convert(
-    'tfrecord',
-    str(folder),
+    data_config.build('tfrecord', str(folder), labels='voc'),
     str(out),
-    labels_choice='voc',
     beam_args=_IN_MEMORY,
   )
   # train_aug is the train split, val the eval split.
@@ -100,7 +103,7 @@ def test_deeplab_records_import_with_checks_and_split_names(
     assert feature[features.IMAGE_WIDTH].int64_list.value[0] == width
     # Records without their own image/source get the reader's.
     assert feature[features.SOURCE_KEY].bytes_list.value == [
-      deeplab.DEFAULT_SOURCE.encode()
+      deeplab.SOURCE.encode()
     ]
   assert labels.read_labels(str(out / 'labels.txt')) == labels.VOC_CLASSES
 
@@ -111,7 +114,8 @@ def test_mask_values_beyond_the_labels_are_found_at_import(tmp_path):
   deeplab_format.write_split(str(folder), 'train', _examples('t', 4, 0, 21))
   deeplab_format.write_split(str(folder), 'val', _examples('v', 2, 1, 2))
   source = deeplab.RecordSource(
-    str(folder), ingest.ReadOptions(labels=labels.PEOPLE_CLASSES)
+    str(folder),
+    data_config.DataConfig('tfrecord', str(folder), labels.PEOPLE_CLASSES),
   )
   results = [
     result
@@ -136,7 +140,8 @@ def test_a_truncated_shard_keeps_what_it_read_and_counts_the_rest(tmp_path):
   with open(path, 'wb') as f:
     f.write(data[: len(data) - 50])
   source = deeplab.RecordSource(
-    str(folder), ingest.ReadOptions(labels=labels.VOC_CLASSES)
+    str(folder),
+    data_config.DataConfig('tfrecord', str(folder), labels.VOC_CLASSES),
   )
   results = list(source.read_all(path))
   assert [r[0].filename for r in results[:2]] == ['t0', 't1']
@@ -149,7 +154,9 @@ def test_the_pipeline_reads_records_through_the_same_reader(
 ):
   folder, _ = deeplab_records
   uri = execute_example_gen(
-    example_gen.create_example_gen('tfrecord', str(folder), labels.VOC_CLASSES),
+    example_gen.create_example_gen(
+      data_config.DataConfig('tfrecord', str(folder), labels.VOC_CLASSES)
+    ),
     str(tmp_path / 'out'),
   )
   assert read_split(uri, 'train') == [f'a{i}' for i in range(5)]
@@ -164,10 +171,8 @@ def test_deeplab_layout_is_read_by_deeplabs_own_parser(
   project = people_project(str(tmp_path / 'people'), 12)
   out = tmp_path / 'for_deeplab'
   convert.convert(
-    'people',
-    project,
+    data_config.build('people', project, eval_fraction=0.5),
     str(out),
-    eval_fraction=0.5,
     deeplab_layout=True,
     beam_args=_IN_MEMORY,
   )

@@ -8,18 +8,21 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from data import datasets
+from data import config as data_config
 from data import example
 from data import features
-from data import ingest
 from data import labels
 from data import problems
-from data import voc
+from data.readers import voc
 from tests.fixtures import hostile
 from tests.fixtures import voc_replica
 
 TRAIN = ['2007_000032', '2007_000039', '2008_000002']
 VAL = ['2007_000033', '2009_000001']
+
+
+def _voc_config(data_root, aug=False):
+  return data_config.build('voc', data_root, options=voc.VocOptions(aug=aug))
 
 
 def _root(data_root):
@@ -46,7 +49,7 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(
     str(tmp_path), TRAIN, VAL, gray=['2007_000039']
   )
   root = _root(str(tmp_path))
-  source = voc.VocSource(root, ingest.ReadOptions())
+  source = voc.VocSource(root, data_config.build('voc', root))
   for pattern, ids in ((voc.TRAIN_LIST, TRAIN), (voc.VAL_LIST, VAL)):
     keys, notes = source.list_keys(pattern)
     assert [k[0] for k in keys] == ids
@@ -90,12 +93,14 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
   expected = voc_replica.write_devkit(
     str(tmp_path), TRAIN, VAL, aug_train=aug_train, aug_two_columns=two_columns
   )
-  layout = voc.layout(str(tmp_path), aug=True)
+  layout = voc.layout(_voc_config(str(tmp_path), aug=True))
   assert layout.input_splits == (
     ('train', 'ImageSets/Segmentation/train_aug.txt'),
     ('eval', 'ImageSets/Segmentation/val.txt'),
   )
-  source = voc.VocSource(layout.input_base, ingest.ReadOptions(voc_aug=True))
+  source = voc.VocSource(
+    layout.input_base, _voc_config(str(tmp_path), aug=True)
+  )
   keys, notes = source.list_keys(layout.input_splits[0][1])
   assert [k[0] for k in keys] == TRAIN + ['2010_000005', '2011_000003']
   assert notes == {voc.EXCLUDED_VAL_IDS: 2}
@@ -103,7 +108,7 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
   for key in keys:
     example, _ = source.read(key)
     np.testing.assert_array_equal(mask_of(example), expected['aug/' + key[0]])
-    assert example.source == voc.SBD_SOURCE
+    assert example.source == voc.SOURCE_SBD
     modes.add(
       Image.open(
         os.path.join(layout.input_base, voc.AUG_MASK_DIR, key[0] + '.png')
@@ -114,7 +119,7 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
   for key in keys:
     example, _ = source.read(key)
     np.testing.assert_array_equal(mask_of(example), expected[key[0]])
-    assert example.source == voc.VOC_SOURCE
+    assert example.source == voc.SOURCE_VOC
 
 
 def test_parse_id_list_forms():
@@ -134,7 +139,25 @@ def test_parse_id_list_forms():
 def test_aug_without_list_or_masks_is_an_error(tmp_path):
   voc_replica.write_devkit(str(tmp_path), TRAIN, VAL)
   with pytest.raises(FileNotFoundError, match='train_aug.txt'):
-    voc.layout(str(tmp_path), aug=True)
+    voc.layout(_voc_config(str(tmp_path), aug=True))
+
+
+def test_another_label_set_renames_voc_ids_into_it(tmp_path, mask_of):
+  expected = voc_replica.write_devkit(str(tmp_path / 'd'), TRAIN, VAL)
+  root = _root(str(tmp_path / 'd'))
+  # A class the replica's val masks hold, as class 1 of a two-class set.
+  kept = int(max(set(np.unique(expected[VAL[0]])) - {0, 255}))
+  names = tmp_path / 'labels.txt'
+  names.write_text(f'background\n{labels.VOC_CLASSES[kept]}\n')
+  source = voc.VocSource(
+    root, data_config.build('voc', root, labels=str(names))
+  )
+  for key in source.list_keys(voc.VAL_LIST)[0]:
+    example, _ = source.read(key)
+    want = expected[key[0]]
+    want = np.where(want == 255, 255, (want == kept).astype(np.uint8))
+    np.testing.assert_array_equal(mask_of(example), want)
+    assert example.source == voc.SOURCE_VOC
 
 
 # --- Bad input ------------------------------------------------------------
@@ -148,7 +171,9 @@ def devkit(tmp_path):
 
 def _expect_bad(root, voc_id, problem, path, message):
   with pytest.raises(problems.BadExample, match=message) as error:
-    voc.VocSource(root, ingest.ReadOptions()).read((voc_id, voc.MASK_DIR))
+    voc.VocSource(root, data_config.build('voc', root)).read(
+      (voc_id, voc.MASK_DIR)
+    )
   assert error.value.problem == problem
   assert error.value.path == path
   assert path in str(error.value)
@@ -249,11 +274,13 @@ def test_voc_example_gen_run_with_aug_and_skipping(
   os.remove(os.path.join(root, voc.AUG_MASK_DIR, '2010_000005.png'))
   uri = execute_example_gen(
     example_gen.create_example_gen(
-      'voc',
-      str(tmp_path / 'd'),
-      labels.VOC_CLASSES,
-      voc_aug=True,
-      skip_bad_examples=True,
+      data_config.DataConfig(
+        'voc',
+        str(tmp_path / 'd'),
+        labels.VOC_CLASSES,
+        options=voc.VocOptions(aug=True),
+        skip_bad_examples=True,
+      )
     ),
     str(tmp_path / 'out'),
   )
@@ -266,7 +293,9 @@ def test_voc_example_gen_run_with_aug_and_skipping(
   assert report['notes'] == {voc.EXCLUDED_VAL_IDS: 1}
   assert report['problems'][problems.MISSING_MASK]['count'] == 1
   assert (report['in'], report['written'], report['skipped']) == (6, 5, 1)
-  assert datasets.layout('voc', str(tmp_path / 'd'), True).input_base == root
+  assert (
+    voc.layout(_voc_config(str(tmp_path / 'd'), aug=True)).input_base == root
+  )
 
 
 # --- Hostile devkits ------------------------------------------------------
@@ -278,7 +307,7 @@ def test_sbd_masks_that_are_not_png_are_refused(tmp_path, fmt):
   root = _root(str(tmp_path))
   path = os.path.join(root, voc.AUG_MASK_DIR, TRAIN[0] + '.png')
   Image.open(path).convert('L').save(path, fmt)  # Named .png all the same.
-  source = voc.VocSource(root, ingest.ReadOptions(voc_aug=True))
+  source = voc.VocSource(root, _voc_config(root, aug=True))
   with pytest.raises(problems.BadExample) as error:
     source.read((TRAIN[0], voc.AUG_MASK_DIR))
   assert error.value.problem == problems.MASK_NOT_PNG
@@ -289,7 +318,7 @@ def test_png_crc_errors_are_caught_in_masks_and_images(devkit):
   _, mask = _paths(devkit, TRAIN[0])
   with open(mask, 'wb') as f:
     f.write(hostile.png_with_bad_crc(np.zeros((30, 40), np.uint8)))
-  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_MASK, mask, 'TensorFlow')
+  _expect_bad(devkit, TRAIN[0], problems.CORRUPT_MASK, mask, 'checksum')
 
 
 def test_image_symlinked_out_of_the_devkit_is_refused(tmp_path, devkit):
@@ -303,7 +332,7 @@ def test_an_id_listed_three_times_is_read_once_and_counted(devkit):
   path = os.path.join(devkit, voc.TRAIN_LIST)
   with open(path, 'w') as f:
     f.write('\n'.join([TRAIN[0], TRAIN[1], TRAIN[0], TRAIN[0]]))
-  keys, notes = voc.VocSource(devkit, ingest.ReadOptions()).list_keys(
+  keys, notes = voc.VocSource(devkit, _voc_config(devkit)).list_keys(
     voc.TRAIN_LIST
   )
   assert [k[0] for k in keys] == [TRAIN[0], TRAIN[1]]
@@ -325,6 +354,6 @@ def test_split_lists_are_checked_before_a_run(devkit, content, outcome):
     assert voc.read_id_list(devkit, voc.TRAIN_LIST) == outcome
     return
   with pytest.raises(ValueError) as error:
-    voc.layout(devkit, False)
+    voc.layout(_voc_config(devkit))
   assert outcome in str(error.value)
   assert voc.TRAIN_LIST in str(error.value)

@@ -13,15 +13,18 @@ from train and counted (`excluded_val_ids` in the report); eval stays VOC
 val with its original SegmentationClass masks.
 """
 
+import dataclasses
 from typing import List
+
+import numpy as np
 
 from data import example as example_lib
 from data import features
 from data import files
 from data import guard
-from data import ingest
 from data import labels
 from data import problems
+from data.readers import source
 
 SPLITS_DIR = 'ImageSets/Segmentation'
 TRAIN_LIST = SPLITS_DIR + '/train.txt'
@@ -31,9 +34,19 @@ IMAGE_DIR = 'JPEGImages'
 MASK_DIR = 'SegmentationClass'
 AUG_MASK_DIR = 'SegmentationClassAug'
 EXCLUDED_VAL_IDS = 'excluded_val_ids'
-# image/source: whose mask an example has, VOC's own or SBD's.
-VOC_SOURCE = 'voc'
-SBD_SOURCE = 'sbd'
+# image/source of an example: VOC's own masks, or SBD's.
+SOURCE_VOC = 'voc'
+SOURCE_SBD = 'sbd'
+
+
+@dataclasses.dataclass(frozen=True)
+class VocOptions:
+  """VOC's own settings (flags `--voc_<field>`)."""
+
+  aug: bool = dataclasses.field(
+    default=False,
+    metadata={'help': 'voc: train on the SBD augmented set (train_aug).'},
+  )
 
 
 def find_root(data_root: str) -> str:
@@ -62,9 +75,10 @@ def find_aug_list(root: str) -> str:
   )
 
 
-def layout(data_root: str, aug: bool) -> ingest.Layout:
+def layout(config) -> source.Layout:
   """Train (train.txt or SBD's train_aug.txt) and eval (val.txt) id lists."""
-  root = find_root(data_root)
+  root = find_root(config.data_root)
+  aug = config.options.aug
   train_list = find_aug_list(root) if aug else TRAIN_LIST
   patterns = [IMAGE_DIR + '/*', MASK_DIR + '/*', SPLITS_DIR + '/*']
   if aug:
@@ -76,7 +90,7 @@ def layout(data_root: str, aug: bool) -> ingest.Layout:
     patterns += [AUG_MASK_DIR + '/*', train_list]
   for relative in (train_list, VAL_LIST):
     read_id_list(root, relative)  # Unusable lists fail here, before a run.
-  return ingest.Layout(
+  return source.Layout(
     root,
     ((features.TRAIN_SPLIT, train_list), (features.EVAL_SPLIT, VAL_LIST)),
     tuple(dict.fromkeys(patterns)),
@@ -121,14 +135,24 @@ def read_id_list(root: str, relative: str) -> List[str]:
   return ids
 
 
-class VocSource(ingest.Source):
-  """Reads VOC ids of one split list; keys are (id, mask folder)."""
+class VocSource(source.Source):
+  """Reads VOC ids of one split list; keys are (id, mask folder).
 
-  def __init__(self, root: str, options: ingest.ReadOptions):
+  Mask values are checked against the config's labels; with a label set
+  other than VOC's 21 classes, VOC's ids are renamed into it (class_map,
+  then background for the classes it does not hold).
+  """
+
+  def __init__(self, root: str, config):
     self._root = root
     self._guard = guard.DataRoot(root)
-    self._aug = options.voc_aug
-    self._max_pixels = options.max_image_pixels
+    self._aug = config.options.aug
+    self._max_pixels = config.max_image_pixels
+    ids = config.class_ids(labels.VOC_CLASSES)
+    self._lookup = None
+    if tuple(ids.values()) != tuple(range(len(labels.VOC_CLASSES))):
+      self._lookup = np.arange(256, dtype=np.uint8)
+      self._lookup[: len(ids)] = list(ids.values())
 
   def list_keys(self, split_pattern: str):
     listed = read_id_list(self._root, split_pattern)
@@ -150,7 +174,7 @@ class VocSource(ingest.Source):
     mask_path = files.join(self._root, mask_dir, voc_id + '.png')
     image_bytes = self._guard.read(image_path, problems.MISSING_IMAGE)
     info = example_lib.inspect_image(image_bytes, image_path, self._max_pixels)
-    mask = example_lib.class_mask_png(
+    mask, mask_png = example_lib.class_mask_png(
       self._guard.read(mask_path, problems.MISSING_MASK),
       mask_path,
       info,
@@ -158,10 +182,13 @@ class VocSource(ingest.Source):
       labels.VOC_CLASSES,
       self._max_pixels,
     )
-    return example_lib.SegmentationExample(
+    if self._lookup is not None:
+      mask, mask_png = self._lookup[mask], None
+    return example_lib.segmentation_example(
       voc_id,
+      SOURCE_SBD if mask_dir == AUG_MASK_DIR else SOURCE_VOC,
       image_bytes,
       info,
       mask,
-      source=SBD_SOURCE if mask_dir == AUG_MASK_DIR else VOC_SOURCE,
+      mask_png,
     ), {}

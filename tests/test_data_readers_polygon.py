@@ -8,7 +8,7 @@ cleared with their boundary, clipping at the image border.
 
 import numpy as np
 
-from data import polygon
+from data.readers import polygon
 
 
 def _mask(rows):

@@ -34,18 +34,19 @@ from data import features
 from data import files
 from data import guard
 from data import images
-from data import ingest
 from data import labels
-from data import polygon
-from data import polygon_crop
 from data import problems
+from data.readers import polygon
+from data.readers import polygon_crop
+from data.readers import source
 
-# Supervisely Person class titles -> class ids in labels.PEOPLE_CLASSES.
-PERSON_ID = labels.PEOPLE_CLASSES.index('person')
+PERSON = 'person'
+# Supervisely Person class titles -> class names (None: ignore).
+CLASS_NAMES = {'person_poly': PERSON, 'person_bmp': PERSON, 'neutral': None}
+# ... as class ids in labels.PEOPLE_CLASSES.
 CLASS_IDS = {
-  'person_poly': PERSON_ID,
-  'person_bmp': PERSON_ID,
-  'neutral': features.IGNORE_LABEL,
+  title: labels.PEOPLE_CLASSES.index(name) if name else features.IGNORE_LABEL
+  for title, name in CLASS_NAMES.items()
 }
 
 BITMAP = 'bitmap'
@@ -101,10 +102,9 @@ def find_project(data_root: str) -> str:
   )
 
 
-def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
+def layout(config) -> source.Layout:
   """One input split, the whole project: ExampleGen hashes it into splits."""
-  del voc_aug  # VOC only; the registry refuses it for other datasets.
-  project = find_project(data_root)
+  project = find_project(config.data_root)
   for name in files.list_dir(project):
     folder = files.join(project, name)
     if name.startswith('.') or not files.is_dir(folder):
@@ -120,26 +120,37 @@ def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
         f'{IMAGE_DIR}/ and {ANN_DIR}/, but this one has {sorted(has)}; '
         f'rename its image folder to {IMAGE_DIR}/'
       )
-  return ingest.Layout(
-    project, (('all', 'meta.json'),), ('meta.json', '*/img/*', '*/ann/*')
+  return source.Layout(
+    project, ((source.ALL, 'meta.json'),), ('meta.json', '*/img/*', '*/ann/*')
   )
 
 
-class SuperviselySource(ingest.Source):
-  """Reads a Supervisely project (current or legacy format)."""
+class SuperviselySource(source.Source):
+  """Reads a Supervisely project (current or legacy format).
 
-  def __init__(self, project_dir: str, options: ingest.ReadOptions):
+  image/source is the dataset folder's name. The person classes take the
+  id of 'person' in the config's labels (after its class_map).
+  """
+
+  def __init__(self, project_dir: str, config):
     self._project = project_dir
     self._root = guard.DataRoot(project_dir)
-    self._max_pixels = options.max_image_pixels
+    self._max_pixels = config.max_image_pixels
     self._shapes = read_shapes(project_dir)
+    person = config.class_ids([PERSON])[PERSON]
+    self._class_ids = {
+      title: person if name else features.IGNORE_LABEL
+      for title, name in CLASS_NAMES.items()
+    }
 
   def list_keys(self, split_pattern: str):
     del split_pattern  # One input split: the whole project.
     return list_items(self._project), {}
 
   def read(self, key: 'Item'):
-    return read_example(key, self._shapes, self._root, self._max_pixels)
+    return read_example(
+      key, self._shapes, self._root, self._max_pixels, self._class_ids
+    )
 
 
 def read_shapes(project_dir: str) -> Dict[str, str]:
@@ -449,7 +460,11 @@ def parse_annotation(data: bytes, path: str) -> Tuple[dict, int, int]:
 
 
 def read_example(
-  item: Item, shapes: Dict[str, str], root: guard.DataRoot, max_pixels: int
+  item: Item,
+  shapes: Dict[str, str],
+  root: guard.DataRoot,
+  max_pixels: int,
+  class_ids: Optional[Dict[str, int]] = None,
 ) -> Tuple[example_lib.SegmentationExample, Dict[str, int]]:
   """(example, notes) of one project item; raises problems.BadExample."""
   if item.image_path is None:
@@ -479,11 +494,9 @@ def read_example(
       f'annotation size {height}x{width} (HxW) differs from image '
       f'{item.image_path} size {info.height}x{info.width}',
     )
-  mask, notes = render_annotation(ann, height, width, item.ann_path, shapes)
-  return example_lib.SegmentationExample(
-    item.filename,
-    image_bytes,
-    info,
-    example_lib.encode_class_mask(mask),
-    source=item.dataset,
+  mask, notes = render_annotation(
+    ann, height, width, item.ann_path, shapes, class_ids
+  )
+  return example_lib.segmentation_example(
+    item.filename, item.dataset, image_bytes, info, mask
   ), notes
