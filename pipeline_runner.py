@@ -126,38 +126,14 @@ flags.DEFINE_integer(
 )
 # Model (model.config.ModelConfig); unset flags keep the preset's value.
 # num_classes comes from the dataset's labels.
-model_flags.define_model_flags(exclude=('num_classes',))
+# Training (model.config.TrainConfig) and quality gates
+# (pipeline.config.QualityGate): one flag per field, its help beside it.
+model_flags.define_config_flags(
+  model_config.ModelConfig, exclude=('num_classes',)
+)
+model_flags.define_config_flags(model_config.TrainConfig)
+model_flags.define_config_flags(run_config.QualityGate)
 flags.adopt_module_key_flags(model_flags)  # Listed by --help.
-# Training (model.config.TrainConfig).
-flags.DEFINE_integer('train_steps', None, 'Training steps, 1 to 10^8.')
-flags.DEFINE_integer('batch_size', None, 'Training batch size, 1 to 4096.')
-flags.DEFINE_float(
-  'base_lr', None, 'Base learning rate (poly schedule), 1e-8 to 10.'
-)
-flags.DEFINE_enum('optimizer', None, model_config.OPTIMIZERS, 'Optimizer.')
-flags.DEFINE_bool(
-  'augment', None, 'Random scale/crop/flip augmentation for training.'
-)
-flags.DEFINE_integer(
-  'lr_reference_batch',
-  None,
-  'The global batch --base_lr was tuned for: the learning rate becomes '
-  'base_lr * batch_size / lr_reference_batch (linear scaling rule; '
-  'docs/training.md). --batch_size is the global batch, split across '
-  'replicas.',
-)
-flags.DEFINE_bool(
-  'mixed_precision',
-  None,
-  'mixed_float16 compute with loss scaling (GPUs); the exported models '
-  'stay float32.',
-)
-flags.DEFINE_bool('jit_compile', None, 'Compile the training step with XLA.')
-flags.DEFINE_bool(
-  'sync_batchnorm',
-  None,
-  'BatchNorm statistics over the global batch across replicas.',
-)
 # Vertex AI Training (pipeline.config.RunConfig): with --runner=vertex,
 # --trainer_machine_type moves the Trainer onto its own machines.
 flags.DEFINE_string(
@@ -183,30 +159,6 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_string('gcp_project', None, 'vertex training: GCP project.')
 flags.DEFINE_string('gcp_region', None, 'vertex training: GCP region.')
-# Quality gates (pipeline.config.QualityGate).
-flags.DEFINE_float(
-  'min_mean_iou',
-  None,
-  'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
-)
-flags.DEFINE_float(
-  'max_int8_mean_iou_drop',
-  None,
-  'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).',
-)
-
-_TRAIN_FLAGS = (
-  'train_steps',
-  'batch_size',
-  'base_lr',
-  'optimizer',
-  'augment',
-  'lr_reference_batch',
-  'mixed_precision',
-  'jit_compile',
-  'sync_batchnorm',
-)
-_GATE_FLAGS = ('min_mean_iou', 'max_int8_mean_iou_drop')
 
 
 def config_from_flags() -> run_config.RunConfig:
@@ -226,6 +178,7 @@ def config_from_flags() -> run_config.RunConfig:
   if not files.is_url(output_dir):
     _check_writable(output_dir)
   labels = datasets.label_set(dataset, data_root, FLAGS.labels)
+  train = model_flags.config_overrides(model_config.TrainConfig, FLAGS)
   return run_config.build_run_config(
     FLAGS.preset or datasets.default_preset(dataset, labels),
     dataset=dataset.name,
@@ -233,10 +186,11 @@ def config_from_flags() -> run_config.RunConfig:
     output_dir=output_dir,
     labels=labels,
     overrides={
-      'model': model_flags.model_overrides(FLAGS),
-      'train': _set_flags(_TRAIN_FLAGS),
-      'gate': _set_flags(_GATE_FLAGS),
+      'model': model_flags.config_overrides(model_config.ModelConfig, FLAGS),
+      'train': train,
+      'gate': model_flags.config_overrides(run_config.QualityGate, FLAGS),
     },
+    parent_model=_parent_model(train.get('init_from')),
     runner=FLAGS.runner,
     image=FLAGS.image,
     vertex_pipeline_file=os.path.abspath(FLAGS.vertex_pipeline_file),
@@ -259,11 +213,15 @@ def config_from_flags() -> run_config.RunConfig:
   )
 
 
-def _set_flags(names) -> dict:
-  """{name: value} of the flags among `names` that the user set."""
-  return {
-    name: FLAGS[name].value for name in names if FLAGS[name].value is not None
-  }
+def _parent_model(init_from):
+  """The ModelConfig of the --init_from model, checked; None without one."""
+  if not init_from:
+    return None
+  console.say(f'Checking the model to start from, {init_from}...')
+  # pylint: disable=g-import-not-at-top
+  from components import parent_model  # TensorFlow: only when asked.
+
+  return parent_model.find(init_from).model
 
 
 def _absolute(path: str) -> str:

@@ -19,6 +19,7 @@ from data import ingest
 from model.config import ModelConfig
 from model.config import TrainConfig
 from model.config import check_number
+from model.config import flag_field
 
 RUNNERS = ('local', 'vertex')
 
@@ -35,9 +36,18 @@ class QualityGate:
       mIoU is more than this below the float TFLite model's.
   """
 
-  min_mean_iou: float = 0.5
-  max_mean_iou_decrease: float = 0.01
-  max_int8_mean_iou_drop: float = 0.05
+  min_mean_iou: float = flag_field(
+    0.5,
+    'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
+  )
+  max_mean_iou_decrease: float = flag_field(
+    0.01,
+    'Once a blessed model exists, a new one may lose at most this much mean '
+    'IoU against it to be blessed (0 to 1).',
+  )
+  max_int8_mean_iou_drop: float = flag_field(
+    0.05, 'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).'
+  )
 
   def __post_init__(self):
     for field in dataclasses.fields(self):
@@ -288,6 +298,7 @@ def build_run_config(
   output_dir: str,
   labels: Sequence[str],
   overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
+  parent_model: Optional[ModelConfig] = None,
   **run_fields,
 ) -> RunConfig:
   """A RunConfig from a preset, with `overrides` per section on top.
@@ -297,6 +308,9 @@ def build_run_config(
     dataset, data_root, output_dir, labels: as in RunConfig.
     overrides: {'model': {...}, 'train': {...}, 'gate': {...}}: field
       values that replace the preset's (unset flags are simply absent).
+    parent_model: the stored ModelConfig of the model train.init_from
+      names: it replaces the preset's architecture, and a model override
+      that contradicts it is refused.
     **run_fields: the remaining RunConfig fields.
   """
   _check(
@@ -304,9 +318,17 @@ def build_run_config(
   )
   overrides = overrides or {}
   recipe = PRESETS[preset]
-  model = dataclasses.replace(
-    recipe.model, num_classes=len(labels), **overrides.get('model', {})
-  )
+  train = dataclasses.replace(recipe.train, **overrides.get('train', {}))
+  model_overrides = overrides.get('model', {})
+  if parent_model is not None:
+    _check_agrees(parent_model, model_overrides, train.init_from)
+    model = dataclasses.replace(
+      parent_model, num_classes=len(labels), backbone_weights=None
+    )
+  else:
+    model = dataclasses.replace(
+      recipe.model, num_classes=len(labels), **model_overrides
+    )
   return RunConfig(
     dataset=dataset,
     data_root=data_root,
@@ -314,10 +336,24 @@ def build_run_config(
     labels=tuple(labels),
     preset=preset,
     model=model,
-    train=dataclasses.replace(recipe.train, **overrides.get('train', {})),
+    train=train,
     gate=dataclasses.replace(recipe.gate, **overrides.get('gate', {})),
     **run_fields,
   )
+
+
+def _check_agrees(
+  parent_model: ModelConfig, model_overrides: Mapping[str, Any], path: str
+) -> None:
+  """ValueError naming both values if a model flag contradicts the parent."""
+  for name, value in model_overrides.items():
+    stored = getattr(parent_model, name)
+    _check(
+      value == stored,
+      f'--{name}={value} contradicts the model to start from '
+      f'(--init_from={path}), which has {name}={stored}: a fine-tuned '
+      'model keeps its architecture; drop the flag',
+    )
 
 
 def default_beam_pipeline_args(dataset: str) -> Tuple[str, ...]:
