@@ -89,16 +89,16 @@ def find(path: str) -> Parent:
     raise ValueError(f'{config_path}: not a valid ModelConfig ({e})') from e
   labels = labels_lib.read_labels(model_io.labels_path(saved_model))
   _check_complete(saved_model)
-  artifact_uri = (
-    os.path.dirname(saved_model) if saved_model != path else saved_model
-  )
+  above = os.path.dirname(saved_model)
+  trainer_output = saved_model == path_utils.serving_model_dir(above)
+  artifact_uri = above if trainer_output else saved_model
   return Parent(
     path=given,
     artifact_uri=artifact_uri,
     saved_model=saved_model,
     model=model,
     labels=labels,
-    trainer_model=_trainer_model(artifact_uri, saved_model),
+    trainer_model=artifact_uri if trainer_output else _pushed_from(path),
   )
 
 
@@ -181,7 +181,7 @@ def _check_complete(saved_model: str) -> None:
       reader = tf.train.load_checkpoint(prefix)
       for name in reader.get_variable_to_shape_map():
         reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError) as e:
+    except (tf.errors.OpError, ValueError, IndexError) as e:
       message = getattr(e, 'message', str(e)).splitlines()[0]
       raise ValueError(
         f'{prefix}: truncated or corrupt weights of the SavedModel at '
@@ -189,12 +189,10 @@ def _check_complete(saved_model: str) -> None:
       ) from e
 
 
-def _trainer_model(artifact_uri: str, saved_model: str) -> Optional[str]:
-  """The Trainer output a parent came from, when it can be told."""
-  source = os.path.join(artifact_uri, pusher.SOURCE_FILE)
-  if fileio.exists(source):
-    with fileio.open(source) as f:
-      return json.load(f).get('model')
-  if saved_model != artifact_uri:  # A Trainer output itself.
-    return artifact_uri
-  return None
+def _pushed_from(version_dir: str) -> Optional[str]:
+  """The Trainer output a pushed version names, if it names one."""
+  source = os.path.join(version_dir, pusher.SOURCE_FILE)
+  if not fileio.exists(source):
+    return None
+  with fileio.open(source) as f:
+    return json.load(f).get('model')

@@ -2,7 +2,10 @@
 
 ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform ->
 Trainer -> (latest blessed model) Resolver -> Evaluator, and TFLiteExport ->
-MobilePusher. Runners (pipeline_runner.py) only choose an orchestrator.
+MobilePusher. With `init_from`, an Importer brings the parent model in as a
+Model artifact, the Trainer's base_model, so ML Metadata links every
+fine-tuned model to the model it started from. Runners (pipeline_runner.py)
+only choose an orchestrator.
 """
 
 import json
@@ -11,6 +14,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components import iou_metric
+from components import parent_model
 from components import training
 from components.example_gen import create_example_gen
 from components.pusher import MobilePusher
@@ -23,6 +27,11 @@ from pipeline.config import RunConfig
 # Dotted paths: Beam workers and pipeline containers import the same code.
 PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
 RUN_FN = 'components.training.run_fn'
+PARENT_IMPORTER = 'ParentModelImporter'
+# Custom properties of the imported parent artifact (pipeline.summary).
+PARENT_PATH = 'init_from'
+PARENT_TRAINER_MODEL = 'trainer_model'
+PARENT_LABELS = 'labels'
 
 
 def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
@@ -68,7 +77,9 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     # The same run_fn, as a Vertex AI Training job on its own machines.
     trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
     trainer_custom_config.update(vertex.training_custom_config(config))
+  parent = parent_importer(config)
   trainer = trainer_class(
+    base_model=parent.outputs['result'] if parent else None,
     run_fn=RUN_FN,
     examples=transform.outputs['transformed_examples'],
     transform_graph=transform.outputs['transform_graph'],
@@ -114,6 +125,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
       schema_gen,
       example_validator,
       transform,
+      *([parent] if parent else []),
       trainer,
       model_resolver,
       evaluator,
@@ -124,6 +136,28 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     metadata_connection_config=metadata_connection_config(config),
     beam_pipeline_args=list(config.beam_pipeline_args),
   )
+
+
+def parent_importer(config: RunConfig):
+  """The Importer of config.train.init_from as a Model artifact, or None.
+
+  Its properties name the path given, the Trainer output the parent came
+  from and its labels; pipeline.summary reads them back from ML Metadata.
+  """
+  if not config.train.init_from:
+    return None
+  parent = parent_model.find(config.train.init_from)
+  properties = {
+    PARENT_PATH: parent.path,
+    PARENT_LABELS: json.dumps(list(parent.labels)),
+  }
+  if parent.trainer_model:
+    properties[PARENT_TRAINER_MODEL] = parent.trainer_model
+  return tfx.dsl.Importer(
+    source_uri=parent.artifact_uri,
+    artifact_type=tfx.types.standard_artifacts.Model,
+    custom_properties=properties,
+  ).with_id(PARENT_IMPORTER)
 
 
 def metadata_connection_config(config: RunConfig):

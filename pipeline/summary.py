@@ -79,6 +79,7 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
     'input_size': config.model.input_size,
     'labels': list(config.labels),
     'components': timings,
+    'parent': _parent(outputs, config.labels),
   }
 
 
@@ -215,6 +216,23 @@ def _evaluator_metrics(evaluation_uri: Optional[str], labels) -> Optional[Dict]:
     metrics.MEAN_IOU: values[metrics.MEAN_IOU],
     'per_class_iou': per_class,
     metrics.PIXEL_ACCURACY: values[metrics.PIXEL_ACCURACY],
+  }
+
+
+def _parent(outputs, labels) -> Optional[Dict]:
+  """The model the run started from (--init_from), as imported; or None."""
+  artifact = outputs.get((dag.PARENT_IMPORTER, 'result'))
+  if artifact is None:
+    return None
+  parent_labels = json.loads(_property(artifact, dag.PARENT_LABELS))
+  return {
+    'path': _property(artifact, dag.PARENT_PATH),
+    'artifact': artifact.uri,
+    'trainer_model': _property(artifact, dag.PARENT_TRAINER_MODEL),
+    'labels': parent_labels,
+    'classifier': (
+      'kept' if parent_labels == list(labels) else 're-initialized'
+    ),
   }
 
 

@@ -388,3 +388,66 @@ def transform_output(tmp_path_factory):
   Session-wide: tf.Transform takes a few seconds, and nothing writes to it.
   """
   return _transform_output(str(tmp_path_factory.mktemp('transform')))
+
+
+# --- Parent models to fine-tune from (components.parent_model) -------------
+
+
+def _trainer_output(root, train_steps, labels=('background', 'person')):
+  """A Trainer model output as the pipeline writes it: a 32 px model.
+
+  <root>/Trainer/model/7/Format-Serving holds the SavedModel and its
+  assets.extra (ModelConfig, labels, Keras weights); the model is trained
+  `train_steps` steps on demo batches (0: its initial weights). Returns the
+  artifact folder (<root>/Trainer/model/7).
+  """
+  from components import model_io
+  from components import training
+  from model import builder
+  from model.config import ModelConfig
+  from model.config import TrainConfig
+  from tests.fixtures import demo_batches
+
+  training.tf_keras.utils.set_random_seed(0)
+  config = ModelConfig(
+    depth_multiplier=0.5,
+    input_size=32,
+    decoder=False,
+    num_classes=len(labels),
+  )
+  model = builder.build_model(config)
+  if train_steps:
+    training.fit(
+      model,
+      demo_batches.demo_dataset(count=32, size=32),
+      TrainConfig(
+        train_steps=train_steps,
+        batch_size=4,
+        base_lr=0.003,
+        optimizer='adam',
+        weight_decay=0.0,
+        steps_per_epoch=train_steps,
+      ),
+      os.path.join(root, 'resume'),
+      os.path.join(root, 'logs'),
+    )
+  artifact = os.path.join(root, 'Trainer', 'model', '7')
+  model_io.save_serving_model(
+    model, os.path.join(artifact, 'Format-Serving'), config, list(labels), None
+  )
+  return artifact
+
+
+@pytest.fixture(scope='session')
+def untrained_parent(tmp_path_factory):
+  """A Trainer model output of an untrained 32 px people model.
+
+  Session-wide and read-only: tests that damage a parent copy it first.
+  """
+  return _trainer_output(str(tmp_path_factory.mktemp('parent')), 0)
+
+
+@pytest.fixture(scope='session')
+def trained_parent(tmp_path_factory):
+  """A Trainer model output of a 32 px people model trained 300 steps."""
+  return _trainer_output(str(tmp_path_factory.mktemp('trained_parent')), 300)
