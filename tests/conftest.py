@@ -9,6 +9,7 @@ does not pay their 10 s of imports.
 import glob
 import hashlib
 import io
+import json
 import os
 
 import numpy as np
@@ -403,6 +404,7 @@ def _trainer_output(root, train_steps, labels=('background', 'person')):
   """
   from components import model_io
   from components import training
+  from data import labels as labels_lib
   from model import builder
   from model.config import ModelConfig
   from model.config import TrainConfig
@@ -432,9 +434,15 @@ def _trainer_output(root, train_steps, labels=('background', 'person')):
       os.path.join(root, 'logs'),
     )
   artifact = os.path.join(root, 'Trainer', 'model', '7')
-  model_io.save_serving_model(
-    model, os.path.join(artifact, 'Format-Serving'), config, list(labels), None
-  )
+  serving = os.path.join(artifact, 'Format-Serving')
+  # model_io.save_serving_model's files, without the Keras call traces
+  # (signatures) that take 30 s to write and no parent reader needs.
+  model.save(serving, save_format='tf', save_traces=False)
+  os.makedirs(os.path.dirname(model_io.config_path(serving)))
+  with open(model_io.config_path(serving), 'w') as f:
+    f.write(json.dumps(config.to_dict()))
+  labels_lib.write_labels(model_io.labels_path(serving), labels)
+  model.save_weights(model_io.weights_path(serving), save_format='tf')
   return artifact
 
 
