@@ -532,7 +532,9 @@ def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
     np.testing.assert_array_equal(got, want)
   assert not np.array_equal(head_at_2[0], initial_head[0])
   thawed, _ = snapshots[4]
-  changed = [not np.array_equal(a, b) for a, b in zip(thawed, initial)]
+  changed = [
+    not np.array_equal(a, b) for a, b in zip(thawed, initial, strict=True)
+  ]
   assert all(changed), f'{changed.count(False)} backbone weights unchanged'
   assert backbone.trainable
 
