@@ -11,7 +11,11 @@ import tf_keras
 from components import model_io
 from components import parent_model
 from components import pusher
+from components import training
 from model import builder
+from model import metrics
+from model.config import TrainConfig
+from tests.fixtures import demo_batches
 
 PEOPLE = ('background', 'person')
 
@@ -108,3 +112,46 @@ def test_other_labels_reinitialize_only_the_classifier(untrained_parent):
     for got, expected in zip(layer.get_weights(), want, strict=True):
       np.testing.assert_array_equal(got, expected)
   assert model.get_layer('logits').get_weights()[0].shape[-1] == 3
+
+
+def _person_iou(model, dataset, batches):
+  matrix = 0
+  for images, masks in dataset.take(batches):
+    predictions = np.argmax(model.predict(images, verbose=0), axis=-1)
+    matrix = matrix + metrics.confusion_matrix(
+      masks.numpy()[..., 0], predictions, 2
+    )
+  return metrics.scores_from_confusion(matrix, PEOPLE)['per_class_iou'][
+    'person'
+  ]
+
+
+@pytest.mark.slow
+def test_fine_tuning_beats_the_same_steps_from_scratch(
+  trained_parent, tmp_path
+):
+  # New people in another setting: another seed, two background styles.
+  new_people = dict(size=32, backgrounds=('checks', 'stripes'))
+  train = demo_batches.demo_dataset(count=24, seed=21, **new_people)
+  held_out = demo_batches.demo_dataset(count=16, seed=22, **new_people)
+  config = TrainConfig(
+    train_steps=30,
+    batch_size=4,
+    base_lr=0.003,
+    optimizer='adam',
+    weight_decay=0.0,
+    steps_per_epoch=30,
+  )
+  parent = parent_model.find(trained_parent)
+  scores = {}
+  for start in ('parent', 'scratch'):
+    training.tf_keras.utils.set_random_seed(1)
+    model = builder.build_model(parent.model)
+    if start == 'parent':
+      parent_model.initialize(model, parent, PEOPLE)
+    training.fit(
+      model, train, config, str(tmp_path / start), str(tmp_path / 'logs')
+    )
+    scores[start] = _person_iou(model, held_out, 4)
+  # Measured: 0.00 from scratch, 0.00 fine-tuned.
+  assert scores['parent'] > scores['scratch'] + 0.15, scores
