@@ -70,23 +70,6 @@ flags.DEFINE_enum(
   + '). Every flag below '
   'overrides it.',
 )
-flags.DEFINE_enum(
-  'runner',
-  'local',
-  run_config.RUNNERS,
-  'Orchestrator. local: LocalDagRunner with SQLite ML '
-  'Metadata. vertex: compile the pipeline JSON for Vertex '
-  'AI Pipelines (--image, --vertex_pipeline_file); '
-  '--data_root and --output_dir may then be gs:// paths.',
-)
-flags.DEFINE_string(
-  'image', None, 'vertex: the container image built from the Dockerfile.'
-)
-flags.DEFINE_string(
-  'vertex_pipeline_file',
-  _RUN_DEFAULTS['vertex_pipeline_file'],
-  'vertex: where the compiled pipeline JSON is written.',
-)
 flags.DEFINE_list(
   'beam_pipeline_args',
   None,
@@ -124,41 +107,20 @@ flags.DEFINE_integer(
   'Images and masks with more pixels (width x height) are bad examples, '
   'refused before they are decoded; 1 to 2^31.',
 )
-# Model (model.config.ModelConfig); unset flags keep the preset's value.
-# num_classes comes from the dataset's labels.
-# Training (model.config.TrainConfig) and quality gates
-# (pipeline.config.QualityGate): one flag per field, its help beside it.
+# Model (model.config.ModelConfig; num_classes comes from the dataset's
+# labels), training (model.config.TrainConfig) and quality gates
+# (pipeline.config.QualityGate): one flag per field, its help beside it;
+# an unset flag keeps the preset's value.
 model_flags.define_config_flags(
   model_config.ModelConfig, exclude=('num_classes',)
 )
 model_flags.define_config_flags(model_config.TrainConfig)
 model_flags.define_config_flags(run_config.QualityGate)
+# Orchestration (pipeline.config.RunConfig's fields that carry a help): with
+# --runner=vertex, --trainer_machine_type moves the Trainer onto its own
+# machines.
+model_flags.define_config_flags(run_config.RunConfig)
 flags.adopt_module_key_flags(model_flags)  # Listed by --help.
-# Vertex AI Training (pipeline.config.RunConfig): with --runner=vertex,
-# --trainer_machine_type moves the Trainer onto its own machines.
-flags.DEFINE_string(
-  'trainer_machine_type',
-  None,
-  'vertex: run the Trainer as a Vertex AI Training job on this machine '
-  'type (e.g. n1-standard-16); default: inside the pipeline container.',
-)
-flags.DEFINE_integer(
-  'trainer_replicas',
-  _RUN_DEFAULTS['trainer_replicas'],
-  'vertex training: machines, chief included (>1: multi-worker).',
-)
-flags.DEFINE_string(
-  'trainer_accelerator_type',
-  None,
-  'vertex training: accelerator per machine, e.g. NVIDIA_TESLA_T4.',
-)
-flags.DEFINE_integer(
-  'trainer_accelerator_count',
-  _RUN_DEFAULTS['trainer_accelerator_count'],
-  'vertex training: accelerators per machine.',
-)
-flags.DEFINE_string('gcp_project', None, 'vertex training: GCP project.')
-flags.DEFINE_string('gcp_region', None, 'vertex training: GCP region.')
 
 
 def config_from_flags() -> run_config.RunConfig:
@@ -179,6 +141,9 @@ def config_from_flags() -> run_config.RunConfig:
     _check_writable(output_dir)
   labels = datasets.label_set(dataset, data_root, FLAGS.labels)
   train = model_flags.config_overrides(model_config.TrainConfig, FLAGS)
+  run = model_flags.config_overrides(run_config.RunConfig, FLAGS)
+  if 'vertex_pipeline_file' in run:
+    run['vertex_pipeline_file'] = os.path.abspath(run['vertex_pipeline_file'])
   return run_config.build_run_config(
     FLAGS.preset or datasets.default_preset(dataset, labels),
     dataset=dataset.name,
@@ -191,9 +156,6 @@ def config_from_flags() -> run_config.RunConfig:
       'gate': model_flags.config_overrides(run_config.QualityGate, FLAGS),
     },
     parent_model=_parent_model(train.get('init_from')),
-    runner=FLAGS.runner,
-    image=FLAGS.image,
-    vertex_pipeline_file=os.path.abspath(FLAGS.vertex_pipeline_file),
     beam_pipeline_args=(
       tuple(FLAGS.beam_pipeline_args)
       if FLAGS.beam_pipeline_args
@@ -204,12 +166,7 @@ def config_from_flags() -> run_config.RunConfig:
     skip_bad_examples=FLAGS.skip_bad_examples,
     max_image_pixels=FLAGS.max_image_pixels,
     demo_images=FLAGS.demo_images,
-    trainer_machine_type=FLAGS.trainer_machine_type,
-    trainer_replicas=FLAGS.trainer_replicas,
-    trainer_accelerator_type=FLAGS.trainer_accelerator_type,
-    trainer_accelerator_count=FLAGS.trainer_accelerator_count,
-    gcp_project=FLAGS.gcp_project,
-    gcp_region=FLAGS.gcp_region,
+    **run,
   )
 
 
@@ -301,7 +258,7 @@ def compile_for_vertex(config: run_config.RunConfig) -> int:
   from pipeline import vertex
 
   # pylint: enable=g-import-not-at-top
-  path = config.vertex_pipeline_file
+  path = os.path.abspath(config.vertex_pipeline_file)
   vertex.compile_pipeline(dag.create_pipeline(config), config.image, path)
   console.say(
     f'Vertex AI pipeline written to {path} (image {config.image}, '

@@ -1,15 +1,17 @@
 """Command-line flags generated from config dataclasses, declared once.
 
 Each field of a settings dataclass (ModelConfig, TrainConfig, the pipeline's
-QualityGate, ...) becomes one flag of the field's name and type; its help
-and choices sit beside the field (`metadata={'help': ..., 'choices': ...}`,
-model.config.flag_field). pipeline_runner.py (where an unset flag keeps the
+QualityGate, RunConfig's orchestration settings) declared with
+model.config.flag_field becomes one flag of the field's name and type; its
+help and choices sit beside the field (`metadata={'help': ..., 'choices':
+...}`). A field without a help (a path the runner computes, say) is no
+flag. pipeline_runner.py (where an unset flag keeps the
 preset's value) and `python -m model.profile` (where it takes the config's
 default) define their flags here.
 """
 
 import dataclasses
-from typing import Any, Collection, Dict, Optional
+from typing import Any, Collection, Dict, List, Optional
 
 from absl import flags
 
@@ -20,10 +22,11 @@ def define_config_flags(
   exclude: Collection[str] = (),
   flag_values: flags.FlagValues = flags.FLAGS,
 ) -> None:
-  """One flag per field of the dataclass `config_class` but `exclude`.
+  """One flag per flag_field of the dataclass `config_class` but `exclude`.
 
   Args:
-    config_class: a dataclass whose fields carry their help in metadata.
+    config_class: a dataclass; its fields with a help in their metadata
+      become flags.
     defaults: an instance giving the flags' defaults; None leaves every flag
       unset (None), so that `config_overrides` returns only what the user
       gave.
@@ -31,15 +34,10 @@ def define_config_flags(
       takes from the dataset's labels).
     flag_values: where to define them.
   """
-  for field in dataclasses.fields(config_class):
+  for field in flag_fields(config_class):
     name = field.name
     if name in exclude:
       continue
-    if 'help' not in field.metadata:
-      raise ValueError(
-        f'{config_class.__name__}.{name}: no help in the field metadata; '
-        'every flag generated from a field needs one'
-      )
     default = getattr(defaults, name) if defaults else None
     help_text = field.metadata['help']
     kind = _kind(field)
@@ -68,9 +66,14 @@ def config_overrides(
   """{field: value} of `config_class`'s flags that are set (not None)."""
   return {
     field.name: flag_values[field.name].value
-    for field in dataclasses.fields(config_class)
+    for field in flag_fields(config_class)
     if field.name in flag_values and flag_values[field.name].value is not None
   }
+
+
+def flag_fields(config_class: type) -> List[dataclasses.Field]:
+  """The fields of `config_class` that are flags: those with a help."""
+  return [f for f in dataclasses.fields(config_class) if 'help' in f.metadata]
 
 
 def _kind(field: dataclasses.Field) -> Any:

@@ -155,9 +155,21 @@ class RunConfig:
   model: ModelConfig
   train: TrainConfig
   gate: QualityGate
-  runner: str = 'local'
-  image: Optional[str] = None
-  vertex_pipeline_file: str = 'mobile_deeplab_vertex.json'
+  runner: str = flag_field(
+    'local',
+    'Orchestrator. local: LocalDagRunner with SQLite ML Metadata. vertex: '
+    'compile the pipeline JSON for Vertex AI Pipelines (--image, '
+    '--vertex_pipeline_file); --data_root and --output_dir may then be '
+    'gs:// paths.',
+    choices=RUNNERS,
+  )
+  image: Optional[str] = flag_field(
+    None, 'vertex: the container image built from the Dockerfile.'
+  )
+  vertex_pipeline_file: str = flag_field(
+    'mobile_deeplab_vertex.json',
+    'vertex: where the compiled pipeline JSON is written.',
+  )
   beam_pipeline_args: Tuple[str, ...] = ()
   eval_fraction: float = ingest.DEFAULT_EVAL_FRACTION
   voc_aug: bool = False
@@ -165,12 +177,22 @@ class RunConfig:
   max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
   demo_images: int = 240
   pipeline_name: str = 'mobile-deeplab'
-  trainer_machine_type: Optional[str] = None
-  trainer_replicas: int = 1
-  trainer_accelerator_type: Optional[str] = None
-  trainer_accelerator_count: int = 0
-  gcp_project: Optional[str] = None
-  gcp_region: Optional[str] = None
+  trainer_machine_type: Optional[str] = flag_field(
+    None,
+    'vertex: run the Trainer as a Vertex AI Training job on this machine '
+    'type (e.g. n1-standard-16); default: inside the pipeline container.',
+  )
+  trainer_replicas: int = flag_field(
+    1, 'vertex training: machines, chief included (>1: multi-worker).'
+  )
+  trainer_accelerator_type: Optional[str] = flag_field(
+    None, 'vertex training: accelerator per machine, e.g. NVIDIA_TESLA_T4.'
+  )
+  trainer_accelerator_count: int = flag_field(
+    0, 'vertex training: accelerators per machine.'
+  )
+  gcp_project: Optional[str] = flag_field(None, 'vertex training: GCP project.')
+  gcp_region: Optional[str] = flag_field(None, 'vertex training: GCP region.')
 
   def __post_init__(self):
     _check(

@@ -103,10 +103,19 @@ def test_train_flags_come_from_train_config_fields():
     _flags(['--optimizer=rmsprop'], config_class=model_config.TrainConfig)
 
 
-def test_a_field_without_help_is_refused():
+def test_a_field_without_help_is_no_flag():
   @dataclasses.dataclass(frozen=True)
-  class Undocumented:
-    steps: int = 1
+  class Settings:
+    steps: int = model_config.flag_field(1, 'Steps.')
+    computed_path: str = ''
 
-  with pytest.raises(ValueError, match=r'Undocumented.steps: no help'):
-    _flags([], config_class=Undocumented)
+  values = _flags(['--steps=3'], config_class=Settings)
+  assert 'computed_path' not in values
+  assert model_flags.config_overrides(Settings, values) == {'steps': 3}
+
+
+def test_every_model_and_train_field_is_a_flag():
+  for config_class in (model_config.ModelConfig, model_config.TrainConfig):
+    assert model_flags.flag_fields(config_class) == list(
+      dataclasses.fields(config_class)
+    )
