@@ -131,7 +131,7 @@ def test_fine_tuning_beats_the_same_steps_from_scratch(
   trained_parent, tmp_path
 ):
   # New people in another setting: another seed, two background styles.
-  new_people = dict(size=32, backgrounds=('checks', 'stripes'))
+  new_people = dict(size=64, backgrounds=('checks', 'stripes'))
   train = demo_batches.demo_dataset(count=24, seed=21, **new_people)
   held_out = demo_batches.demo_dataset(count=16, seed=22, **new_people)
   config = TrainConfig(
@@ -153,5 +153,7 @@ def test_fine_tuning_beats_the_same_steps_from_scratch(
       model, train, config, str(tmp_path / start), str(tmp_path / 'logs')
     )
     scores[start] = _person_iou(model, held_out, 4)
-  # Measured: 0.00 from scratch, 0.00 fine-tuned.
-  assert scores['parent'] > scores['scratch'] + 0.15, scores
+  # Measured: person IoU 0.35 fine-tuned, 0.00 from scratch (the parent
+  # itself scores 0.40 on these people).
+  # A gap of 0.2 or more: the parent's features carry over.
+  assert scores['parent'] > scores['scratch'] + 0.2, scores
