@@ -1,6 +1,6 @@
 r"""TFLite latency and file size of every head/backbone, float and int8.
 
-  TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/tflite_latency.py \
+  .venv/bin/python bench/tflite_latency.py \
       --mediapipe_python=.venv-clients/bin/python
 
 converts each variant (random weights: latency and size do not depend on
@@ -24,6 +24,11 @@ import sys
 import time
 from typing import Any, Dict, List, Tuple
 
+from data import cli_env
+
+cli_env.quiet_unless_verbose()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 import numpy as np
@@ -37,6 +42,7 @@ from model.config import ModelConfig
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _INPUT_SIZE = flags.DEFINE_integer('input_size', 256, 'Square input side.')
+flags.DEFINE_bool('verbose', False, cli_env.VERBOSE_HELP)
 _THREADS = flags.DEFINE_list('threads', ['1', '2'], 'Thread counts to time.')
 _RUNS = flags.DEFINE_integer('runs', 20, 'Timed invocations per round.')
 _ROUNDS = flags.DEFINE_integer('rounds', 3, 'Timing rounds over all models.')

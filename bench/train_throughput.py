@@ -28,9 +28,10 @@ import os
 import sys
 import tempfile
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data import cli_env
+
+cli_env.quiet_unless_verbose()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import subprocess
@@ -39,6 +40,7 @@ from absl import app
 from absl import flags
 
 flags.DEFINE_integer('steps', 300, 'Training steps of each run.')
+flags.DEFINE_bool('verbose', False, cli_env.VERBOSE_HELP)
 flags.DEFINE_integer('input_size', 256, 'Model input size.')
 flags.DEFINE_integer('batch_size', 8, 'Batch size (global).')
 flags.DEFINE_integer('demo_images', 120, 'Demo images to train on.')

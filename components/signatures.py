@@ -22,6 +22,12 @@ import tensorflow_transform as tft
 from components import preprocessing
 from data import features
 
+# The signatures' names and their inputs' names: TF Serving requests name
+# them (docs/serving.md, pipeline.serving_request).
+SERVING_DEFAULT = 'serving_default'
+SERVING_IMAGES = 'serving_images'
+EXAMPLES_INPUT = 'examples'
+IMAGES_INPUT = 'images'
 # serving_default's class ids at each example's original size.
 CLASS_IDS_ORIGINAL = 'class_ids_original'
 
@@ -47,7 +53,7 @@ def build_signatures(
     }
 
   @tf.function(
-    input_signature=[tf.TensorSpec([None], tf.string, name='examples')]
+    input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)]
   )
   def serve_examples(serialized):
     raw = tf.io.parse_example(serialized, raw_spec)
@@ -72,7 +78,7 @@ def build_signatures(
 
   @tf.function(
     input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.uint8, name='images')
+      tf.TensorSpec([None, None, None, 3], tf.uint8, name=IMAGES_INPUT)
     ]
   )
   def serve_images(images):
@@ -90,8 +96,8 @@ def build_signatures(
     }
 
   return {
-    'serving_default': serve_examples.get_concrete_function(),
-    'serving_images': serve_images.get_concrete_function(),
+    SERVING_DEFAULT: serve_examples.get_concrete_function(),
+    SERVING_IMAGES: serve_images.get_concrete_function(),
   }
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import model_io
+from components import signatures as signatures_lib
 from components.tflite_runner import TFLiteSegmenter
 from data import labels
 
@@ -23,10 +24,12 @@ def load_segmenter(path: str) -> Tuple[Segmenter, List[str]]:
       f'--model={path}: neither a .tflite file nor a '
       'SavedModel folder (no saved_model.pb)'
     )
-  serve = tf.saved_model.load(path).signatures['serving_images']
+  serve = tf.saved_model.load(path).signatures[signatures_lib.SERVING_IMAGES]
 
   def segment(image: np.ndarray) -> np.ndarray:
-    return serve(images=tf.constant(image[None]))['class_ids'].numpy()[0]
+    return serve(**{signatures_lib.IMAGES_INPUT: tf.constant(image[None])})[
+      'class_ids'
+    ].numpy()[0]
 
   return segment, _labels(path)
 

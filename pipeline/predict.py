@@ -12,8 +12,9 @@ and <name>_mask.png (class ids as pixel values, at the photo's size).
 import os
 from typing import List, Sequence
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+from data import cli_env
+
+cli_env.quiet_unless_verbose()
 
 # pylint: disable=g-import-not-at-top
 from absl import app
@@ -36,6 +37,7 @@ def _define_flags() -> None:
   (tests) leaves the importer's flags alone."""
   flags.DEFINE_string('model', None, 'SavedModel folder or .tflite file.')
   flags.DEFINE_string('output_dir', None, 'Where the PNGs go.')
+  flags.DEFINE_bool('verbose', False, cli_env.VERBOSE_HELP)
   flags.DEFINE_integer(
     'max_image_pixels',
     images.DEFAULT_MAX_IMAGE_PIXELS,

@@ -391,6 +391,36 @@ def transform_output(tmp_path_factory):
   return _transform_output(str(tmp_path_factory.mktemp('transform')))
 
 
+@pytest.fixture(scope='session')
+def serving_model(transform_output, tmp_path_factory):
+  """A pushed-style serving folder: an untrained 32 px model at half width
+  with the Trainer's real signatures and extras (components.model_io).
+
+  Session-wide: saving a SavedModel takes several seconds, and tests only
+  read it. Returns the folder.
+  """
+  import tensorflow_transform as tft
+
+  from components import model_io
+  from components import signatures
+  from model import builder
+  from model.config import ModelConfig
+
+  config = ModelConfig(depth_multiplier=0.5, input_size=32)
+  model = builder.build_model(config)
+  folder = str(tmp_path_factory.mktemp('serving') / 'model')
+  model_io.save_serving_model(
+    model,
+    folder,
+    config,
+    ['background', 'person'],
+    signatures.build_signatures(
+      model, tft.TFTransformOutput(transform_output[0]), config.input_size
+    ),
+  )
+  return folder
+
+
 # --- Parent models to fine-tune from (components.parent_model) -------------
 
 
