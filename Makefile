@@ -14,12 +14,12 @@ CLIENTS_INSTALLED := $(CLIENTS_VENV)/.installed
 PIP_TOOLS := 'pip==24.2' 'setuptools==75.1.0' 'wheel==0.44.0'
 ARGS ?=
 
-.PHONY: demo test test-fast lint install clients clean
+.PHONY: demo test test-fast lint install clients browser clean
 
 demo: $(INSTALLED) $(CLIENTS_INSTALLED)
 	$(PY) pipeline_runner.py --dataset=demo $(ARGS)
 
-test: lint $(CLIENTS_INSTALLED)
+test: lint $(CLIENTS_INSTALLED) browser
 	$(PY) -m pytest tests $(ARGS)
 
 # Google style (pyproject.toml): lint findings and unformatted files fail.
@@ -27,7 +27,7 @@ lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test-fast: $(INSTALLED) $(CLIENTS_INSTALLED)
+test-fast: $(INSTALLED) $(CLIENTS_INSTALLED) browser
 	$(PY) -m pytest tests -m 'not slow' $(ARGS)
 
 install: $(INSTALLED) $(CLIENTS_INSTALLED)
@@ -40,6 +40,11 @@ $(INSTALLED): requirements.lock setup.py
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
+
+# The report test opens report.html in headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium)
 
 $(CLIENTS_INSTALLED): requirements-clients.lock
 	@test -x $(CLIENTS_PY) || bash .ci/find_python310.sh -m venv $(CLIENTS_VENV)

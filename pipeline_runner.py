@@ -121,6 +121,13 @@ model_flags.define_config_flags(run_config.QualityGate)
 # machines.
 model_flags.define_config_flags(run_config.RunConfig)
 flags.adopt_module_key_flags(model_flags)  # Listed by --help.
+flags.DEFINE_string(
+  'infer_input',
+  None,
+  'A folder of photos (local or gs://) that the pushed model segments '
+  'after the push (BatchInferrer: masks/, predictions.jsonl, errors.jsonl; '
+  'skipped when nothing is pushed).',
+)
 
 
 def config_from_flags() -> run_config.RunConfig:
@@ -166,6 +173,7 @@ def config_from_flags() -> run_config.RunConfig:
     skip_bad_examples=FLAGS.skip_bad_examples,
     max_image_pixels=FLAGS.max_image_pixels,
     demo_images=FLAGS.demo_images,
+    infer_input=_infer_input(),
     **run,
   )
 
@@ -179,6 +187,15 @@ def _parent_model(init_from):
   from components import parent_model  # TensorFlow: only when asked.
 
   return parent_model.find(init_from).model
+
+
+def _infer_input():
+  if not FLAGS.infer_input:
+    return None
+  folder = _absolute(FLAGS.infer_input)
+  if not files.is_url(folder) and not os.path.isdir(folder):
+    raise ValueError(f'--infer_input={FLAGS.infer_input}: no such directory')
+  return folder
 
 
 def _absolute(path: str) -> str:
@@ -241,11 +258,13 @@ def main(argv) -> int:
     files.write_text(report, json.dumps(bad_data.report, indent=2))
     return console.fail(f'{bad_data} Report: {report}', status=1)
   result = summary.collect(config, summary.metadata_store(config))
-  if result['saved_model']:
-    result['report'] = report.write_report(result, config.output_dir)
+  if result.saved_model:
+    result.report, result.report_html = report.write_report(
+      result, config.output_dir
+    )
   path = summary.write(result, config.output_dir)
   console.say(summary.format_text(result))
-  console.say(f'Report: {result.get("report")}')
+  console.say(f'Report: {result.report} and {result.report_html}')
   console.say(f'Run summary: {path}')
   return 0
 

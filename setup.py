@@ -38,6 +38,7 @@ setuptools.setup(
     'pillow>=10',
     'numpy>=1.26,<2',
     'shapely>=2,<3',
+    'scipy>=1.10,<2',
     'google-crc32c>=1.5',
   ],
 )

@@ -197,6 +197,7 @@ def tfx_against_bare_fit(argv) -> None:
   import tensorflow_transform as tft
   from tfx import v1 as tfx
 
+  from components import artifacts
   from components import training
   from components import training_input
   from data import demo
@@ -229,17 +230,17 @@ def tfx_against_bare_fit(argv) -> None:
   pipeline.enable_cache = False
   tfx.orchestration.LocalDagRunner().run(pipeline)
 
-  outputs, _ = summary.latest_run_outputs(
+  outputs = summary.latest_run_outputs(
     summary.metadata_store(config), config.pipeline_name
   )
-  model_run = outputs[('Trainer', 'model_run')].uri
+  model_run = outputs.uri(artifacts.TRAINER, 'model_run')
   with tf.io.gfile.GFile(
     os.path.join(model_run, 'logs', training.THROUGHPUT_FILE)
   ) as f:
     in_tfx = json.load(f)['images_per_second']
 
-  transform_graph = outputs[('Transform', 'transform_graph')].uri
-  transformed = outputs[('Transform', 'transformed_examples')].uri
+  transform_graph = outputs.uri(artifacts.TRANSFORM, 'transform_graph')
+  transformed = outputs.uri(artifacts.TRANSFORM, 'transformed_examples')
   dataset = training_input.make_dataset(
     [os.path.join(transformed, 'Split-train', '*')],
     tft.TFTransformOutput(transform_graph),

@@ -1,10 +1,15 @@
-"""The Evaluator's mIoU: a TFMA metric over model.metrics' confusion matrix.
+"""The Evaluator's mIoU and boundary IoU: a TFMA metric over model.metrics.
 
 TFMA's stock MeanIoU expects one weight per label value and fails on
 per-pixel labels. This plug-in decodes each example's original mask, sums
-one confusion matrix over the evaluation split with model.metrics (the code
-the TFLite evaluation uses too) and scores it once at the end. The pipeline
-names it in its EvalConfig by class and module (pipeline.pipeline).
+the confusion matrix and the boundary counts over the evaluation split (or
+slice) with model.metrics.SplitCounts (the code the TFLite evaluation uses
+too) and scores them once at the end, so region and boundary IoU come from
+the same predictions. The pipeline names it in its EvalConfig by class and
+module (pipeline.pipeline).
+
+A score that does not exist (metrics.Scores: None) is left out of the
+output rather than written as NaN; the run summary reads its absence.
 """
 
 from typing import Dict, Iterator, List
@@ -22,7 +27,8 @@ from model import metrics
 
 
 class SegmentationIoU(metric_types.Metric):
-  """TFMA metric: mean_iou, pixel_accuracy and iou/<class> for every class."""
+  """TFMA metric: mean_iou, pixel_accuracy, mean_boundary_iou, void_images,
+  and iou/, boundary_iou/ and label_pixels/ for every class."""
 
   def __init__(
     self,
@@ -42,6 +48,52 @@ class SegmentationIoU(metric_types.Metric):
     )
 
 
+class SegmentationBoundaryIoU(metric_types.Metric):
+  """TFMA metric named mean_boundary_iou, so an EvalConfig can gate on it.
+
+  TFMA attaches a MetricConfig's threshold to the key named like the
+  metric. This one adds no work: it reuses SegmentationIoU's computation
+  (TFMA runs identical computations once) and passes its mean boundary IoU
+  on.
+  """
+
+  def __init__(
+    self,
+    class_names: List[str],
+    label_key: str = features.MASK_ENCODED,
+    prediction_key: str = signatures.CLASS_IDS_ORIGINAL,
+    name: str = metrics.MEAN_BOUNDARY_IOU,
+  ):
+    super().__init__(
+      metric_util.merge_per_key_computations(_boundary_computations),
+      class_names=class_names,
+      label_key=label_key,
+      prediction_key=prediction_key,
+      name=name,
+    )
+
+
+def _boundary_computations(
+  class_names: List[str],
+  label_key: str,
+  prediction_key: str,
+  name: str,
+  model_name: str = '',
+) -> metric_types.MetricComputations:
+  computations = _segmentation_computations(
+    class_names, label_key, prediction_key, metrics.MEAN_IOU, model_name
+  )
+  key = metric_types.MetricKey(name=name, model_name=model_name)
+
+  def result(values: Dict[metric_types.MetricKey, float]):
+    return {key: values[key]} if key in values else {}
+
+  computations.append(
+    metric_types.DerivedMetricComputation(keys=[key], result=result)
+  )
+  return computations
+
+
 def _segmentation_computations(
   class_names: List[str],
   label_key: str,
@@ -49,23 +101,35 @@ def _segmentation_computations(
   name: str,
   model_name: str = '',
 ) -> metric_types.MetricComputations:
-  keys = [
-    metric_types.MetricKey(name=name, model_name=model_name),
-    metric_types.MetricKey(name=metrics.PIXEL_ACCURACY, model_name=model_name),
-  ]
-  keys += [
-    metric_types.MetricKey(name=metrics.IOU_PREFIX + c, model_name=model_name)
-    for c in class_names
-  ]
+  keys = output_keys(class_names, model_name, name)
   return [
     metric_types.MetricComputation(
       keys=keys,
       preprocessors=[
         _MaskPairPreprocessor(label_key, prediction_key, model_name)
       ],
-      combiner=_ConfusionMatrixCombiner(keys, class_names),
+      combiner=_SplitCountsCombiner(keys, class_names),
     )
   ]
+
+
+def output_keys(
+  class_names: List[str], model_name: str = '', name: str = metrics.MEAN_IOU
+) -> List[metric_types.MetricKey]:
+  """Every key the metric may output, in extract_output's order."""
+  names = [
+    name,
+    metrics.PIXEL_ACCURACY,
+    metrics.MEAN_BOUNDARY_IOU,
+    metrics.VOID_IMAGES,
+  ]
+  for prefix in (
+    metrics.IOU_PREFIX,
+    metrics.BOUNDARY_IOU_PREFIX,
+    metrics.LABEL_PIXELS_PREFIX,
+  ):
+    names += [prefix + c for c in class_names]
+  return [metric_types.MetricKey(name=n, model_name=model_name) for n in names]
 
 
 class _MaskPairPreprocessor(metric_types.Preprocessor):
@@ -109,8 +173,8 @@ class _MaskPairPreprocessor(metric_types.Preprocessor):
     )
 
 
-class _ConfusionMatrixCombiner(beam.CombineFn):
-  """Sums per-example confusion matrices; scores once at the end."""
+class _SplitCountsCombiner(beam.CombineFn):
+  """Sums metrics.SplitCounts over examples; scores once at the end."""
 
   def __init__(
     self, keys: List[metric_types.MetricKey], class_names: List[str]
@@ -118,33 +182,44 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
     self._keys = keys
     self._class_names = list(class_names)
 
-  def create_accumulator(self) -> np.ndarray:
-    size = len(self._class_names)
-    return np.zeros((size, size), np.int64)
+  def create_accumulator(self) -> metrics.SplitCounts:
+    return metrics.SplitCounts(len(self._class_names))
 
   def add_input(
-    self, accumulator: np.ndarray, element: metric_types.StandardMetricInputs
-  ) -> np.ndarray:
-    return accumulator + metrics.confusion_matrix(
-      element.label, element.prediction, len(self._class_names)
-    )
+    self,
+    accumulator: metrics.SplitCounts,
+    element: metric_types.StandardMetricInputs,
+  ) -> metrics.SplitCounts:
+    return accumulator.add(element.label, element.prediction)
 
-  def merge_accumulators(self, accumulators) -> np.ndarray:
-    return sum(accumulators, self.create_accumulator())
+  def merge_accumulators(self, accumulators) -> metrics.SplitCounts:
+    merged = self.create_accumulator()
+    for accumulator in accumulators:
+      merged.merge(accumulator)
+    return merged
 
   def extract_output(
-    self, accumulator: np.ndarray
+    self, accumulator: metrics.SplitCounts
   ) -> Dict[metric_types.MetricKey, float]:
-    scores = metrics.scores_from_confusion(accumulator, self._class_names)
-    mean_key, accuracy_key, *class_keys = self._keys
-    output = {
-      mean_key: scores[metrics.MEAN_IOU],
-      accuracy_key: scores[metrics.PIXEL_ACCURACY],
+    scores = accumulator.scores(self._class_names)
+    values = [
+      scores.mean_iou,
+      scores.pixel_accuracy,
+      scores.mean_boundary_iou,
+      scores.void_images,
+    ]
+    for per_class in (
+      scores.per_class_iou,
+      scores.per_class_boundary_iou,
+      scores.label_pixels,
+    ):
+      values += [per_class[c] for c in self._class_names]
+    return {
+      key: float(value)
+      for key, value in zip(self._keys, values, strict=True)
+      if value is not None
     }
-    for key, class_name in zip(class_keys, self._class_names, strict=True):
-      value = scores['per_class_iou'][class_name]
-      output[key] = float('nan') if value is None else value
-    return output
 
 
 metric_types.register_metric(SegmentationIoU)
+metric_types.register_metric(SegmentationBoundaryIoU)

@@ -42,8 +42,7 @@ def load_keras_model(
   serving_dir: str,
 ) -> Tuple[tf_keras.Model, ModelConfig, List[str]]:
   """(model with trained weights, its ModelConfig, class names)."""
-  config = read_config(serving_dir)
-  labels = list(labels_lib.read_labels(labels_path(serving_dir)))
+  config, labels = load_config(serving_dir)
   # The trained weights replace any pretrained ones: do not fetch those.
   model = builder.build_model(
     dataclasses.replace(config, backbone_weights=None)
@@ -53,9 +52,12 @@ def load_keras_model(
   return model, config, labels
 
 
-def read_config(serving_dir: str) -> ModelConfig:
-  """The ModelConfig the Trainer stored beside the SavedModel."""
-  return ModelConfig.from_dict(json.loads(_read_text(config_path(serving_dir))))
+def load_config(serving_dir: str) -> Tuple[ModelConfig, List[str]]:
+  """(the model's ModelConfig, class names), without building the model."""
+  config = ModelConfig.from_dict(
+    json.loads(_read_text(config_path(serving_dir)))
+  )
+  return config, list(labels_lib.read_labels(labels_path(serving_dir)))
 
 
 def config_path(serving_dir: str) -> str:

@@ -26,9 +26,8 @@ import tf_keras
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
+from components import artifacts
 from components import model_io
-from components import pusher
-from data import labels as labels_lib
 from model.config import ModelConfig
 
 _SAVED_MODEL_PB = 'saved_model.pb'
@@ -84,10 +83,9 @@ def find(path: str) -> Parent:
       'is unknown'
     )
   try:
-    model = model_io.read_config(saved_model)
+    model, labels = model_io.load_config(saved_model)
   except (ValueError, TypeError) as e:
     raise ValueError(f'{config_path}: not a valid ModelConfig ({e})') from e
-  labels = labels_lib.read_labels(model_io.labels_path(saved_model))
   _check_complete(saved_model)
   above = os.path.dirname(saved_model)
   trainer_output = saved_model == path_utils.serving_model_dir(above)
@@ -97,7 +95,7 @@ def find(path: str) -> Parent:
     artifact_uri=artifact_uri,
     saved_model=saved_model,
     model=model,
-    labels=labels,
+    labels=tuple(labels),
     trainer_model=artifact_uri if trainer_output else _pushed_from(path),
   )
 
@@ -191,7 +189,7 @@ def _check_complete(saved_model: str) -> None:
 
 def _pushed_from(version_dir: str) -> Optional[str]:
   """The Trainer output a pushed version names, if it names one."""
-  source = os.path.join(version_dir, pusher.SOURCE_FILE)
+  source = os.path.join(version_dir, artifacts.SOURCE_FILE)
   if not fileio.exists(source):
     return None
   with fileio.open(source) as f:

@@ -28,6 +28,7 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
+from components import artifacts
 from components import example_io
 from components import model_io
 from components import preprocessing
@@ -38,25 +39,6 @@ from data import features
 from data import labels as labels_lib
 from model import export
 from model import metrics
-
-# Kind (the key in metrics.json and in the run summary) -> TFLite file.
-TFLITE_FILES = {
-  'float': 'model.tflite',
-  'fp16': 'model_fp16.tflite',
-  'int8': 'model_int8.tflite',
-}
-FROZEN_GRAPH_FILE = 'frozen_model.pb'
-METADATA_FILE = 'metadata.json'
-METRICS_FILE = 'metrics.json'
-CONVERTER_LOG_FILE = 'converter.log'
-# What MobilePusher publishes beside the SavedModel.
-PUBLISHED_FILES = (
-  *TFLITE_FILES.values(),
-  FROZEN_GRAPH_FILE,
-  labels_lib.LABELS_FILE,
-  METADATA_FILE,
-  METRICS_FILE,
-)
 
 
 @tfx.dsl.components.component
@@ -82,7 +64,7 @@ def TFLiteExport(  # pylint: disable=invalid-name
   ]
   phone_model = export.inference_model(keras_model)
   with tempfile.TemporaryDirectory() as scratch:
-    converter_log = os.path.join(scratch, CONVERTER_LOG_FILE)
+    converter_log = os.path.join(scratch, artifacts.CONVERTER_LOG_FILE)
     with _native_logs_to(converter_log):
       models = {
         'float': export.convert_to_tflite(phone_model),
@@ -90,7 +72,8 @@ def TFLiteExport(  # pylint: disable=invalid-name
         'int8': export.convert_to_tflite(phone_model, calibration),
       }
     fileio.copy(
-      converter_log, os.path.join(tflite_model.uri, CONVERTER_LOG_FILE)
+      converter_log,
+      os.path.join(tflite_model.uri, artifacts.CONVERTER_LOG_FILE),
     )
     labels_file = labels_lib.write_labels(
       os.path.join(scratch, labels_lib.LABELS_FILE), labels
@@ -102,28 +85,31 @@ def TFLiteExport(  # pylint: disable=invalid-name
   scores = {}
   for kind, flatbuffer in models.items():
     with fileio.open(
-      os.path.join(tflite_model.uri, TFLITE_FILES[kind]), 'wb'
+      os.path.join(tflite_model.uri, artifacts.TFLITE_FILES[kind]), 'wb'
     ) as f:
       f.write(flatbuffer)
     scores[kind] = evaluate_tflite(flatbuffer, examples.uri, labels)
     logging.info(
-      'TFLite %s: %.1f KB, mean IoU %.4f on the eval split',
+      'TFLite %s: %.1f KB, mean IoU %s, mean boundary IoU %s on the eval split',
       kind,
       len(flatbuffer) / 1024,
-      scores[kind][metrics.MEAN_IOU],
+      metrics.format_score(scores[kind][metrics.MEAN_IOU]),
+      metrics.format_score(scores[kind][metrics.MEAN_BOUNDARY_IOU]),
     )
-    tflite_model.set_float_custom_property(
-      f'{kind}_mean_iou', scores[kind][metrics.MEAN_IOU]
-    )
+    for name in (metrics.MEAN_IOU, metrics.MEAN_BOUNDARY_IOU):
+      if scores[kind][name] is not None:
+        tflite_model.set_float_custom_property(
+          f'{kind}_{name}', scores[kind][name]
+        )
   graph_def, graph_tensors = export.freeze_graph(phone_model)
   with fileio.open(
-    os.path.join(tflite_model.uri, FROZEN_GRAPH_FILE), 'wb'
+    os.path.join(tflite_model.uri, artifacts.FROZEN_GRAPH_FILE), 'wb'
   ) as f:
     f.write(graph_def.SerializeToString())
 
-  _write_json(os.path.join(tflite_model.uri, METRICS_FILE), scores)
+  _write_json(os.path.join(tflite_model.uri, artifacts.METRICS_FILE), scores)
   _write_json(
-    os.path.join(tflite_model.uri, METADATA_FILE),
+    os.path.join(tflite_model.uri, artifacts.METADATA_FILE),
     model_metadata(size, labels, graph_tensors),
   )
 
@@ -177,24 +163,27 @@ def model_metadata(
       'probabilities': 'float32 [1, S, S, C], softmax',
     },
     'labels': list(labels),
-    'tflite': dict(TFLITE_FILES),
-    'frozen_graph': {'file': FROZEN_GRAPH_FILE, **frozen_graph_tensors},
+    'tflite': dict(artifacts.TFLITE_FILES),
+    'frozen_graph': {
+      'file': artifacts.FROZEN_GRAPH_FILE,
+      **frozen_graph_tensors,
+    },
   }
 
 
 def evaluate_tflite(
   flatbuffer: bytes, examples_uri: str, labels: List[str]
 ) -> Dict:
-  """Scores of a TFLite model on the eval split, at original resolution."""
+  """metrics.Scores (as JSON) of a TFLite model on the eval split, at
+  original resolution."""
   segmenter = TFLiteSegmenter(flatbuffer)
-  confusion = np.zeros((len(labels), len(labels)), np.int64)
+  counts = metrics.SplitCounts(len(labels))
   for example in example_io.split_examples(examples_uri, features.EVAL_SPLIT):
-    confusion += metrics.confusion_matrix(
+    counts.add(
       example_io.mask_of(example),
       segmenter.segment(example_io.image_of(example)),
-      len(labels),
     )
-  return metrics.scores_from_confusion(confusion, labels)
+  return counts.scores(labels).to_json()
 
 
 def _resized_examples(

@@ -31,6 +31,8 @@ SPLIT_PREFIXES = {
 # Label sets --labels may name instead of a labels.txt path.
 NAMED_LABELS = {'voc': labels.VOC_CLASSES, 'people': labels.PEOPLE_CLASSES}
 _GZIP_MAGIC = b'\x1f\x8b'
+# image/source of records that do not carry their own.
+DEFAULT_SOURCE = 'deeplab'
 
 
 def layout(data_root: str, voc_aug: bool = False) -> ingest.Layout:
@@ -146,7 +148,7 @@ class RecordSource(ingest.Source):
     info = example_lib.inspect_image(
       image_bytes, where, self._options.max_image_pixels
     )
-    mask_png = example_lib.class_mask_png(
+    mask = example_lib.class_mask_png(
       value(features.MASK_ENCODED),
       where,
       info,
@@ -155,8 +157,24 @@ class RecordSource(ingest.Source):
       self._options.max_image_pixels,
     )
     return example_lib.SegmentationExample(
-      filename, image_bytes, info, mask_png
+      filename, image_bytes, info, mask, source=self._source(feature, where)
     )
+
+  def _source(self, feature, where: str) -> str:
+    """The record's own image/source, or DEFAULT_SOURCE."""
+    values = (
+      feature[features.SOURCE_KEY].bytes_list.value
+      if features.SOURCE_KEY in feature
+      else []
+    )
+    if not values:
+      return DEFAULT_SOURCE
+    try:
+      return values[0].decode('utf-8')
+    except UnicodeDecodeError as e:
+      raise problems.BadExample(
+        problems.BAD_RECORD, where, f'{features.SOURCE_KEY} is not UTF-8'
+      ) from e
 
 
 def _is_gzip(path: str) -> bool:

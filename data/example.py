@@ -83,6 +83,31 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
   )
 
 
+@dataclasses.dataclass(frozen=True)
+class EncodedMask:
+  """A class-id mask as stored: its PNG and its foreground fraction."""
+
+  png: bytes  # From encode_mask, or an 'L' PNG of class ids as read.
+  foreground_fraction: float  # foreground_fraction() of the ids.
+
+
+def foreground_fraction(mask: np.ndarray) -> float:
+  """Share of the labelled (non-ignore) pixels that are not class 0.
+
+  0 when no pixel is labelled: such an image has no foreground to score.
+  """
+  labelled = np.count_nonzero(mask != features.IGNORE_LABEL)
+  if not labelled:
+    return 0.0
+  background = np.count_nonzero(mask == 0)
+  return (labelled - background) / labelled
+
+
+def encode_class_mask(mask: np.ndarray) -> EncodedMask:
+  """EncodedMask of a (height, width) uint8 class-id array."""
+  return EncodedMask(encode_mask(mask), foreground_fraction(mask))
+
+
 def class_mask_png(
   data: bytes,
   path: str,
@@ -90,8 +115,8 @@ def class_mask_png(
   image_path: str,
   class_names: Sequence[str],
   max_pixels: int,
-) -> bytes:
-  """The mask PNG to store for an image, after every check a mask needs.
+) -> EncodedMask:
+  """The mask to store for an image, after every check a mask needs.
 
   The mask must be a PNG of class ids: palette ('P', VOC's indices) or
   grayscale ('L'), as large as the image, its values class ids of
@@ -121,7 +146,8 @@ def class_mask_png(
       f'{image_path} is {info.height}x{info.width}',
     )
   check_mask_values(mask, class_names, path)
-  return data if image.mode == 'L' else encode_mask(mask)
+  png = data if image.mode == 'L' else encode_mask(mask)
+  return EncodedMask(png, foreground_fraction(mask))
 
 
 def check_mask_values(
@@ -150,12 +176,13 @@ def check_mask_values(
 
 @dataclasses.dataclass(frozen=True)
 class SegmentationExample:
-  """One image and its class-id mask PNG, as the readers produce them."""
+  """One image and its class-id mask, as the readers produce them."""
 
   filename: str  # The value of image/filename.
   image_bytes: bytes  # The original image file.
   info: ImageInfo
-  mask_png: bytes  # From encode_mask, or an 'L' PNG of class ids as read.
+  mask: EncodedMask
+  source: str  # The value of image/source (see data.features.SOURCE_KEY).
 
   def serialize(self) -> bytes:
     """The serialized tf.train.Example (deterministic)."""
@@ -171,7 +198,14 @@ class SegmentationExample:
         features.IMAGE_HEIGHT: example_proto.int64_feature(self.info.height),
         features.IMAGE_WIDTH: example_proto.int64_feature(self.info.width),
         features.IMAGE_CHANNELS: example_proto.int64_feature(DECODED_CHANNELS),
-        features.MASK_ENCODED: example_proto.bytes_feature(self.mask_png),
+        features.MASK_ENCODED: example_proto.bytes_feature(self.mask.png),
         features.MASK_FORMAT: example_proto.bytes_feature(b'png'),
+        features.SOURCE_KEY: example_proto.bytes_feature(self.source.encode()),
+        features.FOREGROUND_FRACTION_KEY: example_proto.float_feature(
+          self.mask.foreground_fraction
+        ),
+        features.FOREGROUND_BUCKET_KEY: example_proto.bytes_feature(
+          features.foreground_bucket(self.mask.foreground_fraction).encode()
+        ),
       }
     )

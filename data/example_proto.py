@@ -10,6 +10,7 @@ those of tensorflow/core/example/{example,feature}.proto:
     Feature   { oneof kind { BytesList bytes_list = 1; FloatList float_list = 2;
                              Int64List int64_list = 3; } }
     BytesList { repeated bytes value = 1; }
+    FloatList { repeated float value = 1 [packed = true]; }
     Int64List { repeated int64 value = 1 [packed = true]; }
 
 Map entries are written in key order, which is what protobuf's deterministic
@@ -17,6 +18,7 @@ serialization does, so the bytes equal
 `tf.train.Example.SerializeToString(deterministic=True)` (tested).
 """
 
+import struct
 from typing import Mapping
 
 _LENGTH_DELIMITED = 2
@@ -45,6 +47,11 @@ def _field(number: int, payload: bytes) -> bytes:
 def bytes_feature(value: bytes) -> bytes:
   """A serialized Feature holding BytesList([value])."""
   return _field(1, _field(1, value))
+
+
+def float_feature(value: float) -> bytes:
+  """A serialized Feature holding FloatList([value]) (float32)."""
+  return _field(2, _field(1, struct.pack('<f', value)))
 
 
 def int64_feature(value: int) -> bytes:

@@ -10,7 +10,7 @@ than converting a few hundred images, and on one machine data is local.
 import glob as glob_lib
 import os
 import posixpath
-from typing import List
+from typing import Iterator, List
 
 
 def is_url(path: str) -> bool:
@@ -46,6 +46,25 @@ def list_dir(path: str) -> List[str]:
   return sorted(name.rstrip('/') for name in names)
 
 
+def walk(folder: str) -> Iterator[str]:
+  """Every entry under `folder`, files and folders, recursively, sorted.
+
+  Symlinks to folders are listed, not followed (so a walk cannot loop or
+  leave the folder through them); a folder that cannot be listed raises.
+  """
+
+  def fail(error: OSError) -> None:
+    raise error
+
+  walker = (
+    _gfile().walk(folder) if is_url(folder) else os.walk(folder, onerror=fail)
+  )
+  for parent, folders, names in walker:
+    folders.sort()
+    for name in sorted(folders + names):
+      yield join(parent, name.rstrip('/'))
+
+
 def glob(pattern: str) -> List[str]:
   """Sorted paths matching a glob pattern (`*`, `?`, `[...]`).
 
@@ -79,6 +98,25 @@ def write_text(path: str, text: str) -> None:
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   with open(path, 'w', encoding='utf-8') as f:
     f.write(text)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+  """Writes `path` whole or not at all, creating the parent folders.
+
+  Locally through a temporary name renamed into place, so that a file that
+  exists is complete (a crash leaves a temporary name, never a short file);
+  object stores publish an object only when it is closed.
+  """
+  if is_url(path):
+    _gfile().makedirs(posixpath.dirname(path))
+    with _gfile().GFile(path, 'wb') as f:
+      f.write(data)
+    return
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  partial = f'{path}.partial-{os.getpid()}'
+  with open(partial, 'wb') as f:
+    f.write(data)
+  os.replace(partial, path)
 
 
 def remove(path: str) -> None:

@@ -20,7 +20,9 @@ import io
 from typing import Sequence, Tuple
 import warnings
 
+import numpy as np
 from PIL import Image
+from PIL import ImageOps
 
 from data import problems
 
@@ -158,3 +160,39 @@ def open_photo(data: bytes, path: str, max_pixels: int) -> Image.Image:
   _check_pixels(*image.size, max_pixels, path, 'image')
   _load(image, path, problems.CORRUPT_IMAGE, 'image')
   return image
+
+
+# Photo extensions a folder walk takes (lower case); PIL decodes them all.
+PHOTO_EXTENSIONS = (
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.bmp',
+  '.gif',
+  '.webp',
+  '.tif',
+  '.tiff',
+)
+
+
+def read_photo(data: bytes, path: str, max_pixels: int) -> np.ndarray:
+  """uint8 RGB [H, W, 3] of photo bytes, upright as a phone gallery shows it.
+
+  The size is checked before decoding (`open_photo`). Then the EXIF
+  orientation is applied: phones store the sensor's pixels and a rotation
+  tag, and a mask must line up with the photo a person sees. 16-bit images
+  are scaled to 8 bits (their top byte) rather than clipped at 255;
+  grayscale and palette photos are expanded to RGB and alpha is dropped.
+  """
+  image = open_photo(data, path, max_pixels)
+  try:
+    image = ImageOps.exif_transpose(image)
+  except Exception as e:  # A malformed EXIF block: PIL raises many kinds.
+    raise problems.BadExample(
+      problems.CORRUPT_IMAGE, path, f'cannot apply its EXIF orientation: {e}'
+    ) from e
+  if image.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
+    wide = np.asarray(image, dtype=np.uint32)
+    gray = (np.minimum(wide, 65535) >> 8).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=-1)
+  return np.asarray(image.convert('RGB'))

@@ -481,5 +481,9 @@ def read_example(
     )
   mask, notes = render_annotation(ann, height, width, item.ann_path, shapes)
   return example_lib.SegmentationExample(
-    item.filename, image_bytes, info, example_lib.encode_mask(mask)
+    item.filename,
+    image_bytes,
+    info,
+    example_lib.encode_class_mask(mask),
+    source=item.dataset,
   ), notes

@@ -31,6 +31,9 @@ IMAGE_DIR = 'JPEGImages'
 MASK_DIR = 'SegmentationClass'
 AUG_MASK_DIR = 'SegmentationClassAug'
 EXCLUDED_VAL_IDS = 'excluded_val_ids'
+# image/source: whose mask an example has, VOC's own or SBD's.
+VOC_SOURCE = 'voc'
+SBD_SOURCE = 'sbd'
 
 
 def find_root(data_root: str) -> str:
@@ -147,7 +150,7 @@ class VocSource(ingest.Source):
     mask_path = files.join(self._root, mask_dir, voc_id + '.png')
     image_bytes = self._guard.read(image_path, problems.MISSING_IMAGE)
     info = example_lib.inspect_image(image_bytes, image_path, self._max_pixels)
-    mask_png = example_lib.class_mask_png(
+    mask = example_lib.class_mask_png(
       self._guard.read(mask_path, problems.MISSING_MASK),
       mask_path,
       info,
@@ -156,5 +159,9 @@ class VocSource(ingest.Source):
       self._max_pixels,
     )
     return example_lib.SegmentationExample(
-      voc_id, image_bytes, info, mask_png
+      voc_id,
+      image_bytes,
+      info,
+      mask,
+      source=SBD_SOURCE if mask_dir == AUG_MASK_DIR else VOC_SOURCE,
     ), {}

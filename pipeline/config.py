@@ -30,6 +30,8 @@ class QualityGate:
 
   Attributes:
     min_mean_iou: the Evaluator blesses only models at or above this mIoU.
+    min_mean_boundary_iou: and at or above this mean boundary IoU (Cheng
+      et al. 2021; model.boundary). 0 asks only that it exists.
     max_mean_iou_decrease: once a blessed model exists, a new one may be at
       most this much worse (absolute mIoU) to be blessed.
     max_int8_mean_iou_drop: the push is refused when the int8 TFLite model's
@@ -39,6 +41,11 @@ class QualityGate:
   min_mean_iou: float = flag_field(
     0.5,
     'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
+  )
+  min_mean_boundary_iou: float = flag_field(
+    0.0,
+    'The Evaluator blesses only models with at least this mean boundary IoU '
+    '(Cheng et al. 2021; 0 to 1).',
   )
   max_mean_iou_decrease: float = flag_field(
     0.01,
@@ -145,6 +152,9 @@ class RunConfig:
     trainer_accelerator_type, trainer_accelerator_count: vertex training:
       accelerators per machine (e.g. 'NVIDIA_TESLA_T4', 4).
     gcp_project, gcp_region: vertex training: where the training job runs.
+    infer_input: a folder of photos (local or gs://) that the pushed model
+      segments after each push (components.batch_inferrer); None: no
+      such step.
   """
 
   dataset: str
@@ -193,6 +203,7 @@ class RunConfig:
   )
   gcp_project: Optional[str] = flag_field(None, 'vertex training: GCP project.')
   gcp_region: Optional[str] = flag_field(None, 'vertex training: GCP region.')
+  infer_input: Optional[str] = None
 
   def __post_init__(self):
     _check(

@@ -2,24 +2,31 @@
 
 ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform ->
 Trainer -> (latest blessed model) Resolver -> Evaluator, and TFLiteExport ->
-MobilePusher. With `init_from`, an Importer brings the parent model in as a
-Model artifact, the Trainer's base_model, so ML Metadata links every
-fine-tuned model to the model it started from. Runners (pipeline_runner.py)
-only choose an orchestrator.
+MobilePusher [-> BatchInferrer, with infer_input]. With `init_from`, an
+Importer brings the parent model in as a Model artifact, the Trainer's
+base_model, so ML Metadata links every fine-tuned model to the model it
+started from. Runners (pipeline_runner.py) only choose an orchestrator.
 """
 
+import dataclasses
+import hashlib
 import json
+import os
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from components import artifacts
+from components import evaluation
 from components import iou_metric
 from components import parent_model
 from components import training
+from components.batch_inferrer import BatchInferrer
 from components.example_gen import create_example_gen
 from components.pusher import MobilePusher
 from components.tflite_export import TFLiteExport
 from data import features
+from data import files
 from pipeline import vertex
 from pipeline.code_version import source_fingerprint
 from pipeline.config import RunConfig
@@ -46,26 +53,28 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     max_image_pixels=config.max_image_pixels,
     skip_bad_examples=config.skip_bad_examples,
     code_version=code_version,
-  ).with_id('ExampleGen')
-  statistics_gen = tfx.components.StatisticsGen(
-    examples=example_gen.outputs['examples']
+  ).with_id(artifacts.EXAMPLE_GEN)
+  examples = example_gen.outputs[artifacts.EXAMPLES]
+  statistics_gen = tfx.components.StatisticsGen(examples=examples).with_id(
+    artifacts.STATISTICS_GEN
   )
+  statistics = statistics_gen.outputs[artifacts.STATISTICS]
   schema_gen = tfx.components.SchemaGen(
-    statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True
-  )
+    statistics=statistics, infer_feature_shape=True
+  ).with_id(artifacts.SCHEMA_GEN)
   example_validator = tfx.components.ExampleValidator(
-    statistics=statistics_gen.outputs['statistics'],
+    statistics=statistics,
     schema=schema_gen.outputs['schema'],
-  )
+  ).with_id(artifacts.EXAMPLE_VALIDATOR)
   transform = tfx.components.Transform(
-    examples=example_gen.outputs['examples'],
+    examples=examples,
     schema=schema_gen.outputs['schema'],
     preprocessing_fn=PREPROCESSING_FN,
     custom_config={
       'input_size': config.model.input_size,
       'code_version': code_version,
     },
-  )
+  ).with_id(artifacts.TRANSFORM)
   trainer_custom_config = {
     **training.custom_config(
       config.model, config.train, config.labels, config.checkpoint_dir
@@ -87,34 +96,51 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
     eval_args=tfx.proto.EvalArgs(num_steps=0),
     custom_config=trainer_custom_config,
-  ).with_id('Trainer')
+  ).with_id(artifacts.TRAINER)
+  model = trainer.outputs[artifacts.MODEL]
   model_resolver = tfx.dsl.Resolver(
     strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
     model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
     model_blessing=tfx.dsl.Channel(
       type=tfx.types.standard_artifacts.ModelBlessing
     ),
-  ).with_id('latest_blessed_model_resolver')
+  ).with_id(artifacts.MODEL_RESOLVER)
   evaluator = tfx.components.Evaluator(
-    examples=example_gen.outputs['examples'],
-    model=trainer.outputs['model'],
-    baseline_model=model_resolver.outputs['model'],
+    examples=examples,
+    model=model,
+    baseline_model=model_resolver.outputs[artifacts.MODEL],
     example_splits=[features.EVAL_SPLIT],
     eval_config=eval_config(config),
-  )
+  ).with_id(artifacts.EVALUATOR)
   tflite_export = TFLiteExport(
-    model=trainer.outputs['model'],
-    examples=example_gen.outputs['examples'],
+    model=model,
+    examples=examples,
     code_version=code_version,
-  )
+  ).with_id(artifacts.TFLITE_EXPORT)
   pusher = MobilePusher(
-    model=trainer.outputs['model'],
-    model_blessing=evaluator.outputs['blessing'],
-    tflite_model=tflite_export.outputs['tflite_model'],
+    model=model,
+    model_blessing=evaluator.outputs[artifacts.BLESSING],
+    tflite_model=tflite_export.outputs[artifacts.TFLITE_MODEL],
+    model_evaluation=evaluator.outputs[artifacts.EVALUATION],
+    statistics=statistics,
     push_destination=config.serving_dir,
+    dataset=config.dataset,
+    train_config=json.dumps(dataclasses.asdict(config.train)),
     code_version=code_version,
     max_int8_mean_iou_drop=config.gate.max_int8_mean_iou_drop,
-  )
+  ).with_id(artifacts.PUSHER)
+
+  inferrers = []
+  if config.infer_input:
+    inferrers.append(
+      BatchInferrer(
+        pushed_model=pusher.outputs[artifacts.PUSHED_MODEL],
+        input_dir=config.infer_input,
+        max_image_pixels=config.max_image_pixels,
+        input_fingerprint=photos_fingerprint(config.infer_input),
+        code_version=code_version,
+      ).with_id(artifacts.BATCH_INFERRER)
+    )
 
   return tfx.dsl.Pipeline(
     pipeline_name=config.pipeline_name,
@@ -131,6 +157,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
       evaluator,
       tflite_export,
       pusher,
+      *inferrers,
     ],
     enable_cache=True,
     metadata_connection_config=metadata_connection_config(config),
@@ -160,6 +187,20 @@ def parent_importer(config: RunConfig):
   ).with_id(PARENT_IMPORTER)
 
 
+def photos_fingerprint(folder: str) -> str:
+  """sha256 of the names, sizes and mtimes under a local folder, for the
+  cache: add or change a photo and BatchInferrer runs again. '' for URLs,
+  whose masks the cache keeps for as long as the model is the same."""
+  if files.is_url(folder):
+    return ''
+  digest = hashlib.sha256()
+  for path in files.walk(folder):
+    status = os.lstat(path)
+    digest.update(os.fsencode(os.path.relpath(path, folder)))
+    digest.update(f'{status.st_size} {status.st_mtime_ns}'.encode())
+  return digest.hexdigest()[:16]
+
+
 def metadata_connection_config(config: RunConfig):
   """The run's ML Metadata store: SQLite in output_dir for the local runner.
 
@@ -173,12 +214,16 @@ def metadata_connection_config(config: RunConfig):
 
 
 def eval_config(config: RunConfig) -> tfma.EvalConfig:
-  """mIoU on the eval split, gated by an absolute bound and a change bound.
+  """mIoU and boundary IoU on the eval split, overall and per slice, gated.
 
   The model is evaluated through its serving signature (tf_generic: no Keras
-  revival needed); the metric reads the original masks from the raw examples.
+  revival needed); the metric reads the original masks from the raw
+  examples. Blessing needs, on the whole split, mIoU and mean boundary IoU
+  at or above their bounds, and mIoU at most max_mean_iou_decrease below
+  the last blessed model's. The slices (evaluation.SLICE_FEATURES) are
+  reported, not gated.
   """
-  threshold = tfma.MetricThreshold(
+  region = tfma.MetricThreshold(
     value_threshold=tfma.GenericValueThreshold(
       lower_bound={'value': config.gate.min_mean_iou}
     ),
@@ -187,13 +232,23 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
       absolute={'value': -config.gate.max_mean_iou_decrease},
     ),
   )
+  edges = tfma.MetricThreshold(
+    value_threshold=tfma.GenericValueThreshold(
+      lower_bound={'value': config.gate.min_mean_boundary_iou}
+    )
+  )
+  metric_config = json.dumps({'class_names': list(config.labels)})
   return tfma.EvalConfig(
     model_specs=[
       tfma.ModelSpec(
         signature_name='serving_default', model_type=tfma.TF_GENERIC
       )
     ],
-    slicing_specs=[tfma.SlicingSpec()],
+    slicing_specs=[tfma.SlicingSpec()]
+    + [
+      tfma.SlicingSpec(feature_keys=[key])
+      for key in evaluation.SLICE_FEATURES.values()
+    ],
     metrics_specs=[
       tfma.MetricsSpec(
         metrics=[
@@ -201,10 +256,16 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
           tfma.MetricConfig(
             class_name=iou_metric.SegmentationIoU.__name__,
             module=iou_metric.__name__,
-            config=json.dumps({'class_names': list(config.labels)}),
-            threshold=threshold,
+            config=metric_config,
+            threshold=region,
           ),
-        ]
+          tfma.MetricConfig(
+            class_name=iou_metric.SegmentationBoundaryIoU.__name__,
+            module=iou_metric.__name__,
+            config=metric_config,
+            threshold=edges,
+          ),
+        ],
       )
     ],
   )

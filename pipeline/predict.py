@@ -22,11 +22,11 @@ from absl import flags
 import numpy as np
 from PIL import Image
 
+from components import inference
 from data import guard
 from data import images
 from data import problems
 from pipeline import console
-from pipeline import inference
 from pipeline import visualize
 
 FLAGS = flags.FLAGS
@@ -48,18 +48,12 @@ def _define_flags() -> None:
 def read_photo(path: str, max_pixels: int) -> np.ndarray:
   """uint8 RGB [H, W, 3] of an image file; ValueError naming it otherwise.
 
-  Only regular files are opened (a FIFO would block), the size is checked
-  before decoding, and 16-bit images are scaled to 8 bits (their top byte)
-  rather than clipped at 255.
+  Only regular files are opened (a FIFO would block); data.images.read_photo
+  checks the size before decoding and applies the EXIF orientation.
   """
-  image = images.open_photo(
+  return images.read_photo(
     guard.read_regular_file(path, problems.MISSING_IMAGE), path, max_pixels
   )
-  if image.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
-    wide = np.asarray(image, dtype=np.uint32)
-    gray = (np.minimum(wide, 65535) >> 8).astype(np.uint8)
-    return np.repeat(gray[..., None], 3, axis=-1)
-  return np.asarray(image.convert('RGB'))
 
 
 def output_stems(paths: Sequence[str]) -> List[str]:

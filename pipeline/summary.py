@@ -2,21 +2,26 @@
 
 The summary is built from the artifacts the latest run of the pipeline
 recorded (cached executions included), so it describes exactly what is on
-disk: the statistics give the example counts, the Evaluator's output the
-metrics and the blessing, the TFLite artifact its files and their mIoU.
+disk: the statistics give the example counts and sources, the Evaluator's
+output the metrics (overall and per slice) and the blessing, the TFLite
+artifact its files and their scores. It is a typed `RunSummary`; its JSON
+form is run_summary.json. Components are found by the ids the DAG gives
+them (components.artifacts), and a run that lacks one is an error, not an
+empty field.
 """
 
+import dataclasses
 import json
 import os
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import ml_metadata as mlmd
-import tensorflow_data_validation as tfdv
-import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
-from components import tflite_export
+from components import artifacts
+from components import evaluation
+from components.evaluation import SliceScores
 from data import features
 from model import metrics
 from pipeline import pipeline as dag
@@ -27,107 +32,288 @@ _NODE_CONTEXT = 'node'
 _RUN_CONTEXT = 'pipeline_run'
 
 
+@dataclasses.dataclass(frozen=True)
+class ComponentTiming:
+  component: str
+  state: str  # ML Metadata's execution state: COMPLETE, CACHED, ...
+  seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ParentModel:
+  """The model a run started from (--init_from), as ML Metadata has it.
+
+  Attributes:
+    path: the path the run was given.
+    artifact: the imported Model artifact's URI (the Trainer's base_model).
+    trainer_model: the Trainer output the parent came from, when known.
+    labels: the parent's class names.
+    classifier: 'kept' (same labels: every weight loaded) or
+      're-initialized' (other labels: all but the classifier loaded).
+  """
+
+  path: str
+  artifact: str
+  trainer_model: Optional[str]
+  labels: List[str]
+  classifier: str
+
+
+@dataclasses.dataclass
+class RunSummary:
+  """What a run produced (run_summary.json). Absent values are None.
+
+  Attributes:
+    dataset, labels, input_size: what was trained on, and at which size.
+    num_examples: split -> examples ExampleGen wrote.
+    sources: split -> the `source` values of its examples
+      (data.features.SOURCE_KEY), as StatisticsGen counted them.
+    metrics: the SavedModel on the eval split (Evaluator), or None.
+    metrics_by_slice: slice key (components.evaluation.SLICE_FEATURES) ->
+      bucket or value -> SliceScores.
+    metrics_tflite: kind (components.artifacts.TFLITE_FILES) -> the
+      TFLite file's scores on the eval split.
+    blessed: whether the Evaluator blessed the model.
+    pushed_dir, not_pushed_reason: where the Pusher put it, or why not.
+    saved_model, tflite, examples: paths of the run's outputs.
+    tflite_bytes: kind -> size of the TFLite file.
+    components: each component's state and time in this run.
+    absences: sentences saying which score is absent and why (empty
+      slices, classes absent from the eval split, all-void images).
+    parent: the model the run started from (--init_from), or None.
+    report, report_html: the report's paths (pipeline.report), once
+      written.
+  """
+
+  dataset: str
+  labels: List[str]
+  input_size: int
+  num_examples: Dict[str, int]
+  sources: Dict[str, Dict[str, int]]
+  metrics: Optional[metrics.Scores]
+  metrics_by_slice: Dict[str, Dict[str, SliceScores]]
+  metrics_tflite: Dict[str, Optional[metrics.Scores]]
+  blessed: bool
+  pushed_dir: Optional[str]
+  not_pushed_reason: Optional[str]
+  saved_model: Optional[str]
+  tflite: Dict[str, Optional[str]]
+  tflite_bytes: Dict[str, Optional[int]]
+  examples: Optional[str]
+  components: List[ComponentTiming]
+  absences: List[str] = dataclasses.field(default_factory=list)
+  report: Optional[str] = None
+  report_html: Optional[str] = None
+  parent: Optional[ParentModel] = None
+
+  def to_json(self) -> Dict:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, value: Dict) -> 'RunSummary':
+    value = dict(value)
+    value['metrics'] = _scores_or_none(value['metrics'])
+    value['metrics_tflite'] = {
+      kind: _scores_or_none(scores)
+      for kind, scores in value['metrics_tflite'].items()
+    }
+    value['metrics_by_slice'] = {
+      key: {name: SliceScores(**scores) for name, scores in slices.items()}
+      for key, slices in value['metrics_by_slice'].items()
+    }
+    value['components'] = [ComponentTiming(**t) for t in value['components']]
+    if value.get('parent'):
+      value['parent'] = ParentModel(**value['parent'])
+    return cls(**value)
+
+
+def parent_model(
+  outputs: 'RunOutputs', config: RunConfig
+) -> Optional[ParentModel]:
+  """The parent the run imported (pipeline.parent_importer), or None."""
+  if not config.train.init_from:
+    return None
+  artifact = outputs.artifact(dag.PARENT_IMPORTER, 'result')
+  labels = json.loads(_property(artifact, dag.PARENT_LABELS))
+  return ParentModel(
+    path=_property(artifact, dag.PARENT_PATH),
+    artifact=artifact.uri,
+    trainer_model=_property(artifact, dag.PARENT_TRAINER_MODEL),
+    labels=labels,
+    classifier='kept' if labels == list(config.labels) else 're-initialized',
+  )
+
+
+def _scores_or_none(value: Optional[Dict]) -> Optional[metrics.Scores]:
+  return None if value is None else metrics.Scores.from_json(value)
+
+
+class RunOutputs:
+  """The output artifacts of one run, found by component id and output key.
+
+  Asking for a component that is not in the run raises: a component renamed
+  in the DAG but not here must not quietly empty the summary.
+  """
+
+  def __init__(self, outputs: Dict, timings: List[ComponentTiming]):
+    self._outputs = outputs
+    self.timings = timings
+
+  def artifact(self, component: str, key: str):
+    """The artifact, or None when the component ran but wrote no such one."""
+    ran = {t.component for t in self.timings}
+    if component not in ran:
+      raise KeyError(
+        f'component {component!r} is not in the run (it ran: '
+        f'{sorted(ran)}); the DAG and the summary take their ids from '
+        'components.artifacts'
+      )
+    return self._outputs.get((component, key))
+
+  def uri(self, component: str, key: str) -> Optional[str]:
+    artifact = self.artifact(component, key)
+    return artifact.uri if artifact else None
+
+
 def metadata_store(config: RunConfig) -> mlmd.MetadataStore:
   """The run's SQLite ML Metadata store."""
   return mlmd.MetadataStore(dag.metadata_connection_config(config))
 
 
-def collect(config: RunConfig, store: mlmd.MetadataStore) -> Dict:
+def collect(config: RunConfig, store: mlmd.MetadataStore) -> RunSummary:
   """The run summary of the latest run of `config`'s pipeline."""
-  outputs, timings = latest_run_outputs(store, config.pipeline_name)
-  tflite_uri = _uri(outputs, 'TFLiteExport', 'tflite_model')
+  outputs = latest_run_outputs(store, config.pipeline_name)
+  labels = list(config.labels)
+  tflite_uri = outputs.uri(artifacts.TFLITE_EXPORT, artifacts.TFLITE_MODEL)
   tflite_scores = (
-    _read_json(os.path.join(tflite_uri, tflite_export.METRICS_FILE))
+    _read_json(os.path.join(tflite_uri, artifacts.METRICS_FILE))
     if tflite_uri
     else {}
   )
-  pushed = outputs.get(('MobilePusher', 'pushed_model'))
-  model_uri = _uri(outputs, 'Trainer', 'model')
-  blessing = outputs.get(('Evaluator', 'blessing'))
-  examples_uri = _uri(outputs, 'ExampleGen', 'examples')
-  return {
-    'dataset': config.dataset,
-    'num_examples': _example_counts(
-      _uri(outputs, 'StatisticsGen', 'statistics')
-    ),
-    'metrics': _evaluator_metrics(
-      _uri(outputs, 'Evaluator', 'evaluation'), config.labels
-    ),
-    'metrics_tflite': {
-      kind: tflite_scores.get(kind) for kind in tflite_export.TFLITE_FILES
+  pushed = outputs.artifact(artifacts.PUSHER, artifacts.PUSHED_MODEL)
+  model_uri = outputs.uri(artifacts.TRAINER, artifacts.MODEL)
+  blessing = outputs.artifact(artifacts.EVALUATOR, artifacts.BLESSING)
+  examples_uri = outputs.uri(artifacts.EXAMPLE_GEN, artifacts.EXAMPLES)
+  statistics = evaluation.split_statistics(
+    outputs.uri(artifacts.STATISTICS_GEN, artifacts.STATISTICS)
+  )
+  evaluation_uri = outputs.uri(artifacts.EVALUATOR, artifacts.EVALUATION)
+  tflite = {
+    kind: _existing(tflite_uri, filename)
+    for kind, filename in artifacts.TFLITE_FILES.items()
+  }
+  summary = RunSummary(
+    dataset=config.dataset,
+    labels=labels,
+    input_size=config.model.input_size,
+    num_examples={
+      split: stats.num_examples for split, stats in statistics.items()
     },
-    'blessed': bool(blessing and _property(blessing, 'blessed')),
-    'pushed_dir': (
+    sources={
+      split: evaluation.value_counts(stats, features.SOURCE_KEY)
+      for split, stats in statistics.items()
+    },
+    metrics=evaluation.evaluator_metrics(evaluation_uri, labels),
+    metrics_by_slice=(
+      evaluation.slice_metrics(
+        evaluation_uri, labels, evaluation.all_sources(statistics)
+      )
+      if evaluation_uri
+      else {}
+    ),
+    metrics_tflite={
+      kind: _scores_or_none(tflite_scores.get(kind))
+      for kind in artifacts.TFLITE_FILES
+    },
+    blessed=bool(blessing and _property(blessing, 'blessed')),
+    pushed_dir=(
       os.path.abspath(_property(pushed, 'pushed_destination'))
       if pushed and _property(pushed, 'pushed')
       else None
     ),
-    'not_pushed_reason': (
+    not_pushed_reason=(
       _property(pushed, 'not_pushed_reason') if pushed else None
     )
     or None,
-    'saved_model': (
+    saved_model=(
       os.path.abspath(path_utils.serving_model_path(model_uri))
       if model_uri
       else None
     ),
-    'tflite': {
-      kind: _existing(tflite_uri, filename)
-      for kind, filename in tflite_export.TFLITE_FILES.items()
+    tflite=tflite,
+    tflite_bytes={
+      kind: os.path.getsize(path) if path else None
+      for kind, path in tflite.items()
     },
-    'examples': os.path.abspath(examples_uri) if examples_uri else None,
-    'input_size': config.model.input_size,
-    'labels': list(config.labels),
-    'components': timings,
-    'parent': _parent(outputs, config.labels),
-  }
+    examples=os.path.abspath(examples_uri) if examples_uri else None,
+    components=outputs.timings,
+    parent=parent_model(outputs, config),
+  )
+  summary.absences = evaluation.absences(
+    summary.metrics, summary.metrics_by_slice
+  )
+  return summary
 
 
-def write(summary: Dict, output_dir: str) -> str:
+def write(summary: RunSummary, output_dir: str) -> str:
   path = os.path.join(output_dir, SUMMARY_FILE)
   with open(path, 'w') as f:
-    json.dump(summary, f, indent=2)
+    json.dump(summary.to_json(), f, indent=2, allow_nan=False)
   return path
 
 
-def format_text(summary: Dict) -> str:
+def read(path: str) -> RunSummary:
+  with open(path) as f:
+    return RunSummary.from_json(json.load(f))
+
+
+def format_text(summary: RunSummary) -> str:
   """A few lines for a person watching the terminal."""
   lines = ['', 'Components:']
-  for timing in summary['components']:
+  for timing in summary.components:
     lines.append(
-      f'  {timing["component"]:<32} {timing["state"]:<9} '
-      f'{timing["seconds"]:7.1f} s'
+      f'  {timing.component:<32} {timing.state:<9} {timing.seconds:7.1f} s'
     )
   counts = ', '.join(
-    f'{split} {count}'
-    for split, count in sorted(summary['num_examples'].items())
+    f'{split} {count}' for split, count in sorted(summary.num_examples.items())
   )
-  lines.append(f'Dataset {summary["dataset"]}: {counts} examples')
-  scores = summary['metrics']
+  lines.append(f'Dataset {summary.dataset}: {counts} examples')
+  scores = summary.metrics
   if scores:
-    per_class = ', '.join(
-      f'{name} {_fmt(value)}' for name, value in scores['per_class_iou'].items()
-    )
     lines.append(
-      f'SavedModel on eval: mean IoU {_fmt(scores["mean_iou"])} '
-      f'({per_class}); pixel accuracy '
-      f'{_fmt(scores["pixel_accuracy"])}'
+      f'SavedModel on eval: mean IoU {_fmt(scores.mean_iou)} '
+      f'({_per_class(scores.per_class_iou)}); mean boundary IoU '
+      f'{_fmt(scores.mean_boundary_iou)} '
+      f'({_per_class(scores.per_class_boundary_iou)}); pixel accuracy '
+      f'{_fmt(scores.pixel_accuracy)}'
     )
-  for kind, scores in summary['metrics_tflite'].items():
+  for key, slices in summary.metrics_by_slice.items():
+    for name, value in slices.items():
+      lines.append(
+        f'  slice {key}={name}: {value.num_examples} examples, mean IoU '
+        f'{_fmt(value.mean_iou)}, mean boundary IoU '
+        f'{_fmt(value.mean_boundary_iou)}'
+      )
+  for kind, scores in summary.metrics_tflite.items():
     if scores:
       lines.append(
-        f'TFLite {kind:<5} on eval: mean IoU {_fmt(scores["mean_iou"])}'
+        f'TFLite {kind:<5} on eval: mean IoU {_fmt(scores.mean_iou)}, '
+        f'mean boundary IoU {_fmt(scores.mean_boundary_iou)}'
       )
-  lines.append(f'Blessed: {summary["blessed"]}')
-  if summary['pushed_dir']:
-    lines.append(f'Pushed to: {summary["pushed_dir"]}')
+  for sentence in summary.absences:
+    lines.append(f'Absent: {sentence}')
+  lines.append(f'Blessed: {summary.blessed}')
+  if summary.pushed_dir:
+    lines.append(f'Pushed to: {summary.pushed_dir}')
   else:
-    lines.append(f'Not pushed: {summary["not_pushed_reason"]}')
+    lines.append(f'Not pushed: {summary.not_pushed_reason}')
   return '\n'.join(lines)
 
 
-def latest_run_outputs(store: mlmd.MetadataStore, pipeline_name: str):
-  """({(component id, output key): artifact}, [timing]) of the latest run."""
+def latest_run_outputs(
+  store: mlmd.MetadataStore, pipeline_name: str
+) -> RunOutputs:
+  """The output artifacts and component timings of the latest run."""
   runs = [
     c
     for c in store.get_contexts_by_type(_RUN_CONTEXT)
@@ -144,29 +330,29 @@ def latest_run_outputs(store: mlmd.MetadataStore, pipeline_name: str):
   for execution in executions:
     component = _component_id(store, execution)
     timings.append(
-      {
-        'component': component,
-        'state': mlmd.proto.Execution.State.Name(execution.last_known_state),
-        'seconds': (
+      ComponentTiming(
+        component=component,
+        state=mlmd.proto.Execution.State.Name(execution.last_known_state),
+        seconds=(
           execution.last_update_time_since_epoch
           - execution.create_time_since_epoch
         )
         / 1000.0,
-      }
+      )
     )
     events = [
       e
       for e in store.get_events_by_execution_ids([execution.id])
       if e.type == mlmd.proto.Event.OUTPUT
     ]
-    artifacts = {
+    found = {
       a.id: a
       for a in store.get_artifacts_by_id([e.artifact_id for e in events])
     }
     for event in events:
       key = event.path.steps[0].key if event.path.steps else ''
-      outputs[(component, key)] = artifacts[event.artifact_id]
-  return outputs, timings
+      outputs[(component, key)] = found[event.artifact_id]
+  return RunOutputs(outputs, timings)
 
 
 def _belongs_to(store, run_context, pipeline_name: str) -> bool:
@@ -183,62 +369,8 @@ def _component_id(store, execution) -> str:
   return execution.name or str(execution.id)
 
 
-def _example_counts(statistics_uri: Optional[str]) -> Dict[str, int]:
-  counts = {}
-  for split in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
-    path = os.path.join(
-      statistics_uri or '', f'Split-{split}', 'FeatureStats.pb'
-    )
-    if statistics_uri and fileio.exists(path):
-      counts[split] = int(tfdv.load_stats_binary(path).datasets[0].num_examples)
-  return counts
-
-
-def _evaluator_metrics(evaluation_uri: Optional[str], labels) -> Optional[Dict]:
-  """Overall-slice metrics of the candidate model, as model.metrics names."""
-  if not evaluation_uri:
-    return None
-  values = {}
-  for slice_metrics in tfma.load_metrics(evaluation_uri):
-    if slice_metrics.slice_key.single_slice_keys:
-      continue
-    for entry in slice_metrics.metric_keys_and_values:
-      if entry.key.is_diff or entry.key.model_name == 'baseline':
-        continue
-      values[entry.key.name] = entry.value.double_value.value
-  if metrics.MEAN_IOU not in values:
-    return None
-  per_class = {}
-  for label in labels:
-    value = values.get(metrics.IOU_PREFIX + label)
-    per_class[label] = None if value is None or value != value else value
-  return {
-    metrics.MEAN_IOU: values[metrics.MEAN_IOU],
-    'per_class_iou': per_class,
-    metrics.PIXEL_ACCURACY: values[metrics.PIXEL_ACCURACY],
-  }
-
-
-def _parent(outputs, labels) -> Optional[Dict]:
-  """The model the run started from (--init_from), as imported; or None."""
-  artifact = outputs.get((dag.PARENT_IMPORTER, 'result'))
-  if artifact is None:
-    return None
-  parent_labels = json.loads(_property(artifact, dag.PARENT_LABELS))
-  return {
-    'path': _property(artifact, dag.PARENT_PATH),
-    'artifact': artifact.uri,
-    'trainer_model': _property(artifact, dag.PARENT_TRAINER_MODEL),
-    'labels': parent_labels,
-    'classifier': (
-      'kept' if parent_labels == list(labels) else 're-initialized'
-    ),
-  }
-
-
-def _uri(outputs, component: str, key: str) -> Optional[str]:
-  artifact = outputs.get((component, key))
-  return artifact.uri if artifact else None
+def _per_class(values: Dict[str, Optional[float]]) -> str:
+  return ', '.join(f'{name} {_fmt(value)}' for name, value in values.items())
 
 
 def _property(artifact, name: str):
@@ -262,5 +394,4 @@ def _read_json(path: str):
     return json.load(f)
 
 
-def _fmt(value) -> str:
-  return 'n/a' if value is None else f'{value:.4f}'
+_fmt = metrics.format_score

@@ -391,33 +391,90 @@ def transform_output(tmp_path_factory):
   return _transform_output(str(tmp_path_factory.mktemp('transform')))
 
 
-@pytest.fixture(scope='session')
-def serving_model(transform_output, tmp_path_factory):
-  """A pushed-style serving folder: an untrained 32 px model at half width
-  with the Trainer's real signatures and extras (components.model_io).
+# --- A browser: the HTML report as a person opens it ------------------------
 
-  Session-wide: saving a SavedModel takes several seconds, and tests only
-  read it. Returns the folder.
+
+def _render_in_browser(html_path, tmp_dir, width=1200, height=4000):
+  """(DOM after parsing, screenshot as uint8 [H, W, 3]) of a local page.
+
+  Headless Chromium opens the file from disk, as a person would (no
+  server). `make test` installs Chromium; a missing browser fails.
+  """
+  import shutil
+  import subprocess
+
+  browser = shutil.which('chromium') or shutil.which('chromium-browser')
+  assert browser, 'no Chromium: `apt-get install chromium` (make test does)'
+  common = [
+    browser,
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    f'--window-size={width},{height}',
+  ]
+  url = 'file://' + os.path.abspath(html_path)
+  dom = subprocess.run(
+    [*common, '--dump-dom', url],
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=True,
+  ).stdout
+  shot = os.path.join(tmp_dir, 'screenshot.png')
+  subprocess.run(
+    [*common, f'--screenshot={shot}', url],
+    capture_output=True,
+    timeout=120,
+    check=True,
+  )
+  with Image.open(shot) as picture:
+    return dom, np.asarray(picture.convert('RGB'))
+
+
+@pytest.fixture
+def render_in_browser(tmp_path):
+  """render_in_browser(html_path) -> (DOM text, screenshot [H, W, 3])."""
+  return lambda path, **size: _render_in_browser(path, str(tmp_path), **size)
+
+
+# --- A small trained-model folder: what a push holds, untrained weights ---
+
+
+@pytest.fixture(scope='session')
+def small_pushed_model(tmp_path_factory, transform_output):
+  """A folder laid out as a pushed version: SavedModel + model.tflite.
+
+  MobileNetV2 x0.35 at 32 x 32, two classes, random weights (a varied
+  argmax, which is what comparisons of predictions need), with the
+  Trainer's serving signatures and extras and a labels.txt; built in
+  about 20 s, once per session.
   """
   import tensorflow_transform as tft
 
   from components import model_io
   from components import signatures
+  from components import training
+  from data import labels
   from model import builder
+  from model import export
   from model.config import ModelConfig
 
-  config = ModelConfig(depth_multiplier=0.5, input_size=32)
-  model = builder.build_model(config)
-  folder = str(tmp_path_factory.mktemp('serving') / 'model')
+  folder = str(tmp_path_factory.mktemp('pushed') / '1')
+  config = ModelConfig(depth_multiplier=0.35, input_size=32, num_classes=2)
+  model = training.serving_copy(builder.build_model(config), config)
+  names = ['background', 'person']
   model_io.save_serving_model(
     model,
     folder,
     config,
-    ['background', 'person'],
+    names,
     signatures.build_signatures(
       model, tft.TFTransformOutput(transform_output[0]), config.input_size
     ),
   )
+  with open(os.path.join(folder, 'model.tflite'), 'wb') as f:
+    f.write(export.convert_to_tflite(export.inference_model(model)))
+  labels.write_labels(os.path.join(folder, labels.LABELS_FILE), names)
   return folder
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tf_keras
 
+from components import artifacts
 from components import model_io
 from components import parent_model
-from components import pusher
 from components import training
 from model import builder
 from model import metrics
@@ -28,13 +28,13 @@ def test_the_three_places_a_parent_can_be(untrained_parent, tmp_path):
     assert parent.saved_model == serving
     assert parent.trainer_model == untrained_parent
     assert parent.labels == PEOPLE
-    assert parent.model == model_io.read_config(serving)
+    assert parent.model == model_io.load_config(serving)[0]
     assert parent.model.input_size == 32
   # A pushed version folder: the SavedModel at its top, its Trainer output
   # named by pushed_from.json.
   version = str(tmp_path / 'serving' / '1700000000')
   shutil.copytree(serving, version)
-  with open(os.path.join(version, pusher.SOURCE_FILE), 'w') as f:
+  with open(os.path.join(version, artifacts.SOURCE_FILE), 'w') as f:
     json.dump({'model': '/runs/x/pipeline/Trainer/model/3'}, f)
   parent = parent_model.find(version)
   assert (parent.artifact_uri, parent.saved_model) == (version, version)

@@ -7,8 +7,8 @@ import pytest
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
+from components import artifacts as artifacts_lib
 from components import pusher
-from components import tflite_export
 from components.artifacts import TFLiteModel
 
 TFLITE_FILES = (
@@ -32,7 +32,7 @@ def model_dirs(tmp_path):
   tflite.mkdir()
   for name in TFLITE_FILES:
     (tflite / name).write_text(name)
-  (tflite / tflite_export.CONVERTER_LOG_FILE).write_text('not published')
+  (tflite / artifacts_lib.CONVERTER_LOG_FILE).write_text('not published')
   return str(serving), str(tflite)
 
 
@@ -42,11 +42,20 @@ def artifacts(tmp_path, blessed, float_iou, int8_iou):
   tflite = TFLiteModel()
   tflite.uri = str(tmp_path / 'scores')
   os.makedirs(tflite.uri, exist_ok=True)
-  with open(os.path.join(tflite.uri, tflite_export.METRICS_FILE), 'w') as f:
+  with open(os.path.join(tflite.uri, artifacts_lib.METRICS_FILE), 'w') as f:
     json.dump(
       {'float': {'mean_iou': float_iou}, 'int8': {'mean_iou': int8_iou}}, f
     )
   return blessing, tflite
+
+
+def _card(version):
+  return f'# card of version {version}\n'
+
+
+def test_refuses_when_the_eval_split_left_no_mean_iou(tmp_path):
+  reason = pusher.refusal_reason(*artifacts(tmp_path, True, None, None), 0.05)
+  assert 'no labelled pixel' in reason
 
 
 def test_push_when_blessed_and_int8_close_enough(tmp_path):
@@ -67,16 +76,20 @@ def test_refuses_int8_model_that_lost_too_much(tmp_path):
 
 def test_push_writes_a_complete_version_folder(tmp_path, model_dirs):
   destination = str(tmp_path / 'pushed')
-  first = pusher.push_version(*model_dirs, destination, 'model/1')
-  second = pusher.push_version(*model_dirs, destination, 'model/2')
+  first = pusher.push_version(*model_dirs, destination, 'model/1', _card)
+  second = pusher.push_version(*model_dirs, destination, 'model/2', _card)
   assert int(os.path.basename(second)) > int(os.path.basename(first))
   for version in (first, second):
     assert set(os.listdir(version)) == {
       'saved_model.pb',
       'variables',
       'pushed_from.json',
+      'model_card.md',
       *TFLITE_FILES,
     }
+    # The card is written for the version it lands in.
+    with open(os.path.join(version, 'model_card.md')) as f:
+      assert f.read() == _card(os.path.basename(version))
   assert pusher.find_pushed(destination, 'model/1') == first
   assert pusher.find_pushed(destination, 'model/2') == second
   assert pusher.find_pushed(destination, 'model/3') is None
@@ -100,11 +113,84 @@ def test_crash_mid_push_leaves_no_version_folder(
 
   monkeypatch.setattr(fileio, 'copy', failing_copy)
   with pytest.raises(OSError, match='disk full'):
-    pusher.push_version(*model_dirs, destination, 'model/1')
+    pusher.push_version(*model_dirs, destination, 'model/1', _card)
   assert not [n for n in os.listdir(destination) if n.isdigit()]
   os.makedirs(os.path.join(destination, '.staging-1'))
   with open(os.path.join(destination, '.staging-1', 'x'), 'w') as f:
     f.write('an older crashed push')
   monkeypatch.setattr(fileio, 'copy', real_copy)
-  version = pusher.push_version(*model_dirs, destination, 'model/1')
+  version = pusher.push_version(*model_dirs, destination, 'model/1', _card)
   assert os.listdir(destination) == [os.path.basename(version)]
+
+
+def test_model_card_facts_come_from_the_runs_artifacts(tmp_path):
+  import dataclasses
+
+  from components import model_card
+  from components import model_io
+  from data import labels as labels_lib
+  from model import profile
+  from model.config import ModelConfig
+  from model.config import TrainConfig
+  from tests.fixtures.tfx_outputs import write_evaluation
+  from tests.fixtures.tfx_outputs import write_statistics
+
+  config = ModelConfig(
+    backbone='mobilenet_v3_small',
+    depth_multiplier=0.5,
+    head='lraspp',
+    output_stride=32,
+    input_size=64,
+  )
+  serving = tmp_path / 'serving'
+  extra = serving / 'assets.extra'
+  extra.mkdir(parents=True)
+  (extra / 'model_config.json').write_text(json.dumps(config.to_dict()))
+  labels_lib.write_labels(model_io.labels_path(str(serving)), ['bg', 'fg'])
+  tflite = tmp_path / 'tflite'
+  tflite.mkdir()
+  for i, name in enumerate(TFLITE_FILES):
+    (tflite / name).write_bytes(b'x' * (1000 + i))
+  one = {
+    'mean_iou': 0.66,
+    'per_class_iou': {'bg': 0.9, 'fg': 0.42},
+    'pixel_accuracy': 0.9,
+    'mean_boundary_iou': 0.33,
+    'per_class_boundary_iou': {'bg': 0.5, 'fg': 0.16},
+    'label_pixels': {'bg': 800, 'fg': 200},
+    'images': 5,
+    'void_images': 1,
+  }
+  (tflite / 'metrics.json').write_text(
+    json.dumps({'float': one, 'fp16': one, 'int8': one})
+  )
+  train = dataclasses.asdict(TrainConfig(train_steps=77))
+  facts = pusher.card_facts(
+    '42',
+    str(serving),
+    str(tflite),
+    write_evaluation(str(tmp_path / 'evaluation')),
+    write_statistics(
+      str(tmp_path / 'stats'),
+      {'train': {'ds1': 9, 'ds2': 1}, 'eval': {'ds1': 5}},
+    ),
+    'people',
+    train,
+  )
+  size = profile.profile(config)
+  assert (facts.params, facts.madds) == (size['params'], size['madds'])
+  assert facts.model == config and facts.labels == ['bg', 'fg']
+  assert facts.file_bytes == {
+    'model.tflite': 1000,
+    'model_fp16.tflite': 1001,
+    'model_int8.tflite': 1002,
+    'frozen_model.pb': 1003,
+  }
+  assert facts.num_examples == {'train': 10, 'eval': 5}
+  assert facts.sources['train'] == {'ds1': 9, 'ds2': 1}
+  assert facts.metrics.mean_iou == 0.7  # The Evaluator's candidate.
+  assert list(facts.metrics_by_slice['source']) == ['ds1', 'ds2']
+  assert facts.metrics_tflite['int8'].mean_boundary_iou == 0.33
+  card = model_card.render(facts)
+  assert '| steps | 77 |' in card
+  assert 'slice source=ds2: no eval example falls in it' in card

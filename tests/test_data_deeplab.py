@@ -98,6 +98,10 @@ def test_deeplab_records_import_with_checks_and_split_names(
     )
     assert feature[features.IMAGE_HEIGHT].int64_list.value[0] == height
     assert feature[features.IMAGE_WIDTH].int64_list.value[0] == width
+    # Records without their own image/source get the reader's.
+    assert feature[features.SOURCE_KEY].bytes_list.value == [
+      deeplab.DEFAULT_SOURCE.encode()
+    ]
   assert labels.read_labels(str(out / 'labels.txt')) == labels.VOC_CLASSES
 
 

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from data import example
+from data import features
 from data import images
 from data import problems
 
@@ -48,3 +49,35 @@ def test_inspect_image_reads_size_and_catches_truncation():
       example.inspect_image(
         data[: len(data) // 2], 'x', images.DEFAULT_MAX_IMAGE_PIXELS
       )
+
+
+def test_foreground_fraction_counts_labelled_non_background_pixels():
+  mask = np.zeros((4, 5), np.uint8)
+  mask[0, :] = 255  # 5 void pixels: 15 labelled remain.
+  mask[1, :3] = 1
+  mask[2, 0] = 7
+  assert example.foreground_fraction(mask) == pytest.approx(4 / 15)
+  assert example.foreground_fraction(np.full((3, 3), 255, np.uint8)) == 0.0
+  encoded = example.encode_class_mask(mask)
+  assert encoded.foreground_fraction == pytest.approx(4 / 15)
+  np.testing.assert_array_equal(
+    np.asarray(Image.open(io.BytesIO(encoded.png))), mask
+  )
+
+
+def test_serialized_example_carries_source_fraction_and_bucket():
+  mask = np.zeros((10, 10), np.uint8)
+  mask[:5] = 1
+  record = example.SegmentationExample(
+    'a.png',
+    b'image',
+    example.ImageInfo('png', 10, 10),
+    example.encode_class_mask(mask),
+    source='ds7',
+  )
+  feature = tf.train.Example.FromString(record.serialize()).features.feature
+  assert feature[features.SOURCE_KEY].bytes_list.value == [b'ds7']
+  assert feature[features.FOREGROUND_FRACTION_KEY].float_list.value == [0.5]
+  assert feature[features.FOREGROUND_BUCKET_KEY].bytes_list.value == [
+    b'[0.25, 1]'
+  ]

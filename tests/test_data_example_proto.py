@@ -35,12 +35,23 @@ def test_int64_feature_equals_tf_at_varint_boundaries(value):
   assert tf.train.Feature.FromString(serialized).int64_list.value == [value]
 
 
+@pytest.mark.parametrize('value', [0.0, 1.0, 0.05, 1 / 3, -2.5])
+def test_float_feature_equals_tf(value):
+  serialized = example_proto.float_feature(value)
+  expected = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+  assert serialized == expected.SerializeToString(deterministic=True)
+
+
 def test_example_equals_tf_deterministic_serialization():
   rng = np.random.default_rng(0)
   image = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
   mask = rng.integers(0, 256, 200, dtype=np.uint8).tobytes()
   record = example.SegmentationExample(
-    'ds1/pexels-123.png', image, example.ImageInfo('png', 375, 500), mask
+    'ds1/pexels-123.png',
+    image,
+    example.ImageInfo('png', 375, 500),
+    example.EncodedMask(mask, 0.125),
+    source='ds1',
   )
   expected = tf.train.Example(
     features=tf.train.Features(
@@ -53,6 +64,11 @@ def test_example_equals_tf_deterministic_serialization():
         features.IMAGE_CHANNELS: _tf_int(3),
         features.MASK_ENCODED: _tf_bytes(mask),
         features.MASK_FORMAT: _tf_bytes(b'png'),
+        features.SOURCE_KEY: _tf_bytes(b'ds1'),
+        features.FOREGROUND_FRACTION_KEY: tf.train.Feature(
+          float_list=tf.train.FloatList(value=[0.125])
+        ),
+        features.FOREGROUND_BUCKET_KEY: _tf_bytes(b'[0.05, 0.25)'),
       }
     )
   )

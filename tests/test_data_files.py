@@ -54,3 +54,20 @@ def test_join_keeps_url_separators():
     'gs://bucket/voc/VOC2012/x.jpg'
   )
   assert files.join('/data', 'VOC2012') == '/data/VOC2012'
+
+
+def test_write_bytes_and_walk_every_entry_sorted(root):
+  for name in ('b.png', 'a/x.jpg', 'a/deep/y.png'):
+    files.write_bytes(files.join(root, *name.split('/')), name.encode())
+  assert files.read_bytes(files.join(root, 'a', 'deep', 'y.png')) == (
+    b'a/deep/y.png'
+  )
+  assert list(files.walk(root)) == [
+    files.join(root, 'a'),
+    files.join(root, 'b.png'),
+    files.join(root, 'a', 'deep'),
+    files.join(root, 'a', 'x.jpg'),
+    files.join(root, 'a', 'deep', 'y.png'),
+  ]
+  if not files.is_url(root):  # Written whole: no temporary name is left.
+    assert sorted(os.listdir(root)) == ['a', 'b.png']

@@ -59,6 +59,19 @@ def test_project_decodes_to_expected_masks(
     assert feature[features.IMAGE_WIDTH].int64_list.value == [width]
     assert feature[features.IMAGE_CHANNELS].int64_list.value == [3]
     assert feature[features.MASK_FORMAT].bytes_list.value == [b'png']
+    # The dataset folder is the source.
+    assert feature[features.SOURCE_KEY].bytes_list.value == [
+      filename.split('/')[0].encode()
+    ]
+    mask = expected[filename]
+    labelled = mask != 255
+    fraction = np.sum(labelled & (mask != 0)) / max(1, np.sum(labelled))
+    assert feature[features.FOREGROUND_FRACTION_KEY].float_list.value[
+      0
+    ] == pytest.approx(fraction, abs=1e-6)
+    assert feature[features.FOREGROUND_BUCKET_KEY].bytes_list.value == [
+      features.foreground_bucket(fraction).encode()
+    ]
   fmt = features_of(examples['ds1/b.jpg'][0])[features.IMAGE_FORMAT]
   assert fmt.bytes_list.value == [b'jpeg']
   assert set(np.unique(expected['ds1/b.jpg'])) == {0, 1, 255}

@@ -60,6 +60,13 @@ def test_train_and_val_read_indices_with_grayscale_jpeg(
       with open(os.path.join(root, 'JPEGImages', key[0] + '.jpg'), 'rb') as f:
         assert feature[features.IMAGE_ENCODED].bytes_list.value[0] == f.read()
       assert feature[features.IMAGE_FORMAT].bytes_list.value == [b'jpeg']
+      assert feature[features.SOURCE_KEY].bytes_list.value == [b'voc']
+      mask = expected[key[0]]
+      labelled = mask != 255
+      fraction = np.sum(labelled & (mask != 0)) / np.sum(labelled)
+      assert feature[features.FOREGROUND_FRACTION_KEY].float_list.value[
+        0
+      ] == pytest.approx(fraction, abs=1e-6)
       assert (
         _int(feature, features.IMAGE_HEIGHT),
         _int(feature, features.IMAGE_WIDTH),
@@ -96,6 +103,7 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
   for key in keys:
     example, _ = source.read(key)
     np.testing.assert_array_equal(mask_of(example), expected['aug/' + key[0]])
+    assert example.source == voc.SBD_SOURCE
     modes.add(
       Image.open(
         os.path.join(layout.input_base, voc.AUG_MASK_DIR, key[0] + '.png')
@@ -106,6 +114,7 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
   for key in keys:
     example, _ = source.read(key)
     np.testing.assert_array_equal(mask_of(example), expected[key[0]])
+    assert example.source == voc.VOC_SOURCE
 
 
 def test_parse_id_list_forms():

@@ -6,6 +6,7 @@ import pytest
 from data import features
 from model import metrics
 from tests.fixtures.iou_reference import random_split
+from tests.fixtures.iou_reference import reference_boundary_iou
 from tests.fixtures.iou_reference import reference_scores
 
 IGNORE = features.IGNORE_LABEL
@@ -64,3 +65,83 @@ def test_dataset_iou_is_not_mean_of_image_ious():
 def test_out_of_range_values_are_errors(label, prediction, message):
   with pytest.raises(ValueError, match=message):
     metrics.confusion_matrix(label, prediction, 2)
+
+
+def _blobs(seed, num_classes=3):
+  """Label maps with blob-shaped classes (boundaries worth the name) and
+  void pixels, and predictions that move the blobs a little."""
+  rng = np.random.default_rng(seed)
+  label_maps, prediction_maps = [], []
+  for _ in range(4):
+    h, w = rng.integers(20, 90, size=2)
+    label = np.zeros((h, w), np.uint8)
+    for c in range(1, num_classes):
+      y, x = rng.integers(0, h - 5), rng.integers(0, w - 5)
+      label[y : y + rng.integers(5, h), x : x + rng.integers(5, w)] = c
+    label[rng.random((h, w)) < 0.05] = IGNORE
+    prediction = np.roll(label, rng.integers(-3, 4), axis=1).astype(np.int64)
+    prediction[prediction == IGNORE] = 0
+    label_maps.append(label)
+    prediction_maps.append(prediction)
+  return label_maps, prediction_maps
+
+
+def test_split_counts_score_region_and_boundary_iou_like_the_references():
+  label_maps, prediction_maps = _blobs(0)
+  # An image whose labels are all void: it counts in nothing.
+  label_maps.append(np.full((9, 12), IGNORE, np.uint8))
+  prediction_maps.append(np.ones((9, 12), np.int64))
+  names = ['bg', 'a', 'b', 'absent']
+  counts = metrics.SplitCounts(4)
+  for label, prediction in zip(label_maps, prediction_maps, strict=True):
+    counts.add(label, prediction)
+  scores = counts.scores(names)
+  mean_iou, ious, accuracy = reference_scores(label_maps, prediction_maps, 4)
+  boundary_ious, mean_boundary = reference_boundary_iou(
+    label_maps, prediction_maps, 4
+  )
+  assert scores.mean_iou == pytest.approx(mean_iou, abs=1e-12)
+  assert scores.pixel_accuracy == pytest.approx(accuracy, abs=1e-12)
+  assert scores.mean_boundary_iou == pytest.approx(mean_boundary, abs=1e-12)
+  for name, iou, edge in zip(names, ious, boundary_ious, strict=True):
+    assert scores.per_class_iou[name] == (
+      None if iou is None else pytest.approx(iou, abs=1e-12)
+    )
+    assert scores.per_class_boundary_iou[name] == (
+      None if edge is None else pytest.approx(edge, abs=1e-12)
+    )
+  # Boundaries are harder than regions: shifted blobs lose more at edges.
+  assert scores.mean_boundary_iou < scores.mean_iou
+  assert scores.per_class_boundary_iou['absent'] is None
+  assert scores.absent_classes() == ['absent']
+  assert (scores.images, scores.void_images) == (5, 1)
+  labels = np.concatenate([m.ravel() for m in label_maps])
+  assert scores.label_pixels == {
+    name: int(np.sum(labels == c)) for c, name in enumerate(names)
+  }
+
+
+def test_split_counts_merge_like_one_pass():
+  label_maps, prediction_maps = _blobs(1)
+  one = metrics.SplitCounts(3)
+  halves = [metrics.SplitCounts(3), metrics.SplitCounts(3)]
+  for i, (label, prediction) in enumerate(
+    zip(label_maps, prediction_maps, strict=True)
+  ):
+    one.add(label, prediction)
+    halves[i % 2].add(label, prediction)
+  merged = halves[0].merge(halves[1])
+  assert merged.scores(['x', 'y', 'z']) == one.scores(['x', 'y', 'z'])
+
+
+def test_nothing_labelled_means_no_scores_not_nan():
+  counts = metrics.SplitCounts(2)
+  counts.add(np.full((4, 4), IGNORE, np.uint8), np.zeros((4, 4), np.int64))
+  scores = counts.scores(['bg', 'fg'])
+  assert scores.mean_iou is None
+  assert scores.pixel_accuracy is None
+  assert scores.mean_boundary_iou is None
+  assert set(scores.per_class_iou.values()) == {None}
+  assert scores.void_images == 1
+  assert metrics.format_score(scores.mean_iou) == 'n/a'
+  assert metrics.Scores.from_json(scores.to_json()) == scores

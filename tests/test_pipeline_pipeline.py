@@ -7,6 +7,7 @@ metric against an independent computation, the cache on a second run, and
 the gate refusing a model under the bound.
 """
 
+import glob
 import json
 import os
 import subprocess
@@ -16,11 +17,13 @@ import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 
 from components import example_io
 from components import preprocessing
 from components.tflite_runner import TFLiteSegmenter
 from data import features
+from tests.fixtures.iou_reference import reference_boundary_iou
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The demo's data and input size with half its training: a model that
@@ -54,7 +57,7 @@ def run_cli(output_dir, *flags):
     cwd=ROOT,
     capture_output=True,
     text=True,
-    timeout=1200,
+    timeout=1800,  # 2 shared cores under load: 13 to 20 min seen
   )
   assert completed.returncode == 0, completed.stdout + completed.stderr
   with open(os.path.join(output_dir, 'run_summary.json')) as f:
@@ -62,12 +65,54 @@ def run_cli(output_dir, *flags):
 
 
 @pytest.fixture(scope='module')
-def first_run(tmp_path_factory):
+def infer_input(tmp_path_factory):
+  """Photos for BatchInferrer: two demo photos (one nested), one broken."""
+  from data import demo
+
+  folder = tmp_path_factory.mktemp('photos')
+  os.mkdir(folder / 'sub')
+  for index, name in enumerate(('a.png', 'sub/b.jpg')):
+    image = demo.render_example(np.random.default_rng([5, index]))[0]
+    Image.fromarray(image).save(folder / name)
+  (folder / 'broken.jpg').write_bytes(b'\xff\xd8 not a JPEG')
+  return str(folder)
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory, infer_input):
   output_dir = str(tmp_path_factory.mktemp('run'))
   summary, stdout = run_cli(
-    output_dir, '--min_mean_iou=0', '--max_int8_mean_iou_drop=1'
+    output_dir,
+    '--min_mean_iou=0',
+    '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   return output_dir, summary, stdout
+
+
+def masks_artifacts(output_dir):
+  """[(SegmentationMasks artifact, the PushedModel its execution read)]."""
+  from ml_metadata.metadata_store import metadata_store
+  from ml_metadata.proto import metadata_store_pb2
+
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = os.path.join(output_dir, 'metadata.sqlite')
+  store = metadata_store.MetadataStore(config)
+  found = []
+  for masks in sorted(
+    store.get_artifacts_by_type('mobile_deeplab.SegmentationMasks'),
+    key=lambda artifact: artifact.id,
+  ):
+    events = store.get_events_by_artifact_ids([masks.id])
+    [execution_id] = [e.execution_id for e in events]
+    inputs = [
+      e.artifact_id
+      for e in store.get_events_by_execution_ids([execution_id])
+      if e.type == metadata_store_pb2.Event.INPUT
+    ]
+    [pushed] = store.get_artifacts_by_id(inputs)
+    found.append((masks, pushed))
+  return found
 
 
 def eval_examples(summary):
@@ -199,6 +244,165 @@ def test_evaluator_miou_equals_independent_numpy_computation(first_run):
   assert summary['metrics']['mean_iou'] == pytest.approx(expected, abs=1e-6)
 
 
+def _saved_model_predictions(summary):
+  """(mask, prediction at the mask's size, example) of each eval example,
+  from the SavedModel's own serving_default (what the Evaluator runs)."""
+  serve = tf.saved_model.load(summary['saved_model']).signatures[
+    'serving_default'
+  ]
+  found = []
+  for record, mask, example in eval_examples(summary):
+    out = serve(examples=tf.constant([record]))
+    prediction = out['class_ids_original'].numpy()[0]
+    found.append((mask, prediction[: mask.shape[0], : mask.shape[1]], example))
+  return found
+
+
+def _latest_evaluation(output_dir):
+  """The Evaluator's latest output folder (executions count up)."""
+  return max(
+    glob.glob(
+      os.path.join(output_dir, 'pipeline', 'Evaluator', 'evaluation', '*')
+    ),
+    key=lambda path: int(os.path.basename(path)),
+  )
+
+
+def _bucket(mask):
+  """The foreground bucket, computed here from the mask itself."""
+  labelled = mask != features.IGNORE_LABEL
+  fraction = np.sum(labelled & (mask != 0)) / max(1, np.sum(labelled))
+  if fraction < 0.05:
+    return '[0, 0.05)'
+  return '[0.05, 0.25)' if fraction < 0.25 else '[0.25, 1]'
+
+
+def _region_iou(pairs):
+  intersections, unions = np.zeros(2), np.zeros(2)
+  for mask, prediction in pairs:
+    valid = mask != features.IGNORE_LABEL
+    for c in range(2):
+      intersections[c] += np.sum((mask == c) & (prediction == c) & valid)
+      unions[c] += np.sum(((mask == c) | (prediction == c)) & valid)
+  present = unions > 0
+  return np.mean(intersections[present] / unions[present])
+
+
+def test_boundary_iou_and_slices_equal_independent_computation(first_run):
+  output_dir, summary, _ = first_run
+  predicted = _saved_model_predictions(summary)
+  masks = [mask for mask, _, _ in predicted]
+  predictions = [prediction for _, prediction, _ in predicted]
+  per_class, mean = reference_boundary_iou(masks, predictions, 2)
+  scores = summary['metrics']
+  assert scores['mean_boundary_iou'] == pytest.approx(mean, abs=1e-3)
+  for name, value in zip(summary['labels'], per_class, strict=True):
+    assert scores['per_class_boundary_iou'][name] == pytest.approx(
+      value, abs=1e-3
+    )
+  # Edges are harder than regions.
+  assert scores['mean_boundary_iou'] < scores['mean_iou']
+  # The float TFLite file scores the same network the same way.
+  assert summary['metrics_tflite']['float'][
+    'mean_boundary_iou'
+  ] == pytest.approx(mean, abs=1e-3)
+
+  groups = {'source': {}, 'foreground_fraction': {}}
+  for mask, prediction, example in predicted:
+    source = example.features.feature['image/source'].bytes_list.value[0]
+    for key, name in (
+      ('source', source.decode()),
+      ('foreground_fraction', _bucket(mask)),
+    ):
+      groups[key].setdefault(name, []).append((mask, prediction))
+  by_slice = summary['metrics_by_slice']
+  assert set(by_slice['foreground_fraction']) == {
+    '[0, 0.05)',
+    '[0.05, 0.25)',
+    '[0.25, 1]',
+  }
+  # The demo's sources are its Supervisely dataset folders.
+  assert set(by_slice['source']) == set(summary['sources']['train']) | set(
+    summary['sources']['eval']
+  )
+  for key, slices in by_slice.items():
+    for name, got in slices.items():
+      pairs = groups[key].get(name, [])
+      assert got['num_examples'] == len(pairs), (key, name)
+      if not pairs:
+        assert got['mean_iou'] is None and got['mean_boundary_iou'] is None
+        continue
+      assert got['mean_iou'] == pytest.approx(_region_iou(pairs), abs=1e-3)
+      _, slice_mean = reference_boundary_iou(*zip(*pairs, strict=True), 2)
+      assert got['mean_boundary_iou'] == pytest.approx(slice_mean, abs=1e-3)
+
+  # tfma.load_eval_result on the Evaluator's output shows the same slices.
+  result = tfma.load_eval_result(_latest_evaluation(output_dir))
+  shown = {}
+  for slice_key, values in result.slicing_metrics:
+    if len(slice_key) == 1:
+      ((column, value),) = slice_key
+      value = value.decode() if isinstance(value, bytes) else str(value)
+      shown[(column, value)] = values['']['']['mean_boundary_iou'][
+        'doubleValue'
+      ]
+  for (column, value), boundary_iou in shown.items():
+    key = 'source' if column == 'image/source' else 'foreground_fraction'
+    assert by_slice[key][value]['mean_boundary_iou'] == pytest.approx(
+      boundary_iou, abs=1e-9
+    )
+  assert len(shown) == sum(
+    1
+    for slices in by_slice.values()
+    for v in slices.values()
+    if v['num_examples']
+  )
+  assert 'NaN' not in open(os.path.join(output_dir, 'run_summary.json')).read()
+
+
+def test_pushed_model_card_holds_the_runs_numbers(first_run):
+  _, summary, _ = first_run
+  with open(os.path.join(summary['pushed_dir'], 'model_card.md')) as f:
+    card = f.read()
+  scores = summary['metrics']
+  assert (
+    f'| SavedModel | {scores["mean_iou"]:.4f} | '
+    f'{scores["mean_boundary_iou"]:.4f} |' in card
+  )
+  int8 = summary['metrics_tflite']['int8']
+  assert (
+    f'| `model_int8.tflite` | {int8["mean_iou"]:.4f} | '
+    f'{int8["mean_boundary_iou"]:.4f} |' in card
+  )
+  counts = summary['num_examples']
+  assert f'| eval | {counts["eval"]} |' in card
+  assert f'| steps | {STEPS} |' in card and '| batch | 8 |' in card
+  assert f'{SIZE} x {SIZE} RGB' in card
+  size = os.path.getsize(os.path.join(summary['pushed_dir'], 'model.tflite'))
+  assert f'| `model.tflite` | {size / 1024:,.1f} KB |' in card
+  for key, slices in summary['metrics_by_slice'].items():
+    for name, value in slices.items():
+      assert f'| {key} = {name} | {value["num_examples"]} |' in card
+  assert 'nan' not in card.lower()
+
+
+def test_html_report_renders_with_the_summarys_numbers(
+  first_run, render_in_browser
+):
+  _, summary, _ = first_run
+  assert summary['report_html'].endswith('report.html')
+  dom, screenshot = render_in_browser(summary['report_html'])
+  scores = summary['metrics']
+  assert (
+    f'<td>SavedModel</td><td>{scores["mean_iou"]:.4f}</td>'
+    f'<td>{scores["mean_boundary_iou"]:.4f}</td>' in dom
+  )
+  assert dom.count('data:image/png;base64,') == 4 * 4
+  assert 'lowest IoU' in dom
+  # Something other than white was drawn: the photos.
+  assert (screenshot < 200).any(axis=-1).mean() > 0.02
+
+
 def test_float_tflite_agrees_with_saved_model(first_run):
   _, summary, _ = first_run
   with open(summary['tflite']['float'], 'rb') as f:
@@ -293,11 +497,14 @@ def test_frozen_graph_gives_the_class_ids_of_the_float_tflite(first_run):
 
 
 def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
-  first_run,
+  first_run, infer_input
 ):
   output_dir, first_summary, _ = first_run
   summary, _ = run_cli(
-    output_dir, '--min_mean_iou=0', '--max_int8_mean_iou_drop=1'
+    output_dir,
+    '--min_mean_iou=0',
+    '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   states = {c['component']: c['state'] for c in summary['components']}
   for component in (
@@ -315,8 +522,13 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   assert summary['blessed'] is True
   assert summary['pushed_dir'] == first_summary['pushed_dir']
 
+  # The boundary gate alone refuses: mIoU passes its bound of 0.
   strict, _ = run_cli(
-    output_dir, '--min_mean_iou=0.999', '--max_int8_mean_iou_drop=1'
+    output_dir,
+    '--min_mean_iou=0',
+    '--min_mean_boundary_iou=0.999',
+    '--max_int8_mean_iou_drop=1',
+    f'--infer_input={infer_input}',
   )
   states = {c['component']: c['state'] for c in strict['components']}
   assert states['Trainer'] == 'CACHED'
@@ -324,7 +536,53 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   assert strict['blessed'] is False
   assert strict['pushed_dir'] is None
   assert 'Evaluator did not bless' in strict['not_pushed_reason']
+  failures = tfma.load_validation_result(
+    _latest_evaluation(output_dir)
+  ).metric_validations_per_slice
+  failed = {
+    failure.metric_key.name
+    for per_slice in failures
+    for failure in per_slice.failures
+  }
+  assert failed == {'mean_boundary_iou'}
   assert len(os.listdir(os.path.join(output_dir, 'serving'))) == 1
+  # BatchInferrer ran after the refused push, and wrote nothing.
+  assert states['BatchInferrer'] == 'COMPLETE'
+  masks, pushed = masks_artifacts(output_dir)[-1]
+  assert not pushed.custom_properties['pushed'].int_value
+  reason = masks.custom_properties['skipped_reason'].string_value
+  assert 'Evaluator did not bless' in reason
+  assert not os.path.exists(os.path.join(masks.uri, 'masks'))
+
+
+def test_batch_inferrer_segments_photos_with_the_pushed_model(
+  first_run, infer_input
+):
+  output_dir, summary, _ = first_run
+  states = {c['component']: c['state'] for c in summary['components']}
+  assert states['BatchInferrer'] == 'COMPLETE'
+  masks, pushed = masks_artifacts(output_dir)[0]  # The first run's.
+  # Lineage: the masks came from the model pushed in this run.
+  assert (
+    pushed.custom_properties['pushed_destination'].string_value
+    == (summary['pushed_dir'])
+  )
+  assert masks.custom_properties['num_masks'].int_value == 2
+  assert masks.custom_properties['num_errors'].int_value == 1
+  with open(os.path.join(masks.uri, 'errors.jsonl')) as f:
+    [error] = [json.loads(line) for line in f]
+  assert error['input'] == os.path.join(infer_input, 'broken.jpg')
+  assert error['problem'] == 'corrupt_image'
+  serve = tf.saved_model.load(summary['pushed_dir']).signatures[
+    'serving_images'
+  ]
+  for name, stem in (('a.png', 'a'), ('sub/b.jpg', 'sub/b')):
+    photo = np.asarray(Image.open(os.path.join(infer_input, name)))
+    with Image.open(os.path.join(masks.uri, 'masks', stem + '.png')) as mask:
+      mask = np.asarray(mask)
+    expected = serve(images=tf.constant(photo[None]))['class_ids'][0]
+    assert mask.shape == photo.shape[:2]
+    assert np.mean(mask == expected.numpy()) >= 0.999
 
 
 @pytest.mark.parametrize('model_file', ['', 'model.tflite'])
@@ -399,11 +657,13 @@ def test_the_parent_is_an_artifact_of_the_dag_and_the_summary_names_it(
       metadata_connection_config=dag.metadata_connection_config(config),
     )
   )
-  result = summary_lib.collect(config, summary_lib.metadata_store(config))
-  assert result['parent'] == {
-    'path': untrained_parent,
-    'artifact': untrained_parent,
-    'trainer_model': untrained_parent,
-    'labels': ['background', 'person'],
-    'classifier': 're-initialized',
-  }
+  outputs = summary_lib.latest_run_outputs(
+    summary_lib.metadata_store(config), config.pipeline_name
+  )
+  assert summary_lib.parent_model(outputs, config) == summary_lib.ParentModel(
+    path=untrained_parent,
+    artifact=untrained_parent,
+    trainer_model=untrained_parent,
+    labels=['background', 'person'],
+    classifier='re-initialized',
+  )

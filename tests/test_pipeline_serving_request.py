@@ -34,9 +34,9 @@ def _png(height, width, seed):
 
 
 @pytest.fixture(scope='module')
-def loaded(serving_model):
+def loaded(small_pushed_model):
   # Saving the model takes ~20 s: every test that loads it is slow.
-  return tf.saved_model.load(serving_model)
+  return tf.saved_model.load(small_pushed_model)
 
 
 def _tf_serving_decode(body, signature_def):

@@ -1,0 +1,133 @@
+"""Loads a trained model (SavedModel or TFLite) for prediction on photos.
+
+One prediction everywhere a photo is segmented (pipeline.predict, the Beam
+job of components.batch_inference, pipeline.report): the photo resized to
+the model's S x S as the Transform graph resizes it
+(preprocessing.resize_image), the model's probabilities, and their argmax
+after resizing them back to the photo (preprocessing.class_ids_at). That is
+what the `serving_images` signature computes on one photo and what
+components.tflite_runner computes for the TFLite files.
+
+A `Model` scores batches of S x S images, so that RunInference can batch
+photos of any sizes; `segment` is the one-photo form.
+"""
+
+import functools
+import os
+from typing import Callable, List, Protocol, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from components import model_io
+from components import preprocessing
+from components import signatures
+from components.tflite_runner import TFLiteSegmenter
+from data import labels
+from model import export
+
+Segmenter = Callable[[np.ndarray], np.ndarray]
+
+
+class Model(Protocol):
+  """What the batch job needs of a model."""
+
+  input_size: int
+
+  def probabilities(self, images: np.ndarray) -> np.ndarray:
+    """uint8 [B, S, S, 3] -> float [B, S, S, C]."""
+
+
+class SavedModel:
+  """A SavedModel's `serving_images` signature, fed images already at S."""
+
+  def __init__(self, path: str):
+    self._serve = tf.saved_model.load(path).signatures[
+      signatures.SERVING_IMAGES
+    ]
+    self.input_size = model_io.load_config(path)[0].input_size
+
+  def probabilities(self, images: np.ndarray) -> np.ndarray:
+    # At S x S the signature's own resizes are the identity.
+    outputs = self._serve(**{signatures.IMAGES_INPUT: tf.constant(images)})
+    return outputs[export.PROBABILITIES].numpy()
+
+
+class TFLiteModel:
+  """A .tflite file of model.export's contract (one image per call)."""
+
+  def __init__(self, path: str):
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      self._segmenter = TFLiteSegmenter(f.read())
+    self.input_size = self._segmenter.input_size
+
+  def probabilities(self, images: np.ndarray) -> np.ndarray:
+    return np.stack(
+      [self._segmenter.predict(image)[export.PROBABILITIES] for image in images]
+    )
+
+
+def check_model_path(path: str) -> None:
+  """ValueError unless `path` is a .tflite file or a SavedModel folder."""
+  if path.endswith('.tflite'):
+    if not tf.io.gfile.exists(path):
+      raise ValueError(f'--model={path}: no such file')
+    return
+  if not tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+    raise ValueError(
+      f'--model={path}: neither a .tflite file nor a '
+      'SavedModel folder (no saved_model.pb)'
+    )
+
+
+def load_model(path: str) -> Model:
+  check_model_path(path)
+  return TFLiteModel(path) if path.endswith('.tflite') else SavedModel(path)
+
+
+def input_size_of(path: str) -> int:
+  """S of the model at `path`, without loading a SavedModel."""
+  check_model_path(path)
+  if path.endswith('.tflite'):
+    return TFLiteModel(path).input_size
+  return model_io.load_config(path)[0].input_size
+
+
+def resize_to(size: int, image: np.ndarray) -> np.ndarray:
+  """uint8 [H, W, 3] -> [size, size, 3], as the Transform graph resizes."""
+  return preprocessing.resize_image(tf.constant(image), size).numpy()
+
+
+def class_ids(probabilities: np.ndarray, height: int, width: int) -> np.ndarray:
+  """float [S, S, C] -> uint8 class ids [height, width] (at most 256)."""
+  ids = preprocessing.class_ids_at(tf.constant(probabilities), height, width)
+  return ids.numpy().astype(np.uint8)
+
+
+def segment(model: Model, image: np.ndarray) -> np.ndarray:
+  """uint8 [H, W, 3] -> uint8 class ids [H, W]."""
+  resized = resize_to(model.input_size, image)
+  probabilities = model.probabilities(resized[None])[0]
+  return class_ids(probabilities, *image.shape[:2])
+
+
+def load_segmenter(path: str) -> Tuple[Segmenter, List[str]]:
+  """(image uint8 [H, W, 3] -> class ids [H, W], class names)."""
+  return functools.partial(segment, load_model(path)), labels_of(path)
+
+
+def labels_of(path: str) -> List[str]:
+  """A pushed version's labels.txt, or the one in a SavedModel's extras.
+
+  For a .tflite file, the labels.txt beside it.
+  """
+  folder = os.path.dirname(path) if path.endswith('.tflite') else path
+  for candidate in (
+    os.path.join(folder, labels.LABELS_FILE),
+    model_io.labels_path(folder),
+  ):
+    if tf.io.gfile.exists(candidate):
+      return list(labels.read_labels(candidate))
+  raise ValueError(
+    f'no {labels.LABELS_FILE} in {folder} (nor {model_io.labels_path(folder)})'
+  )

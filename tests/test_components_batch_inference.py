@@ -1,0 +1,172 @@
+"""components.batch_inference: the Beam job's listing, masks and reruns.
+
+Masks are compared with the SavedModel's serving_images signature and with
+the TFLite file's own prediction, computed here photo by photo.
+"""
+
+import json
+import os
+
+import apache_beam as beam
+import numpy as np
+from PIL import Image
+import pytest
+
+from components import batch_inference
+
+
+def _photo(path, height, width, seed=0):
+  """A smooth photo with structure (noise would not segment in bands)."""
+  rng = np.random.default_rng(seed)
+  y, x = np.mgrid[0:height, 0:width]
+  base = (np.sin(x / (7 + seed)) + np.cos(y / 5)) * 60 + 128
+  image = np.stack([base, base[::-1], base[:, ::-1]], -1)
+  image = image + rng.normal(0, 8, image.shape)
+  pixels = np.clip(image, 0, 255).astype(np.uint8)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  Image.fromarray(pixels).save(path)
+  return pixels
+
+
+def _run(job, tint=None, beam_args=('--direct_running_mode=in_memory',)):
+  with beam.Pipeline(argv=list(beam_args)) as pipeline:
+    _ = pipeline | batch_inference.PredictMasks(job, tint)
+
+
+def _lines(output_dir, name):
+  with open(os.path.join(output_dir, name), encoding='utf-8') as f:
+    return [json.loads(line) for line in f]
+
+
+def _mask(output_dir, stem):
+  path = os.path.join(output_dir, batch_inference.MASKS_DIR, stem + '.png')
+  with Image.open(path) as image:
+    assert image.mode == 'L'
+    return np.asarray(image)
+
+
+# --- Listing: no model, no TensorFlow ---------------------------------------
+
+
+def test_folder_walk_takes_photo_names_and_reports_directories(tmp_path):
+  for name in ('a.jpg', 'sub/b.PNG', 'sub/deeper/c.jpeg', 'notes.txt'):
+    os.makedirs(os.path.dirname(tmp_path / 'in' / name), exist_ok=True)
+    (tmp_path / 'in' / name).write_bytes(b'x')
+  os.mkdir(tmp_path / 'in' / 'x.jpg')
+  job = batch_inference.Job('m.tflite', str(tmp_path / 'in'), 'out')
+  listed = {
+    os.fsdecode(p): os.fsdecode(s) for p, s in batch_inference.list_photos(job)
+  }
+  root = str(tmp_path / 'in')
+  assert listed == {
+    os.path.join(root, 'a.jpg'): 'a',
+    os.path.join(root, 'sub', 'b.PNG'): os.path.join('sub', 'b'),
+    os.path.join(root, 'sub', 'deeper', 'c.jpeg'): os.path.join(
+      'sub', 'deeper', 'c'
+    ),
+    os.path.join(root, 'x.jpg'): 'x',
+  }
+
+
+def test_glob_is_relative_to_its_fixed_folder_and_stems_stay_distinct(
+  tmp_path,
+):
+  for name in ('a/x.jpg', 'a/x.png', 'b/y.jpg', 'b/z.txt'):
+    os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)
+    (tmp_path / name).write_bytes(b'x')
+  job = batch_inference.Job('m.tflite', str(tmp_path / '*' / '*.*g'), 'o')
+  assert job.root() == str(tmp_path)
+  assert sorted(
+    os.fsdecode(s) for _, s in batch_inference.list_photos(job)
+  ) == [
+    os.path.join('a', 'x.jpg'),
+    os.path.join('a', 'x.png'),
+    os.path.join('b', 'y'),
+  ]
+  one = batch_inference.Job('m.tflite', str(tmp_path / 'b' / 'y.jpg'), 'o')
+  assert list(batch_inference.list_photos(one)) == [
+    (os.fsencode(tmp_path / 'b' / 'y.jpg'), b'y')
+  ]
+
+
+def test_settings_and_missing_inputs_are_refused_before_any_work(tmp_path):
+  with pytest.raises(ValueError, match='batch_size=0'):
+    batch_inference.Job('m.tflite', 'in', 'out', batch_size=0)
+  with pytest.raises(ValueError, match='max_image_pixels=0'):
+    batch_inference.Job('m.tflite', 'in', 'out', max_image_pixels=0)
+  with pytest.raises(ValueError, match='no saved_model.pb'):
+    batch_inference.Job(str(tmp_path), str(tmp_path), 'out').check()
+  (tmp_path / 'm.tflite').write_bytes(b'')
+  with pytest.raises(ValueError, match='--input=.*none: no such folder'):
+    batch_inference.Job(
+      str(tmp_path / 'm.tflite'), str(tmp_path / 'none'), 'out'
+    ).check()
+
+
+# --- The job on a small model -----------------------------------------------
+
+
+@pytest.mark.slow
+def test_masks_are_serving_images_and_tflite_predictions_at_photo_size(
+  tmp_path, small_pushed_model
+):
+  import tensorflow as tf
+
+  from components.tflite_runner import TFLiteSegmenter
+
+  sizes = {'one': (45, 70), 'sub/two': (64, 64), 'sub/deep/three': (33, 90)}
+  photos = {
+    stem: _photo(str(tmp_path / 'in' / (stem + '.png')), *size, seed=i)
+    for i, (stem, size) in enumerate(sizes.items())
+  }
+  serve = tf.saved_model.load(small_pushed_model).signatures['serving_images']
+  with open(os.path.join(small_pushed_model, 'model.tflite'), 'rb') as f:
+    tflite = TFLiteSegmenter(f.read())
+  for model, expected in (
+    (
+      small_pushed_model,
+      lambda p: serve(images=tf.constant(p[None]))['class_ids'][0].numpy(),
+    ),
+    (os.path.join(small_pushed_model, 'model.tflite'), tflite.segment),
+  ):
+    out = str(tmp_path / os.path.basename(model))
+    job = batch_inference.Job(model, str(tmp_path / 'in'), out, batch_size=2)
+    _run(job)
+    lines = {line['input']: line for line in _lines(out, 'predictions.jsonl')}
+    assert len(lines) == 3 and not _lines(out, 'errors.jsonl')
+    for stem, photo in photos.items():
+      mask = _mask(out, stem)
+      want = expected(photo)
+      assert mask.shape == photo.shape[:2]
+      assert 0 < want.mean() < 1, 'the model should see two classes'
+      assert np.mean(mask == want) >= 0.999, model
+      line = lines[str(tmp_path / 'in' / (stem + '.png'))]
+      assert line['mask'] == os.path.join(out, 'masks', stem + '.png')
+      assert (line['height'], line['width']) == photo.shape[:2]
+      assert line['class_fractions'] == pytest.approx(
+        {'background': np.mean(mask == 0), 'person': np.mean(mask == 1)},
+        abs=1e-6,
+      )
+
+
+@pytest.mark.slow
+def test_rerun_skips_done_photos_and_overwrite_recomputes(
+  tmp_path, small_pushed_model
+):
+  for i in range(3):
+    _photo(str(tmp_path / 'in' / f'p{i}.jpg'), 40, 50 + i, seed=i)
+  out = str(tmp_path / 'out')
+  model = os.path.join(small_pushed_model, 'model.tflite')
+  job = batch_inference.Job(model, str(tmp_path / 'in'), out)
+  _run(job)
+  first = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
+  mask = os.path.join(out, 'masks', 'p1.png')
+  os.utime(mask, (1, 1))
+  os.remove(os.path.join(out, 'masks', 'p2.png'))
+  _run(job)
+  assert os.stat(mask).st_mtime == 1  # Skipped, not written again.
+  assert os.path.isfile(os.path.join(out, 'masks', 'p2.png'))  # Redone.
+  second = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
+  assert second == first
+  _run(batch_inference.Job(model, str(tmp_path / 'in'), out, overwrite=True))
+  assert os.stat(mask).st_mtime > 1
