@@ -22,6 +22,9 @@ from model.config import check_number
 from model.config import flag_field
 
 RUNNERS = ('local', 'vertex')
+# Inside output_dir: the pipeline root and the local ML Metadata store.
+PIPELINE_DIR = 'pipeline'
+METADATA_FILE = 'metadata.sqlite'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,11 +310,11 @@ class RunConfig:
 
   @property
   def pipeline_root(self) -> str:
-    return os.path.join(self.output_dir, 'pipeline')
+    return os.path.join(self.output_dir, PIPELINE_DIR)
 
   @property
   def metadata_path(self) -> str:
-    return os.path.join(self.output_dir, 'metadata.sqlite')
+    return os.path.join(self.output_dir, METADATA_FILE)
 
   @property
   def serving_dir(self) -> str:

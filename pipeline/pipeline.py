@@ -27,6 +27,7 @@ from components.pusher import MobilePusher
 from components.tflite_export import TFLiteExport
 from data import features
 from data import files
+from pipeline import lineage
 from pipeline import vertex
 from pipeline.code_version import source_fingerprint
 from pipeline.config import RunConfig
@@ -38,6 +39,7 @@ PARENT_IMPORTER = 'ParentModelImporter'
 # Custom properties of the imported parent artifact (pipeline.summary).
 PARENT_PATH = 'init_from'
 PARENT_TRAINER_MODEL = 'trainer_model'
+PARENT_RUN = 'pipeline_run'
 PARENT_LABELS = 'labels'
 
 
@@ -169,7 +171,8 @@ def parent_importer(config: RunConfig):
   """The Importer of config.train.init_from as a Model artifact, or None.
 
   Its properties name the path given, the Trainer output the parent came
-  from and its labels; pipeline.summary reads them back from ML Metadata.
+  from, the run that trained it and its labels; pipeline.summary reads them
+  back from ML Metadata.
   """
   if not config.train.init_from:
     return None
@@ -180,6 +183,9 @@ def parent_importer(config: RunConfig):
   }
   if parent.trainer_model:
     properties[PARENT_TRAINER_MODEL] = parent.trainer_model
+    run = lineage.trainer_run(parent.trainer_model)
+    if run:
+      properties[PARENT_RUN] = run
   return tfx.dsl.Importer(
     source_uri=parent.artifact_uri,
     artifact_type=tfx.types.standard_artifacts.Model,

@@ -24,12 +24,12 @@ from components import evaluation
 from components.evaluation import SliceScores
 from data import features
 from model import metrics
+from pipeline import lineage
 from pipeline import pipeline as dag
 from pipeline.config import RunConfig
 
 SUMMARY_FILE = 'run_summary.json'
 _NODE_CONTEXT = 'node'
-_RUN_CONTEXT = 'pipeline_run'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,8 @@ class ParentModel:
     path: the path the run was given.
     artifact: the imported Model artifact's URI (the Trainer's base_model).
     trainer_model: the Trainer output the parent came from, when known.
+    run: the id of the pipeline run that trained it, when its ML Metadata
+      is where that run left it (pipeline.lineage).
     labels: the parent's class names.
     classifier: 'kept' (same labels: every weight loaded) or
       're-initialized' (other labels: all but the classifier loaded).
@@ -55,6 +57,7 @@ class ParentModel:
   path: str
   artifact: str
   trainer_model: Optional[str]
+  run: Optional[str]
   labels: List[str]
   classifier: str
 
@@ -139,6 +142,7 @@ def parent_model(
     path=_property(artifact, dag.PARENT_PATH),
     artifact=artifact.uri,
     trainer_model=_property(artifact, dag.PARENT_TRAINER_MODEL),
+    run=_property(artifact, dag.PARENT_RUN),
     labels=labels,
     classifier='kept' if labels == list(config.labels) else 're-initialized',
   )
@@ -316,7 +320,7 @@ def latest_run_outputs(
   """The output artifacts and component timings of the latest run."""
   runs = [
     c
-    for c in store.get_contexts_by_type(_RUN_CONTEXT)
+    for c in store.get_contexts_by_type(lineage.RUN_CONTEXT)
     if _belongs_to(store, c, pipeline_name)
   ]
   if not runs:

@@ -664,6 +664,7 @@ def test_the_parent_is_an_artifact_of_the_dag_and_the_summary_names_it(
     path=untrained_parent,
     artifact=untrained_parent,
     trainer_model=untrained_parent,
+    run=None,  # The fixture's Trainer output has no run's store beside it.
     labels=['background', 'person'],
     classifier='re-initialized',
   )
