@@ -5,7 +5,6 @@ from pipeline.pipeline with the chosen orchestrator, and prints and writes
 the run summary. It holds no pipeline logic.
 """
 
-import dataclasses
 import json
 import logging
 import os
@@ -33,12 +32,6 @@ from model import flags as model_flags
 from pipeline import config as run_config
 from pipeline import console
 
-# RunConfig's own defaults, so that the flags do not restate them.
-_RUN_DEFAULTS = {
-  field.name: field.default
-  for field in dataclasses.fields(run_config.RunConfig)
-}
-
 FLAGS = flags.FLAGS
 
 # Data (data.config.DataConfig): --format, --data_root, --labels, ...,
@@ -63,23 +56,6 @@ flags.DEFINE_enum(
   + '). Every flag below '
   'overrides it.',
 )
-flags.DEFINE_enum(
-  'runner',
-  'local',
-  run_config.RUNNERS,
-  'Orchestrator. local: LocalDagRunner with SQLite ML '
-  'Metadata. vertex: compile the pipeline JSON for Vertex '
-  'AI Pipelines (--image, --vertex_pipeline_file); '
-  '--data_root and --output_dir may then be gs:// paths.',
-)
-flags.DEFINE_string(
-  'image', None, 'vertex: the container image built from the Dockerfile.'
-)
-flags.DEFINE_string(
-  'vertex_pipeline_file',
-  _RUN_DEFAULTS['vertex_pipeline_file'],
-  'vertex: where the compiled pipeline JSON is written.',
-)
 flags.DEFINE_list(
   'beam_pipeline_args',
   None,
@@ -88,105 +64,26 @@ flags.DEFINE_list(
   'multi_processing,--direct_num_workers=2. Default: '
   'in-memory for the demo, one worker per core otherwise.',
 )
-# Model (model.config.ModelConfig); unset flags keep the preset's value.
-# num_classes comes from the dataset's labels.
-model_flags.define_model_flags(exclude=('num_classes',))
+# Model (model.config.ModelConfig; num_classes comes from the dataset's
+# labels), training (model.config.TrainConfig) and quality gates
+# (pipeline.config.QualityGate): one flag per field, its help beside it;
+# an unset flag keeps the preset's value.
+model_flags.define_config_flags(
+  model_config.ModelConfig, exclude=('num_classes',)
+)
+model_flags.define_config_flags(model_config.TrainConfig)
+model_flags.define_config_flags(run_config.QualityGate)
+# Orchestration (pipeline.config.RunConfig's fields that carry a help): with
+# --runner=vertex, --trainer_machine_type moves the Trainer onto its own
+# machines.
+model_flags.define_config_flags(run_config.RunConfig)
 flags.adopt_module_key_flags(model_flags)  # Listed by --help.
-# Training (model.config.TrainConfig).
-flags.DEFINE_integer('train_steps', None, 'Training steps, 1 to 10^8.')
-flags.DEFINE_integer('batch_size', None, 'Training batch size, 1 to 4096.')
-flags.DEFINE_float(
-  'base_lr', None, 'Base learning rate (poly schedule), 1e-8 to 10.'
-)
-flags.DEFINE_enum('optimizer', None, model_config.OPTIMIZERS, 'Optimizer.')
-flags.DEFINE_bool(
-  'augment', None, 'Random scale/crop/flip augmentation for training.'
-)
-flags.DEFINE_integer(
-  'lr_reference_batch',
-  None,
-  'The global batch --base_lr was tuned for: the learning rate becomes '
-  'base_lr * batch_size / lr_reference_batch (linear scaling rule; '
-  'docs/training.md). --batch_size is the global batch, split across '
-  'replicas.',
-)
-flags.DEFINE_bool(
-  'mixed_precision',
-  None,
-  'mixed_float16 compute with loss scaling (GPUs); the exported models '
-  'stay float32.',
-)
-flags.DEFINE_bool('jit_compile', None, 'Compile the training step with XLA.')
-flags.DEFINE_bool(
-  'sync_batchnorm',
-  None,
-  'BatchNorm statistics over the global batch across replicas.',
-)
-# Vertex AI Training (pipeline.config.RunConfig): with --runner=vertex,
-# --trainer_machine_type moves the Trainer onto its own machines.
-flags.DEFINE_string(
-  'trainer_machine_type',
-  None,
-  'vertex: run the Trainer as a Vertex AI Training job on this machine '
-  'type (e.g. n1-standard-16); default: inside the pipeline container.',
-)
-flags.DEFINE_integer(
-  'trainer_replicas',
-  _RUN_DEFAULTS['trainer_replicas'],
-  'vertex training: machines, chief included (>1: multi-worker).',
-)
-flags.DEFINE_string(
-  'trainer_accelerator_type',
-  None,
-  'vertex training: accelerator per machine, e.g. NVIDIA_TESLA_T4.',
-)
-flags.DEFINE_integer(
-  'trainer_accelerator_count',
-  _RUN_DEFAULTS['trainer_accelerator_count'],
-  'vertex training: accelerators per machine.',
-)
-flags.DEFINE_string('gcp_project', None, 'vertex training: GCP project.')
-flags.DEFINE_string('gcp_region', None, 'vertex training: GCP region.')
 flags.DEFINE_string(
   'infer_input',
   None,
   'A folder of photos (local or gs://) that the pushed model segments '
   'after the push (BatchInferrer: masks/, predictions.jsonl, errors.jsonl; '
   'skipped when nothing is pushed).',
-)
-# Quality gates (pipeline.config.QualityGate).
-flags.DEFINE_float(
-  'min_mean_iou',
-  None,
-  'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
-)
-flags.DEFINE_float(
-  'min_mean_boundary_iou',
-  None,
-  'The Evaluator blesses only models with at least this mean boundary IoU '
-  '(Cheng et al. 2021; 0 to 1).',
-)
-flags.DEFINE_float(
-  'max_int8_mean_iou_drop',
-  None,
-  'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).',
-)
-
-_TRAIN_FLAGS = (
-  'train_steps',
-  'batch_size',
-  'base_lr',
-  'optimizer',
-  'augment',
-  'lr_reference_batch',
-  'mixed_precision',
-  'jit_compile',
-  'sync_batchnorm',
-)
-_GATE_FLAGS = (
-  'min_mean_iou',
-  'min_mean_boundary_iou',
-  'max_int8_mean_iou_drop',
 )
 
 
@@ -213,31 +110,39 @@ def config_from_flags() -> run_config.RunConfig:
   if not dataset.generate:
     # The folder must hold this format: a wrong --format fails here.
     dataset.layout(data)
+  train = model_flags.config_overrides(model_config.TrainConfig, FLAGS)
+  run = model_flags.config_overrides(run_config.RunConfig, FLAGS)
+  if 'vertex_pipeline_file' in run:
+    run['vertex_pipeline_file'] = os.path.abspath(run['vertex_pipeline_file'])
   return run_config.build_run_config(
     FLAGS.preset or datasets.default_preset(dataset, data.labels),
     data=data,
     output_dir=output_dir,
     overrides={
-      'model': model_flags.model_overrides(FLAGS),
-      'train': _set_flags(_TRAIN_FLAGS),
-      'gate': _set_flags(_GATE_FLAGS),
+      'model': model_flags.config_overrides(model_config.ModelConfig, FLAGS),
+      'train': train,
+      'gate': model_flags.config_overrides(run_config.QualityGate, FLAGS),
     },
-    runner=FLAGS.runner,
-    image=FLAGS.image,
-    vertex_pipeline_file=os.path.abspath(FLAGS.vertex_pipeline_file),
+    parent_model=_parent_model(train.get('init_from')),
     beam_pipeline_args=(
       tuple(FLAGS.beam_pipeline_args)
       if FLAGS.beam_pipeline_args
       else run_config.default_beam_pipeline_args(dataset.name)
     ),
-    trainer_machine_type=FLAGS.trainer_machine_type,
-    trainer_replicas=FLAGS.trainer_replicas,
-    trainer_accelerator_type=FLAGS.trainer_accelerator_type,
-    trainer_accelerator_count=FLAGS.trainer_accelerator_count,
-    gcp_project=FLAGS.gcp_project,
-    gcp_region=FLAGS.gcp_region,
     infer_input=_infer_input(),
+    **run,
   )
+
+
+def _parent_model(init_from):
+  """The ModelConfig of the --init_from model, checked; None without one."""
+  if not init_from:
+    return None
+  console.say(f'Checking the model to start from, {init_from}...')
+  # pylint: disable=g-import-not-at-top
+  from components import parent_model  # TensorFlow: only when asked.
+
+  return parent_model.find(init_from).model
 
 
 def _infer_input():
@@ -247,13 +152,6 @@ def _infer_input():
   if not files.is_url(folder) and not os.path.isdir(folder):
     raise ValueError(f'--infer_input={FLAGS.infer_input}: no such directory')
   return folder
-
-
-def _set_flags(names) -> dict:
-  """{name: value} of the flags among `names` that the user set."""
-  return {
-    name: FLAGS[name].value for name in names if FLAGS[name].value is not None
-  }
 
 
 def _absolute(path: str) -> str:
@@ -335,7 +233,7 @@ def compile_for_vertex(config: run_config.RunConfig) -> int:
   from pipeline import vertex
 
   # pylint: enable=g-import-not-at-top
-  path = config.vertex_pipeline_file
+  path = os.path.abspath(config.vertex_pipeline_file)
   vertex.compile_pipeline(dag.create_pipeline(config), config.image, path)
   console.say(
     f'Vertex AI pipeline written to {path} (image {config.image}, '

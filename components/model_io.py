@@ -31,25 +31,23 @@ def save_serving_model(
   signatures,
 ) -> None:
   model.save(serving_dir, save_format='tf', signatures=signatures)
-  extra = os.path.join(serving_dir, _EXTRA)
-  fileio.makedirs(extra)
-  with fileio.open(os.path.join(extra, _CONFIG), 'w') as f:
+  fileio.makedirs(os.path.join(serving_dir, _EXTRA))
+  with fileio.open(config_path(serving_dir), 'w') as f:
     f.write(json.dumps(config.to_dict(), indent=2))
   labels_lib.write_labels(labels_path(serving_dir), labels)
-  model.save_weights(os.path.join(extra, _WEIGHTS), save_format='tf')
+  model.save_weights(weights_path(serving_dir), save_format='tf')
 
 
 def load_keras_model(
   serving_dir: str,
 ) -> Tuple[tf_keras.Model, ModelConfig, List[str]]:
   """(model with trained weights, its ModelConfig, class names)."""
-  extra = os.path.join(serving_dir, _EXTRA)
   config, labels = load_config(serving_dir)
   # The trained weights replace any pretrained ones: do not fetch those.
   model = builder.build_model(
     dataclasses.replace(config, backbone_weights=None)
   )
-  status = model.load_weights(os.path.join(extra, _WEIGHTS))
+  status = model.load_weights(weights_path(serving_dir))
   status.assert_existing_objects_matched().expect_partial()  # no optimizer
   return model, config, labels
 
@@ -57,13 +55,22 @@ def load_keras_model(
 def load_config(serving_dir: str) -> Tuple[ModelConfig, List[str]]:
   """(the model's ModelConfig, class names), without building the model."""
   config = ModelConfig.from_dict(
-    json.loads(_read_text(os.path.join(serving_dir, _EXTRA, _CONFIG)))
+    json.loads(_read_text(config_path(serving_dir)))
   )
   return config, list(labels_lib.read_labels(labels_path(serving_dir)))
 
 
+def config_path(serving_dir: str) -> str:
+  return os.path.join(serving_dir, _EXTRA, _CONFIG)
+
+
 def labels_path(serving_dir: str) -> str:
   return os.path.join(serving_dir, _EXTRA, labels_lib.LABELS_FILE)
+
+
+def weights_path(serving_dir: str) -> str:
+  """The Keras weights' TF checkpoint prefix (.index and .data-* files)."""
+  return os.path.join(serving_dir, _EXTRA, _WEIGHTS)
 
 
 def _read_text(path: str) -> str:

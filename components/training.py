@@ -35,6 +35,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import distribution
 from components import model_io
+from components import parent_model
 from components import signatures
 from components import training_input
 from model import builder
@@ -91,6 +92,16 @@ def run_fn(fn_args: FnArgs) -> None:
     max_scale=train_config.max_scale,
   )
   model = build_training_model(model_config, train_config, strategy)
+  if fn_args.base_model:
+    # The parent arrives as the Trainer's base_model artifact (lineage).
+    parent_model.initialize(
+      model, parent_model.from_base_model(fn_args.base_model), custom['labels']
+    )
+  elif train_config.init_from:
+    raise ValueError(
+      f'init_from={train_config.init_from} but the Trainer has no '
+      'base_model input: the pipeline must import the parent model'
+    )
   resume_dir = os.path.join(
     custom['checkpoint_dir'], _run_key(model_config, train_config, fn_args)
   )
@@ -193,17 +204,19 @@ def fit(
   A worker that is not the chief resumes from `resume_dir` too, but writes
   its checkpoints and logs to temporary folders.
 
+  With config.freeze_backbone_steps, the backbone is not trainable up to
+  that step (a first Keras fit), then trainable (a second one); the
+  optimizer carries its step count and slots across both.
+
   Returns:
     The step training started from (0 for a fresh run).
   """
+  backbone = backbone_of(model)
   with model.distribute_strategy.scope():
-    optimizer = make_optimizer(config)
-    model.compile(
-      optimizer=optimizer,
-      loss=losses.masked_sparse_cross_entropy,
-      jit_compile=config.jit_compile,
-    )
-    # Slot variables must exist before a restore can fill them.
+    optimizer = make_optimizer(config, backbone.trainable_variables)
+    _compile(model, optimizer, config)
+    # Slot variables must exist (for every variable, the backbone's too)
+    # before a restore can fill them.
     model.optimizer.build(model.trainable_variables)
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   latest = tf.train.latest_checkpoint(resume_dir)
@@ -230,19 +243,36 @@ def fit(
     distribution.chief_path(log_dir, chief) as logs,
   ):
     manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=2)
-    model.fit(
-      dataset,
-      initial_epoch=start // steps_per_epoch,
-      epochs=config.train_steps // steps_per_epoch,
-      steps_per_epoch=steps_per_epoch,
-      verbose=0,
-      callbacks=[
-        _SaveEveryEpoch(manager),
-        tf_keras.callbacks.TensorBoard(log_dir=logs, update_freq='epoch'),
-        progress,
-        *callbacks,
-      ],
-    )
+    all_callbacks = [
+      _SaveEveryEpoch(manager),
+      tf_keras.callbacks.TensorBoard(log_dir=logs, update_freq='epoch'),
+      progress,
+      *callbacks,
+    ]
+    thaw = config.freeze_backbone_steps
+    for first, last, frozen in (
+      (start, thaw, True),
+      (max(start, thaw), config.train_steps, False),
+    ):
+      if first >= last:
+        continue
+      if frozen or not backbone.trainable:
+        backbone.trainable = not frozen
+        logging.info(
+          '%s the backbone from step %d',
+          'Freezing' if frozen else 'Training',
+          first,
+        )
+        with model.distribute_strategy.scope():
+          _compile(model, model.optimizer, config)  # Sees `trainable`.
+      model.fit(
+        dataset,
+        initial_epoch=first // steps_per_epoch,
+        epochs=last // steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
+        verbose=0,
+        callbacks=all_callbacks,
+      )
   if chief:
     with tf.io.gfile.GFile(os.path.join(log_dir, THROUGHPUT_FILE), 'w') as f:
       f.write(
@@ -257,6 +287,27 @@ def fit(
         )
       )
   return start
+
+
+def backbone_of(model: tf_keras.Model) -> tf_keras.Model:
+  """The backbone of a model.builder model: its one nested Keras model."""
+  nested = [
+    layer for layer in model.layers if isinstance(layer, tf_keras.Model)
+  ]
+  if len(nested) != 1:
+    raise ValueError(
+      f'{model.name}: {len(nested)} nested models; a model.builder model '
+      'has exactly one, its backbone'
+    )
+  return nested[0]
+
+
+def _compile(model, optimizer, config: TrainConfig) -> None:
+  model.compile(
+    optimizer=optimizer,
+    loss=losses.masked_sparse_cross_entropy,
+    jit_compile=config.jit_compile,
+  )
 
 
 class _SaveEveryEpoch(tf_keras.callbacks.Callback):
@@ -288,23 +339,62 @@ def poly_schedule(
   )
 
 
-def make_optimizer(config: TrainConfig) -> tf_keras.optimizers.Optimizer:
+def make_optimizer(
+  config: TrainConfig, backbone_variables: Sequence[tf.Variable] = ()
+) -> tf_keras.optimizers.Optimizer:
   """Momentum SGD (as DeepLab trains) or Adam, on the poly schedule.
 
-  With mixed precision, wrapped in dynamic loss scaling: float16 gradients
-  of small losses would underflow to zero otherwise.
+  With config.backbone_lr_multiplier other than 1, `backbone_variables`
+  move at that multiple of the learning rate. With mixed precision, wrapped
+  in dynamic loss scaling: float16 gradients of small losses would
+  underflow to zero otherwise.
   """
   schedule = poly_schedule(config)
   decay = config.weight_decay or None
   if config.optimizer == 'adam':
-    optimizer = tf_keras.optimizers.Adam(schedule, weight_decay=decay)
+    kind, options = tf_keras.optimizers.Adam, {}
   else:
-    optimizer = tf_keras.optimizers.SGD(
-      schedule, momentum=config.momentum, weight_decay=decay
-    )
+    kind, options = tf_keras.optimizers.SGD, {'momentum': config.momentum}
+  if config.backbone_lr_multiplier != 1.0:
+    if not backbone_variables:
+      raise ValueError(
+        f'backbone_lr_multiplier={config.backbone_lr_multiplier} needs '
+        'the backbone variables'
+      )
+    kind = _scaled_for(kind, config.backbone_lr_multiplier, backbone_variables)
+  optimizer = kind(schedule, weight_decay=decay, **options)
   if config.mixed_precision:
     return tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
   return optimizer
+
+
+def _scaled_for(
+  kind: type, multiplier: float, variables: Sequence[tf.Variable]
+) -> type:
+  """`kind` with its step on `variables` scaled by `multiplier`.
+
+  SGD with momentum and Adam are linear in the learning rate, so scaling
+  a variable's update (new - old) scales its learning rate exactly, and
+  the moment estimates stay those of the unscaled optimizer.
+  """
+
+  class ScaledOnBackbone(kind):
+    """Per-variable learning rate: the backbone's is scaled."""
+
+    def __init__(self, *args, **kwargs):
+      super().__init__(*args, **kwargs)
+      self._scaled_keys = {self._var_key(v) for v in variables}
+
+    def update_step(self, gradient, variable):
+      if self._var_key(variable) not in self._scaled_keys:
+        return super().update_step(gradient, variable)
+      before = tf.identity(variable)
+      super().update_step(gradient, variable)
+      variable.assign(before + multiplier * (variable - before))
+      return None
+
+  ScaledOnBackbone.__name__ = kind.__name__
+  return ScaledOnBackbone
 
 
 class ProgressLogger(tf_keras.callbacks.Callback):
@@ -370,6 +460,7 @@ def _run_key(
       'train': dataclasses.asdict(train_config),
       'transform_output': fn_args.transform_output,
       'train_files': sorted(fn_args.train_files),
+      'base_model': fn_args.base_model,
     },
     sort_keys=True,
   )

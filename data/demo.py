@@ -41,6 +41,8 @@ META = {
 }
 
 Polygon = List[Tuple[float, float]]
+# Background styles, in the order the generator draws them.
+BACKGROUNDS = ('gradient', 'stripes', 'checks', 'noise')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,15 +65,23 @@ def generate(output_dir: str, options: DemoOptions) -> str:
 
 
 def generate_demo_project(
-  output_dir: str, num_images: int = 240, seed: int = 0
+  output_dir: str,
+  num_images: int = 240,
+  seed: int = 0,
+  backgrounds: Sequence[str] = BACKGROUNDS,
 ) -> str:
   """Writes (or reuses) the demo project under `output_dir`; returns its path.
 
   Images are split over two datasets, `ds1` and `ds2`, as real Supervisely
   projects are. Sizes vary between 112 and 192 pixels per side so that the
   pipeline's resizing and its original-resolution evaluation are exercised.
+  Another seed and a subset of BACKGROUNDS make a new set of people in
+  another setting (docs/training.md fine-tunes on one).
   """
+  backgrounds = _check_backgrounds(backgrounds)
   settings = {'num_images': num_images, 'seed': seed, 'version': 2}
+  if backgrounds != BACKGROUNDS:
+    settings['backgrounds'] = list(backgrounds)
   manifest_path = os.path.join(output_dir, MANIFEST)
   if _read_json(manifest_path) == settings:
     return output_dir
@@ -80,7 +90,7 @@ def generate_demo_project(
   for index in range(num_images):
     dataset = 'ds1' if index % 3 else 'ds2'
     rng = np.random.default_rng([seed, index])
-    image, annotation, extension, _ = render_example(rng)
+    image, annotation, extension, _ = render_example(rng, backgrounds)
     name = f'demo-{index:04d}.{extension}'
     img_dir = os.path.join(output_dir, dataset, 'img')
     ann_dir = os.path.join(output_dir, dataset, 'ann')
@@ -92,14 +102,16 @@ def generate_demo_project(
   return output_dir
 
 
-def render_example(rng: np.random.Generator):
+def render_example(
+  rng: np.random.Generator, backgrounds: Sequence[str] = BACKGROUNDS
+):
   """(RGB uint8 image, Supervisely annotation, file extension, label map).
 
   The label map (0 background, 1 person, 255 neutral) is what the image was
   painted from; reading the annotation must give it back exactly.
   """
   height, width = (int(v) for v in rng.integers(112, 193, size=2))
-  image = _background(rng, height, width)
+  image = _background(rng, height, width, backgrounds)
   label_map = np.zeros((height, width), np.uint8)
   objects = []
   for _ in range(int(rng.integers(1, 4))):
@@ -128,21 +140,33 @@ def render_example(rng: np.random.Generator):
   return image, annotation, extension, label_map
 
 
-def _background(rng: np.random.Generator, height: int, width: int):
-  """A textured background: gradient, stripes, checks or smooth noise."""
+def _check_backgrounds(backgrounds: Sequence[str]) -> Tuple[str, ...]:
+  backgrounds = tuple(backgrounds)
+  unknown = sorted(set(backgrounds) - set(BACKGROUNDS))
+  if not backgrounds or unknown:
+    raise ValueError(
+      f'backgrounds={backgrounds}: need one or more of {BACKGROUNDS}'
+    )
+  return backgrounds
+
+
+def _background(
+  rng: np.random.Generator, height: int, width: int, kinds: Sequence[str]
+):
+  """A textured background of one of `kinds` (BACKGROUNDS)."""
   yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
   colors = rng.integers(0, 256, size=(2, 3)).astype(np.float32)
-  kind = int(rng.integers(4))
-  if kind == 0:
+  kind = kinds[int(rng.integers(len(kinds)))]
+  if kind == 'gradient':
     angle = rng.uniform(0, np.pi)
     t = np.cos(angle) * xx + np.sin(angle) * yy
     t = (t - t.min()) / max(float(np.ptp(t)), 1.0)
-  elif kind == 1:
+  elif kind == 'stripes':
     angle, period = rng.uniform(0, np.pi), rng.uniform(6, 24)
     t = 0.5 + 0.5 * np.sin(
       (np.cos(angle) * xx + np.sin(angle) * yy) * 2 * np.pi / period
     )
-  elif kind == 2:
+  elif kind == 'checks':
     cell = int(rng.integers(8, 24))
     t = ((yy // cell + xx // cell) % 2).astype(np.float32)
   else:

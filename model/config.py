@@ -10,12 +10,26 @@ value fails before any expensive work starts. Choices (BACKBONES, HEADS,
 
 import dataclasses
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 BACKBONES = ('mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small')
 HEADS = ('deeplabv3plus', 'lraspp')
 OUTPUT_STRIDES = (8, 16, 32)
 OPTIMIZERS = ('sgd', 'adam')
+
+
+def flag_field(
+  default: Any, help_text: str, choices: Sequence[str] = ()
+) -> Any:
+  """A config field with its flag's help (and choices) beside it.
+
+  model.flags reads `help` and `choices` from the field's metadata, so a new
+  field and its flag are written once, here.
+  """
+  metadata = {'help': help_text}
+  if choices:
+    metadata['choices'] = tuple(choices)
+  return dataclasses.field(default=default, metadata=metadata)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,17 +62,34 @@ class ModelConfig:
       backbone_weights needs 8.
   """
 
-  backbone: str = 'mobilenet_v2'
-  depth_multiplier: float = 1.0
-  output_stride: int = 16
-  head: str = 'deeplabv3plus'
-  aspp: bool = False
-  decoder: bool = True
-  quant_friendly: bool = False
-  num_classes: int = 2
-  input_size: int = 256
-  backbone_weights: Optional[str] = None
-  channel_divisor: Optional[int] = None
+  backbone: str = flag_field(
+    'mobilenet_v2', 'Backbone network.', choices=BACKBONES
+  )
+  depth_multiplier: float = flag_field(
+    1.0, 'Backbone width multiplier, 0.05 to 2.'
+  )
+  output_stride: int = flag_field(
+    16, f'Output stride: one of {OUTPUT_STRIDES}.'
+  )
+  head: str = flag_field('deeplabv3plus', 'Segmentation head.', choices=HEADS)
+  aspp: bool = flag_field(False, 'deeplabv3plus: use ASPP.')
+  decoder: bool = flag_field(True, 'deeplabv3plus: use the decoder.')
+  quant_friendly: bool = flag_field(
+    False, 'Quantization-friendly separable convs (arXiv 1803.08607).'
+  )
+  num_classes: int = flag_field(2, 'Classes including background.')
+  input_size: int = flag_field(256, 'Model input size S (S x S), 32 to 2048.')
+  backbone_weights: Optional[str] = flag_field(
+    None,
+    "'imagenet' (downloads when online) or a local Keras weights file for "
+    'the backbone.',
+  )
+  channel_divisor: Optional[int] = flag_field(
+    None,
+    'Round backbone widths to multiples of this (8 to load ImageNet '
+    "weights at depth multipliers other than 1; default: DeepLab's rule, "
+    'see docs/models.md).',
+  )
 
   def __post_init__(self):
     _check(
@@ -150,23 +181,72 @@ class TrainConfig:
     sync_batchnorm: BatchNorm statistics over the global batch (all
       replicas) rather than each replica's share, as DeepLab's large-batch
       training does (DeepLabV3 paper, arXiv 1706.05587, section 4.1).
+    freeze_backbone_steps: for the first N steps only the head trains: the
+      backbone is not trainable, so its weights and its BatchNorm moving
+      statistics stay as loaded (the Keras fine-tuning recipe: a new head's
+      large early gradients would otherwise wreck pretrained features).
+    backbone_lr_multiplier: the backbone's learning rate is the schedule's
+      times this (discriminative fine-tuning, ULMFiT, arXiv 1801.06146,
+      section 3.2); 0 keeps the backbone's weights fixed. Decoupled weight
+      decay stays at the schedule's rate.
+    init_from: None trains from backbone_weights (or random weights).
+      Otherwise the model this project trained to start from
+      (components.parent_model): its stored ModelConfig is the
+      architecture, and its weights are loaded, all of them with the same
+      labels, all but the classifier with others.
   """
 
-  train_steps: int = 1000
-  batch_size: int = 8
-  base_lr: float = 0.007
-  lr_power: float = 0.9
-  optimizer: str = 'sgd'
-  momentum: float = 0.9
-  weight_decay: float = 4e-5
-  augment: bool = True
-  min_scale: float = 0.5
-  max_scale: float = 2.0
-  steps_per_epoch: int = 50
-  lr_reference_batch: Optional[int] = None
-  mixed_precision: bool = False
-  jit_compile: bool = False
-  sync_batchnorm: bool = False
+  train_steps: int = flag_field(1000, 'Training steps, 1 to 10^8.')
+  batch_size: int = flag_field(
+    8, 'Global training batch, split across replicas; 1 to 4096.'
+  )
+  base_lr: float = flag_field(
+    0.007, 'Base learning rate (poly schedule), 1e-8 to 10.'
+  )
+  lr_power: float = flag_field(0.9, 'Exponent of the poly schedule, 0 to 10.')
+  optimizer: str = flag_field('sgd', 'Optimizer.', choices=OPTIMIZERS)
+  momentum: float = flag_field(0.9, 'SGD momentum, 0 to 0.999.')
+  weight_decay: float = flag_field(4e-5, 'Decoupled weight decay, 0 to 1.')
+  augment: bool = flag_field(
+    True, 'Random scale/crop/flip augmentation for training.'
+  )
+  min_scale: float = flag_field(0.5, 'Smallest random scale of augmentation.')
+  max_scale: float = flag_field(2.0, 'Largest random scale of augmentation.')
+  steps_per_epoch: int = flag_field(
+    50, 'At most this many steps between progress lines and checkpoints.'
+  )
+  lr_reference_batch: Optional[int] = flag_field(
+    None,
+    'The global batch --base_lr was tuned for: the learning rate becomes '
+    'base_lr * batch_size / lr_reference_batch (linear scaling rule; '
+    'docs/training.md).',
+  )
+  mixed_precision: bool = flag_field(
+    False,
+    'mixed_float16 compute with loss scaling (GPUs); the exported models '
+    'stay float32.',
+  )
+  jit_compile: bool = flag_field(False, 'Compile the training step with XLA.')
+  sync_batchnorm: bool = flag_field(
+    False, 'BatchNorm statistics over the global batch across replicas.'
+  )
+  freeze_backbone_steps: int = flag_field(
+    0,
+    'Train only the head (backbone weights and BatchNorm statistics '
+    'frozen) for this many first steps, then everything; 0 to train_steps.',
+  )
+  backbone_lr_multiplier: float = flag_field(
+    1.0,
+    "The backbone's learning rate is the head's times this, 0 to 10 "
+    '(e.g. 0.1 to fine-tune gently).',
+  )
+  init_from: Optional[str] = flag_field(
+    None,
+    'Start from a model this project trained: a pushed version folder, a '
+    'Trainer model output or its SavedModel. Its architecture is kept '
+    '(model flags may only repeat it); with other labels its classifier '
+    'starts afresh.',
+  )
 
   def __post_init__(self):
     check_number('train', 'train_steps', self.train_steps, 1, 10**8, True)
@@ -200,6 +280,17 @@ class TrainConfig:
       'positive integer (the global batch base_lr was tuned for)',
       'train',
     )
+    check_number(
+      'train',
+      'freeze_backbone_steps',
+      self.freeze_backbone_steps,
+      0,
+      self.train_steps,
+      True,
+    )
+    check_number(
+      'train', 'backbone_lr_multiplier', self.backbone_lr_multiplier, 0, 10
+    )
 
   @property
   def learning_rate(self) -> float:
@@ -213,10 +304,12 @@ class TrainConfig:
     """The largest divisor of train_steps not above steps_per_epoch.
 
     Keras counts progress and checkpoints per epoch; with equal epochs that
-    divide train_steps, training runs exactly train_steps steps.
+    divide train_steps, training runs exactly train_steps steps. It also
+    divides freeze_backbone_steps, so the backbone thaws between epochs.
     """
+    steps_to_divide = math.gcd(self.train_steps, self.freeze_backbone_steps)
     for steps in range(min(self.steps_per_epoch, self.train_steps), 0, -1):
-      if self.train_steps % steps == 0:
+      if steps_to_divide % steps == 0:
         return steps
     return 1
 

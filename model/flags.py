@@ -1,84 +1,79 @@
-"""Command-line flags for ModelConfig, declared once.
+"""Command-line flags generated from config dataclasses, declared once.
 
-pipeline_runner.py (where an unset flag keeps the preset's value) and
-`python -m model.profile` (where it takes ModelConfig's default) define the
-same flags through `define_model_flags`; the choices come from model.config.
+Each field of a settings dataclass (ModelConfig, TrainConfig, the pipeline's
+QualityGate, RunConfig's orchestration settings) declared with
+model.config.flag_field becomes one flag of the field's name and type; its
+help and choices sit beside the field (`metadata={'help': ..., 'choices':
+...}`). A field without a help (a path the runner computes, say) is no
+flag. pipeline_runner.py (where an unset flag keeps the
+preset's value) and `python -m model.profile` (where it takes the config's
+default) define their flags here.
 """
 
 import dataclasses
-from typing import Any, Collection, Dict, Optional
+from typing import Any, Collection, Dict, List, Optional
 
 from absl import flags
 
-from model import config as model_config
 
-_HELP = {
-  'backbone': 'Backbone network.',
-  'depth_multiplier': 'Backbone width multiplier, 0.05 to 2.',
-  'output_stride': f'Output stride: one of {model_config.OUTPUT_STRIDES}.',
-  'head': 'Segmentation head.',
-  'aspp': 'deeplabv3plus: use ASPP.',
-  'decoder': 'deeplabv3plus: use the decoder.',
-  'quant_friendly': 'Quantization-friendly separable convs (arXiv 1803.08607).',
-  'num_classes': 'Classes including background.',
-  'input_size': 'Model input size S (S x S), 32 to 2048.',
-  'backbone_weights': "'imagenet' (downloads when online) or a local "
-  'Keras weights file for the backbone.',
-  'channel_divisor': 'Round backbone widths to multiples of this (8 to '
-  'load ImageNet weights at depth multipliers other '
-  "than 1; default: DeepLab's rule, see "
-  'docs/models.md).',
-}
-_CHOICES = {
-  'backbone': model_config.BACKBONES,
-  'head': model_config.HEADS,
-}
-
-
-def define_model_flags(
-  defaults: Optional[model_config.ModelConfig] = None,
+def define_config_flags(
+  config_class: type,
+  defaults: Optional[Any] = None,
   exclude: Collection[str] = (),
   flag_values: flags.FlagValues = flags.FLAGS,
 ) -> None:
-  """One flag per ModelConfig field but `exclude`.
+  """One flag per flag_field of the dataclass `config_class` but `exclude`.
 
   Args:
-    defaults: the flags' defaults; None leaves every flag unset (None), so
-      that `model_overrides` returns only what the user gave.
+    config_class: a dataclass; its fields with a help in their metadata
+      become flags.
+    defaults: an instance giving the flags' defaults; None leaves every flag
+      unset (None), so that `config_overrides` returns only what the user
+      gave.
     exclude: fields that are not flags (e.g. num_classes, which a pipeline
       takes from the dataset's labels).
     flag_values: where to define them.
   """
-  for field in dataclasses.fields(model_config.ModelConfig):
+  for field in flag_fields(config_class):
     name = field.name
     if name in exclude:
       continue
     default = getattr(defaults, name) if defaults else None
+    help_text = field.metadata['help']
     kind = _kind(field)
-    if name in _CHOICES:
+    if 'choices' in field.metadata:
       flags.DEFINE_enum(
-        name, default, _CHOICES[name], _HELP[name], flag_values=flag_values
+        name,
+        default,
+        field.metadata['choices'],
+        help_text,
+        flag_values=flag_values,
       )
     elif kind is bool:
-      flags.DEFINE_bool(name, default, _HELP[name], flag_values=flag_values)
+      flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
     elif kind is int:
-      flags.DEFINE_integer(name, default, _HELP[name], flag_values=flag_values)
+      flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
     elif kind is float:
-      flags.DEFINE_float(name, default, _HELP[name], flag_values=flag_values)
+      flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
     else:
-      flags.DEFINE_string(name, default, _HELP[name], flag_values=flag_values)
+      flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
 
 
-def model_overrides(
+def config_overrides(
+  config_class: type,
   flag_values: flags.FlagValues = flags.FLAGS,
 ) -> Dict[str, Any]:
-  """{field: value} of the ModelConfig flags that are set (not None)."""
-  names = [f.name for f in dataclasses.fields(model_config.ModelConfig)]
+  """{field: value} of `config_class`'s flags that are set (not None)."""
   return {
-    name: flag_values[name].value
-    for name in names
-    if name in flag_values and flag_values[name].value is not None
+    field.name: flag_values[field.name].value
+    for field in flag_fields(config_class)
+    if field.name in flag_values and flag_values[field.name].value is not None
   }
+
+
+def flag_fields(config_class: type) -> List[dataclasses.Field]:
+  """The fields of `config_class` that are flags: those with a help."""
+  return [f for f in dataclasses.fields(config_class) if 'help' in f.metadata]
 
 
 def _kind(field: dataclasses.Field) -> Any:

@@ -75,14 +75,16 @@ def _leaf_layers(model: tf_keras.Model) -> Iterator[tf_keras.layers.Layer]:
 
 def main(argv):
   del argv
-  config = ModelConfig(**model_flags.model_overrides())
+  config = ModelConfig(**model_flags.config_overrides(ModelConfig))
   print(json.dumps(profile(config, flags.FLAGS.classifier)))
 
 
 if __name__ == '__main__':
   # Defined only when this module runs as a program, so that importing it
   # as a library (tests, bench/) leaves the importer's flags alone.
-  model_flags.define_model_flags(ModelConfig(), exclude=('backbone_weights',))
+  model_flags.define_config_flags(
+    ModelConfig, ModelConfig(), exclude=('backbone_weights',)
+  )
   flags.adopt_module_key_flags(model_flags)  # Listed by --help.
   flags.DEFINE_boolean(
     'classifier', False, 'Profile the backbone as its ImageNet classifier.'

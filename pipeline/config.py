@@ -19,8 +19,12 @@ from data import ingest
 from model.config import ModelConfig
 from model.config import TrainConfig
 from model.config import check_number
+from model.config import flag_field
 
 RUNNERS = ('local', 'vertex')
+# Inside output_dir: the pipeline root and the local ML Metadata store.
+PIPELINE_DIR = 'pipeline'
+METADATA_FILE = 'metadata.sqlite'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,10 +41,23 @@ class QualityGate:
       mIoU is more than this below the float TFLite model's.
   """
 
-  min_mean_iou: float = 0.5
-  min_mean_boundary_iou: float = 0.0
-  max_mean_iou_decrease: float = 0.01
-  max_int8_mean_iou_drop: float = 0.05
+  min_mean_iou: float = flag_field(
+    0.5,
+    'The Evaluator blesses only models with at least this mean IoU (0 to 1).',
+  )
+  min_mean_boundary_iou: float = flag_field(
+    0.0,
+    'The Evaluator blesses only models with at least this mean boundary IoU '
+    '(Cheng et al. 2021; 0 to 1).',
+  )
+  max_mean_iou_decrease: float = flag_field(
+    0.01,
+    'Once a blessed model exists, a new one may lose at most this much mean '
+    'IoU against it to be blessed (0 to 1).',
+  )
+  max_int8_mean_iou_drop: float = flag_field(
+    0.05, 'Refuse the push if int8 TFLite loses more mean IoU (0 to 1).'
+  )
 
   def __post_init__(self):
     for field in dataclasses.fields(self):
@@ -143,17 +160,39 @@ class RunConfig:
   model: ModelConfig
   train: TrainConfig
   gate: QualityGate
-  runner: str = 'local'
-  image: Optional[str] = None
-  vertex_pipeline_file: str = 'mobile_deeplab_vertex.json'
+  runner: str = flag_field(
+    'local',
+    'Orchestrator. local: LocalDagRunner with SQLite ML Metadata. vertex: '
+    'compile the pipeline JSON for Vertex AI Pipelines (--image, '
+    '--vertex_pipeline_file); --data_root and --output_dir may then be '
+    'gs:// paths.',
+    choices=RUNNERS,
+  )
+  image: Optional[str] = flag_field(
+    None, 'vertex: the container image built from the Dockerfile.'
+  )
+  vertex_pipeline_file: str = flag_field(
+    'mobile_deeplab_vertex.json',
+    'vertex: where the compiled pipeline JSON is written.',
+  )
   beam_pipeline_args: Tuple[str, ...] = ()
   pipeline_name: str = 'mobile-deeplab'
-  trainer_machine_type: Optional[str] = None
-  trainer_replicas: int = 1
-  trainer_accelerator_type: Optional[str] = None
-  trainer_accelerator_count: int = 0
-  gcp_project: Optional[str] = None
-  gcp_region: Optional[str] = None
+  trainer_machine_type: Optional[str] = flag_field(
+    None,
+    'vertex: run the Trainer as a Vertex AI Training job on this machine '
+    'type (e.g. n1-standard-16); default: inside the pipeline container.',
+  )
+  trainer_replicas: int = flag_field(
+    1, 'vertex training: machines, chief included (>1: multi-worker).'
+  )
+  trainer_accelerator_type: Optional[str] = flag_field(
+    None, 'vertex training: accelerator per machine, e.g. NVIDIA_TESLA_T4.'
+  )
+  trainer_accelerator_count: int = flag_field(
+    0, 'vertex training: accelerators per machine.'
+  )
+  gcp_project: Optional[str] = flag_field(None, 'vertex training: GCP project.')
+  gcp_region: Optional[str] = flag_field(None, 'vertex training: GCP region.')
   infer_input: Optional[str] = None
 
   def __post_init__(self):
@@ -244,11 +283,11 @@ class RunConfig:
 
   @property
   def pipeline_root(self) -> str:
-    return os.path.join(self.output_dir, 'pipeline')
+    return os.path.join(self.output_dir, PIPELINE_DIR)
 
   @property
   def metadata_path(self) -> str:
-    return os.path.join(self.output_dir, 'metadata.sqlite')
+    return os.path.join(self.output_dir, METADATA_FILE)
 
   @property
   def serving_dir(self) -> str:
@@ -266,6 +305,7 @@ def build_run_config(
   data: data_config.DataConfig,
   output_dir: str,
   overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
+  parent_model: Optional[ModelConfig] = None,
   **run_fields,
 ) -> RunConfig:
   """A RunConfig from a preset, with `overrides` per section on top.
@@ -275,6 +315,9 @@ def build_run_config(
     data, output_dir: as in RunConfig; the model gets one class per label.
     overrides: {'model': {...}, 'train': {...}, 'gate': {...}}: field
       values that replace the preset's (unset flags are simply absent).
+    parent_model: the stored ModelConfig of the model train.init_from
+      names: it replaces the preset's architecture, and a model override
+      that contradicts it is refused.
     **run_fields: the remaining RunConfig fields.
   """
   _check(
@@ -282,18 +325,40 @@ def build_run_config(
   )
   overrides = overrides or {}
   recipe = PRESETS[preset]
-  model = dataclasses.replace(
-    recipe.model, num_classes=len(data.labels), **overrides.get('model', {})
-  )
+  train = dataclasses.replace(recipe.train, **overrides.get('train', {}))
+  model_overrides = overrides.get('model', {})
+  if parent_model is not None:
+    _check_agrees(parent_model, model_overrides, train.init_from)
+    model = dataclasses.replace(
+      parent_model, num_classes=len(data.labels), backbone_weights=None
+    )
+  else:
+    model = dataclasses.replace(
+      recipe.model, num_classes=len(data.labels), **model_overrides
+    )
   return RunConfig(
     data=data,
     output_dir=output_dir,
     preset=preset,
     model=model,
-    train=dataclasses.replace(recipe.train, **overrides.get('train', {})),
+    train=train,
     gate=dataclasses.replace(recipe.gate, **overrides.get('gate', {})),
     **run_fields,
   )
+
+
+def _check_agrees(
+  parent_model: ModelConfig, model_overrides: Mapping[str, Any], path: str
+) -> None:
+  """ValueError naming both values if a model flag contradicts the parent."""
+  for name, value in model_overrides.items():
+    stored = getattr(parent_model, name)
+    _check(
+      value == stored,
+      f'--{name}={value} contradicts the model to start from '
+      f'(--init_from={path}), which has {name}={stored}: a fine-tuned '
+      'model keeps its architecture; drop the flag',
+    )
 
 
 def default_beam_pipeline_args(fmt: str) -> Tuple[str, ...]:

@@ -2,8 +2,10 @@
 
 ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform ->
 Trainer -> (latest blessed model) Resolver -> Evaluator, and TFLiteExport ->
-MobilePusher [-> BatchInferrer, with infer_input]. Runners
-(pipeline_runner.py) only choose an orchestrator.
+MobilePusher [-> BatchInferrer, with infer_input]. With `init_from`, an
+Importer brings the parent model in as a Model artifact, the Trainer's
+base_model, so ML Metadata links every fine-tuned model to the model it
+started from. Runners (pipeline_runner.py) only choose an orchestrator.
 """
 
 import dataclasses
@@ -17,6 +19,7 @@ from tfx import v1 as tfx
 from components import artifacts
 from components import evaluation
 from components import iou_metric
+from components import parent_model
 from components import training
 from components.batch_inferrer import BatchInferrer
 from components.example_gen import create_example_gen
@@ -24,6 +27,7 @@ from components.pusher import MobilePusher
 from components.tflite_export import TFLiteExport
 from data import features
 from data import files
+from pipeline import lineage
 from pipeline import vertex
 from pipeline.code_version import source_fingerprint
 from pipeline.config import RunConfig
@@ -31,6 +35,12 @@ from pipeline.config import RunConfig
 # Dotted paths: Beam workers and pipeline containers import the same code.
 PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
 RUN_FN = 'components.training.run_fn'
+PARENT_IMPORTER = 'ParentModelImporter'
+# Custom properties of the imported parent artifact (pipeline.summary).
+PARENT_PATH = 'init_from'
+PARENT_TRAINER_MODEL = 'trainer_model'
+PARENT_RUN = 'pipeline_run'
+PARENT_LABELS = 'labels'
 
 
 def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
@@ -71,7 +81,9 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     # The same run_fn, as a Vertex AI Training job on its own machines.
     trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
     trainer_custom_config.update(vertex.training_custom_config(config))
+  parent = parent_importer(config)
   trainer = trainer_class(
+    base_model=parent.outputs['result'] if parent else None,
     run_fn=RUN_FN,
     examples=transform.outputs['transformed_examples'],
     transform_graph=transform.outputs['transform_graph'],
@@ -134,6 +146,7 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
       schema_gen,
       example_validator,
       transform,
+      *([parent] if parent else []),
       trainer,
       model_resolver,
       evaluator,
@@ -145,6 +158,32 @@ def create_pipeline(config: RunConfig) -> tfx.dsl.Pipeline:
     metadata_connection_config=metadata_connection_config(config),
     beam_pipeline_args=list(config.beam_pipeline_args),
   )
+
+
+def parent_importer(config: RunConfig):
+  """The Importer of config.train.init_from as a Model artifact, or None.
+
+  Its properties name the path given, the Trainer output the parent came
+  from, the run that trained it and its labels; pipeline.summary reads them
+  back from ML Metadata.
+  """
+  if not config.train.init_from:
+    return None
+  parent = parent_model.find(config.train.init_from)
+  properties = {
+    PARENT_PATH: parent.path,
+    PARENT_LABELS: json.dumps(list(parent.labels)),
+  }
+  if parent.trainer_model:
+    properties[PARENT_TRAINER_MODEL] = parent.trainer_model
+    run = lineage.trainer_run(parent.trainer_model)
+    if run:
+      properties[PARENT_RUN] = run
+  return tfx.dsl.Importer(
+    source_uri=parent.artifact_uri,
+    artifact_type=tfx.types.standard_artifacts.Model,
+    custom_properties=properties,
+  ).with_id(PARENT_IMPORTER)
 
 
 def photos_fingerprint(folder: str) -> str:

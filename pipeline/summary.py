@@ -24,12 +24,12 @@ from components import evaluation
 from components.evaluation import SliceScores
 from data import features
 from model import metrics
+from pipeline import lineage
 from pipeline import pipeline as dag
 from pipeline.config import RunConfig
 
 SUMMARY_FILE = 'run_summary.json'
 _NODE_CONTEXT = 'node'
-_RUN_CONTEXT = 'pipeline_run'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,29 @@ class ComponentTiming:
   component: str
   state: str  # ML Metadata's execution state: COMPLETE, CACHED, ...
   seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ParentModel:
+  """The model a run started from (--init_from), as ML Metadata has it.
+
+  Attributes:
+    path: the path the run was given.
+    artifact: the imported Model artifact's URI (the Trainer's base_model).
+    trainer_model: the Trainer output the parent came from, when known.
+    run: the id of the pipeline run that trained it, when its ML Metadata
+      is where that run left it (pipeline.lineage).
+    labels: the parent's class names.
+    classifier: 'kept' (same labels: every weight loaded) or
+      're-initialized' (other labels: all but the classifier loaded).
+  """
+
+  path: str
+  artifact: str
+  trainer_model: Optional[str]
+  run: Optional[str]
+  labels: List[str]
+  classifier: str
 
 
 @dataclasses.dataclass
@@ -60,6 +83,7 @@ class RunSummary:
     components: each component's state and time in this run.
     absences: sentences saying which score is absent and why (empty
       slices, classes absent from the eval split, all-void images).
+    parent: the model the run started from (--init_from), or None.
     report, report_html: the report's paths (pipeline.report), once
       written.
   """
@@ -83,6 +107,7 @@ class RunSummary:
   absences: List[str] = dataclasses.field(default_factory=list)
   report: Optional[str] = None
   report_html: Optional[str] = None
+  parent: Optional[ParentModel] = None
 
   def to_json(self) -> Dict:
     return dataclasses.asdict(self)
@@ -100,7 +125,27 @@ class RunSummary:
       for key, slices in value['metrics_by_slice'].items()
     }
     value['components'] = [ComponentTiming(**t) for t in value['components']]
+    if value.get('parent'):
+      value['parent'] = ParentModel(**value['parent'])
     return cls(**value)
+
+
+def parent_model(
+  outputs: 'RunOutputs', config: RunConfig
+) -> Optional[ParentModel]:
+  """The parent the run imported (pipeline.parent_importer), or None."""
+  if not config.train.init_from:
+    return None
+  artifact = outputs.artifact(dag.PARENT_IMPORTER, 'result')
+  labels = json.loads(_property(artifact, dag.PARENT_LABELS))
+  return ParentModel(
+    path=_property(artifact, dag.PARENT_PATH),
+    artifact=artifact.uri,
+    trainer_model=_property(artifact, dag.PARENT_TRAINER_MODEL),
+    run=_property(artifact, dag.PARENT_RUN),
+    labels=labels,
+    classifier='kept' if labels == list(config.labels) else 're-initialized',
+  )
 
 
 def _scores_or_none(value: Optional[Dict]) -> Optional[metrics.Scores]:
@@ -206,6 +251,7 @@ def collect(config: RunConfig, store: mlmd.MetadataStore) -> RunSummary:
     },
     examples=os.path.abspath(examples_uri) if examples_uri else None,
     components=outputs.timings,
+    parent=parent_model(outputs, config),
   )
   summary.absences = evaluation.absences(
     summary.metrics, summary.metrics_by_slice
@@ -274,7 +320,7 @@ def latest_run_outputs(
   """The output artifacts and component timings of the latest run."""
   runs = [
     c
-    for c in store.get_contexts_by_type(_RUN_CONTEXT)
+    for c in store.get_contexts_by_type(lineage.RUN_CONTEXT)
     if _belongs_to(store, c, pipeline_name)
   ]
   if not runs:

@@ -9,6 +9,7 @@ does not pay their 10 s of imports.
 import glob
 import hashlib
 import io
+import json
 import os
 import sys
 
@@ -507,3 +508,81 @@ def run_measured():
 @pytest.fixture
 def max_tree_rss():
   return MAX_TREE_RSS
+
+
+# --- Parent models to fine-tune from (components.parent_model) -------------
+
+
+def _trainer_output(root, size, train_steps, labels=('background', 'person')):
+  """A Trainer model output as the pipeline writes it: a size x size model.
+
+  <root>/Trainer/model/7/Format-Serving holds the SavedModel and its
+  assets.extra (ModelConfig, labels, Keras weights); the model (MobileNetV2
+  x0.5, the decoder only from 64 px) is trained `train_steps` steps on demo
+  batches (0: its initial weights). Returns the artifact folder
+  (<root>/Trainer/model/7).
+  """
+  from components import model_io
+  from components import training
+  from data import labels as labels_lib
+  from model import builder
+  from model.config import ModelConfig
+  from model.config import TrainConfig
+  from tests.fixtures import demo_batches
+
+  training.tf_keras.utils.set_random_seed(0)
+  config = ModelConfig(
+    depth_multiplier=0.5,
+    input_size=size,
+    decoder=size >= 64,
+    num_classes=len(labels),
+  )
+  model = builder.build_model(config)
+  if train_steps:
+    training.fit(
+      model,
+      demo_batches.demo_dataset(count=32, size=size),
+      TrainConfig(
+        train_steps=train_steps,
+        batch_size=4,
+        base_lr=0.003,
+        optimizer='adam',
+        weight_decay=0.0,
+        steps_per_epoch=train_steps,
+      ),
+      os.path.join(root, 'resume'),
+      os.path.join(root, 'logs'),
+    )
+  artifact = os.path.join(root, 'Trainer', 'model', '7')
+  serving = os.path.join(artifact, 'Format-Serving')
+  # model_io.save_serving_model's files, without the Keras call traces
+  # (signatures) that take 30 s to write and no parent reader needs.
+  model.save(serving, save_format='tf', save_traces=False)
+  os.makedirs(os.path.dirname(model_io.config_path(serving)))
+  with open(model_io.config_path(serving), 'w') as f:
+    f.write(json.dumps(config.to_dict()))
+  labels_lib.write_labels(model_io.labels_path(serving), labels)
+  model.save_weights(model_io.weights_path(serving), save_format='tf')
+  return artifact
+
+
+@pytest.fixture(scope='session')
+def untrained_parent(tmp_path_factory):
+  """A Trainer model output of an untrained 32 px people model.
+
+  Session-wide and read-only: tests that damage a parent copy it first.
+  """
+  return _trainer_output(str(tmp_path_factory.mktemp('parent')), 32, 0)
+
+
+@pytest.fixture(scope='session')
+def trained_parent(tmp_path_factory):
+  """A Trainer model output of a 64 px people model trained 200 steps.
+
+  At 32 px (2 x 2 features at output stride 16) 300 steps still predicted
+  no person at all; at 64 px with the decoder, 200 steps score person IoU
+  0.40 on new people in another setting.
+  """
+  return _trainer_output(
+    str(tmp_path_factory.mktemp('trained_parent')), 64, 200
+  )

@@ -486,3 +486,96 @@ def test_two_local_workers_train_in_step_and_only_the_chief_writes(
   worker = tmp_path / 'worker'
   assert sorted(os.listdir(worker)) == ['tmp', 'weights.npz']
   assert os.listdir(worker / 'tmp') == []  # its scratch folders are gone
+
+
+def _snapshots_per_epoch(model, layer):
+  """{step: (backbone weights, `layer`'s weights)} at every epoch's end."""
+  backbone = training.backbone_of(model)
+  snapshots = {}
+
+  def save(epoch, logs):
+    del epoch, logs
+    step = int(model.optimizer.iterations.numpy())
+    snapshots[step] = (backbone.get_weights(), layer.get_weights())
+
+  return snapshots, training.tf_keras.callbacks.LambdaCallback(
+    on_epoch_end=save
+  )
+
+
+@pytest.mark.slow
+def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
+  training.tf_keras.utils.set_random_seed(0)
+  model = builder.build_model(MODEL)
+  backbone = training.backbone_of(model)
+  assert backbone.name == MODEL.backbone
+  initial = backbone.get_weights()  # BatchNorm moving statistics included.
+  head = model.get_layer('logits')
+  initial_head = head.get_weights()
+  # SGD with weight decay: decay, too, must leave a frozen backbone alone.
+  config = TrainConfig(
+    train_steps=4, batch_size=4, base_lr=0.01, freeze_backbone_steps=2
+  )
+  assert config.weight_decay > 0 and config.exact_steps_per_epoch == 2
+  snapshots, callback = _snapshots_per_epoch(model, head)
+  training.fit(
+    model,
+    demo_batches.demo_dataset(size=SIZE),
+    config,
+    str(tmp_path / 'resume'),
+    str(tmp_path / 'logs'),
+    callbacks=[callback],
+  )
+  assert sorted(snapshots) == [2, 4]
+  frozen, head_at_2 = snapshots[2]
+  for got, want in zip(frozen, initial, strict=True):
+    np.testing.assert_array_equal(got, want)
+  assert not np.array_equal(head_at_2[0], initial_head[0])
+  thawed, _ = snapshots[4]
+  changed = [
+    not np.array_equal(a, b) for a, b in zip(thawed, initial, strict=True)
+  ]
+  assert all(changed), f'{changed.count(False)} backbone weights unchanged'
+  assert backbone.trainable
+
+
+def _one_step(folder, optimizer, multiplier):
+  """(backbone variable ids, [(variable, change)]) after one step."""
+  training.tf_keras.utils.set_random_seed(0)
+  model = builder.build_model(MODEL)
+  before = [v.numpy() for v in model.trainable_variables]
+  training.fit(
+    model,
+    demo_batches.demo_dataset(size=SIZE),
+    TrainConfig(
+      train_steps=1,
+      batch_size=4,
+      base_lr=0.01,
+      optimizer=optimizer,
+      weight_decay=0.0,
+      backbone_lr_multiplier=multiplier,
+    ),
+    str(folder / 'resume'),
+    str(folder / 'logs'),
+  )
+  backbone = {id(v) for v in training.backbone_of(model).trainable_variables}
+  return [
+    (id(v) in backbone, v.numpy() - start)
+    for v, start in zip(model.trainable_variables, before, strict=True)
+  ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('optimizer', ['sgd', 'adam'])
+def test_the_backbone_moves_at_its_multiple_of_the_learning_rate(
+  tmp_path, optimizer
+):
+  # Adam's first step is about lr * sign(gradient): scaling the gradients
+  # would change nothing there; the learning rate must be scaled.
+  full = _one_step(tmp_path / 'full', optimizer, 1.0)
+  tenth = _one_step(tmp_path / 'tenth', optimizer, 0.1)
+  assert sum(in_backbone for in_backbone, _ in full) > 10
+  for (in_backbone, change), (_, scaled) in zip(full, tenth, strict=True):
+    expected = 0.1 * change if in_backbone else change
+    # float32 weights near 1 round at 6e-8; the steps are 1e-5 to 1e-3.
+    np.testing.assert_allclose(scaled, expected, rtol=1e-3, atol=1e-6)

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 from PIL import Image
+import pytest
 
 from data import config as data_config
 from data import demo
@@ -87,3 +88,22 @@ def test_generated_project_goes_through_the_reader(tmp_path, features_of):
       Image.open(io.BytesIO(feature[features.MASK_ENCODED].bytes_list.value[0]))
     )
     assert set(np.unique(mask)) <= {0, 1, 255} and (mask == 1).any()
+
+
+def test_background_styles_make_another_setting(tmp_path):
+  default = demo.generate_demo_project(str(tmp_path / 'a'), num_images=3)
+  checks = demo.generate_demo_project(
+    str(tmp_path / 'b'), num_images=3, backgrounds=('checks',)
+  )
+  with open(os.path.join(default, demo.MANIFEST)) as f:
+    assert 'backgrounds' not in f.read()  # Old demo projects stay valid.
+  with open(os.path.join(checks, demo.MANIFEST)) as f:
+    assert '"backgrounds": ["checks"]' in f.read()
+  images = [
+    [os.path.join(root, n) for n in _files(root) if '/img/' in n]
+    for root in (default, checks)
+  ]
+  for a, b in zip(*images, strict=True):
+    assert not filecmp.cmp(a, b, shallow=False)
+  with pytest.raises(ValueError, match=r"backgrounds=\('sky',\): need"):
+    demo.generate_demo_project(str(tmp_path / 'c'), 3, backgrounds=('sky',))

@@ -72,6 +72,13 @@ def test_width_divisor_follows_the_reference_rule(kwargs, divisor):
     ({'optimizer': 'rmsprop'}, "optimizer='rmsprop'"),
     ({'min_scale': 2.0, 'max_scale': 1.0}, 'min_scale=2.0'),
     ({'steps_per_epoch': 0}, 'steps_per_epoch=0'),
+    (
+      {'train_steps': 100, 'freeze_backbone_steps': 101},
+      'freeze_backbone_steps=101: must be a finite whole number in [0, 100]',
+    ),
+    ({'freeze_backbone_steps': -1}, 'freeze_backbone_steps=-1'),
+    ({'backbone_lr_multiplier': -0.1}, 'backbone_lr_multiplier=-0.1'),
+    ({'backbone_lr_multiplier': float('nan')}, 'backbone_lr_multiplier=nan'),
   ],
 )
 def test_bad_train_config_names_the_value(kwargs, message):
@@ -88,3 +95,17 @@ def test_exact_steps_per_epoch_divides_train_steps(steps, per_epoch, expected):
   config = TrainConfig(train_steps=steps, steps_per_epoch=per_epoch)
   assert config.exact_steps_per_epoch == expected
   assert steps % expected == 0
+
+
+@pytest.mark.parametrize(
+  'steps,frozen,per_epoch,expected',
+  [(1000, 300, 250, 100), (1000, 1000, 250, 250), (100, 30, 50, 10)],
+)
+def test_epochs_end_where_the_backbone_thaws(
+  steps, frozen, per_epoch, expected
+):
+  config = TrainConfig(
+    train_steps=steps, freeze_backbone_steps=frozen, steps_per_epoch=per_epoch
+  )
+  assert config.exact_steps_per_epoch == expected
+  assert steps % expected == 0 and frozen % expected == 0

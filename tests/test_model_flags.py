@@ -1,4 +1,4 @@
-"""model.flags: one flag per ModelConfig field, choices from model.config."""
+"""model.flags: one flag per config field, help and choices beside it."""
 
 import dataclasses
 
@@ -11,7 +11,8 @@ from model import flags as model_flags
 
 def _flags(argv, **kwargs):
   values = flags.FlagValues()
-  model_flags.define_model_flags(flag_values=values, **kwargs)
+  config_class = kwargs.pop('config_class', model_config.ModelConfig)
+  model_flags.define_config_flags(config_class, flag_values=values, **kwargs)
   values(['prog'] + argv)
   return values
 
@@ -26,7 +27,7 @@ def test_unset_flags_are_left_out_of_the_overrides():
     ],
     exclude=('num_classes',),
   )
-  assert model_flags.model_overrides(values) == {
+  assert model_flags.config_overrides(model_config.ModelConfig, values) == {
     'backbone': 'mobilenet_v3_small',
     'decoder': False,
     'output_stride': 32,
@@ -41,7 +42,7 @@ def test_defaults_from_a_config_make_every_field_a_value():
     defaults=model_config.ModelConfig(input_size=64),
     exclude=('backbone_weights',),
   )
-  overrides = model_flags.model_overrides(values)
+  overrides = model_flags.config_overrides(model_config.ModelConfig, values)
   # channel_divisor's default is None: it stays unset, as in ModelConfig.
   expected = {
     f.name: getattr(model_config.ModelConfig(input_size=64), f.name)
@@ -73,3 +74,48 @@ def test_types_follow_the_fields():
   assert values.quant_friendly is True
   with pytest.raises(flags.IllegalFlagValueError):
     _flags(['--input_size=big'])
+
+
+def test_train_flags_come_from_train_config_fields():
+  values = _flags(
+    [
+      '--optimizer=adam',
+      '--freeze_backbone_steps=20',
+      '--backbone_lr_multiplier=0.1',
+      '--noaugment',
+    ],
+    config_class=model_config.TrainConfig,
+  )
+  overrides = model_flags.config_overrides(model_config.TrainConfig, values)
+  assert overrides == {
+    'optimizer': 'adam',
+    'freeze_backbone_steps': 20,
+    'backbone_lr_multiplier': 0.1,
+    'augment': False,
+  }
+  assert tuple(values['optimizer'].parser.enum_values) == (
+    model_config.OPTIMIZERS
+  )
+  # Every field is a flag, its help the text beside the field.
+  for field in dataclasses.fields(model_config.TrainConfig):
+    assert values[field.name].help.endswith(field.metadata['help'])
+  with pytest.raises(flags.IllegalFlagValueError, match='rmsprop'):
+    _flags(['--optimizer=rmsprop'], config_class=model_config.TrainConfig)
+
+
+def test_a_field_without_help_is_no_flag():
+  @dataclasses.dataclass(frozen=True)
+  class Settings:
+    steps: int = model_config.flag_field(1, 'Steps.')
+    computed_path: str = ''
+
+  values = _flags(['--steps=3'], config_class=Settings)
+  assert 'computed_path' not in values
+  assert model_flags.config_overrides(Settings, values) == {'steps': 3}
+
+
+def test_every_model_and_train_field_is_a_flag():
+  for config_class in (model_config.ModelConfig, model_config.TrainConfig):
+    assert model_flags.flag_fields(config_class) == list(
+      dataclasses.fields(config_class)
+    )

@@ -617,3 +617,54 @@ def test_predict_cli_writes_overlay_and_mask_at_image_size(
   with Image.open(tmp_path / f'{stem}_mask.png') as mask:
     assert mask.size == size
     assert set(np.unique(np.asarray(mask))) <= {0, 1}
+
+
+def test_the_parent_is_an_artifact_of_the_dag_and_the_summary_names_it(
+  tmp_path, untrained_parent
+):
+  from tfx import v1 as tfx
+
+  from components import parent_model
+  from data import demo
+  from pipeline import config as run_config
+  from pipeline import pipeline as dag
+  from pipeline import summary as summary_lib
+
+  labels = ('background', 'person', 'hair')
+  config = run_config.build_run_config(
+    'demo',
+    dataset='demo',
+    data_root=demo.generate_demo_project(str(tmp_path / 'demo_data'), 10),
+    output_dir=str(tmp_path),
+    labels=labels,
+    overrides={'train': {'init_from': untrained_parent}},
+    parent_model=parent_model.find(untrained_parent).model,
+    demo_images=10,
+  )
+  pipeline = dag.create_pipeline(config)
+  nodes = {component.id: component for component in pipeline.components}
+  importer = nodes[dag.PARENT_IMPORTER]
+  assert importer.exec_properties['artifact_uri'] == untrained_parent
+  base_model = nodes['Trainer'].inputs['base_model']
+  assert base_model.producer_component_id == dag.PARENT_IMPORTER
+  # Run the Importer alone (a copy without the Trainer downstream) into
+  # the run's ML Metadata: the summary reads the parent back from there.
+  tfx.orchestration.LocalDagRunner().run(
+    tfx.dsl.Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=[dag.parent_importer(config)],
+      metadata_connection_config=dag.metadata_connection_config(config),
+    )
+  )
+  outputs = summary_lib.latest_run_outputs(
+    summary_lib.metadata_store(config), config.pipeline_name
+  )
+  assert summary_lib.parent_model(outputs, config) == summary_lib.ParentModel(
+    path=untrained_parent,
+    artifact=untrained_parent,
+    trainer_model=untrained_parent,
+    run=None,  # The fixture's Trainer output has no run's store beside it.
+    labels=['background', 'person'],
+    classifier='re-initialized',
+  )

@@ -233,3 +233,52 @@ def test_a_bad_dataset_stops_the_run_with_one_line(tmp_path, broken_project):
   report = out / 'ingest_report.json'
   assert errors[0].endswith(f'Report: {report}')
   assert json.loads(report.read_text())['skipped'] == 3
+
+
+def test_init_from_takes_the_parents_architecture(
+  tmp_path, parse_flags, untrained_parent
+):
+  config = parse_flags(
+    f'--output_dir={tmp_path}',
+    f'--init_from={untrained_parent}',
+    '--freeze_backbone_steps=10',
+    '--backbone_lr_multiplier=0.1',
+    '--input_size=32',  # Repeating the parent's value is fine.
+  )
+  # The demo preset is 128 px at depth 0.5 with the decoder: the parent's
+  # stored config wins over the preset.
+  assert (config.model.input_size, config.model.decoder) == (32, False)
+  assert config.model.num_classes == 2
+  assert config.train.init_from == untrained_parent
+  assert config.train.freeze_backbone_steps == 10
+  assert config.train.backbone_lr_multiplier == 0.1
+
+
+@pytest.mark.parametrize(
+  'flag,message',
+  [
+    ('--input_size=64', '--input_size=64 contradicts the model to start'),
+    ('--backbone=mobilenet_v3_small', 'which has backbone=mobilenet_v2'),
+    ('--decoder', '--decoder=True contradicts'),
+  ],
+)
+def test_a_flag_contradicting_the_parent_is_refused_naming_both(
+  tmp_path, parse_flags, untrained_parent, flag, message
+):
+  with pytest.raises(ValueError) as error:
+    parse_flags(
+      f'--output_dir={tmp_path}', f'--init_from={untrained_parent}', flag
+    )
+  assert message in str(error.value)
+  assert f'--init_from={untrained_parent}' in str(error.value)
+
+
+def test_a_bad_parent_is_one_error_line_before_the_run(tmp_path):
+  completed = run(f'--output_dir={tmp_path}', f'--init_from={tmp_path}')
+  assert completed.returncode == 2
+  assert completed.stderr.strip().splitlines()[-1] == (
+    f'error: --init_from={tmp_path}: holds no model: expected a pushed '
+    'version folder, a Trainer model output or its SavedModel (a folder '
+    'with saved_model.pb)'
+  )
+  assert not os.path.exists(tmp_path / 'demo_data')  # Nothing ran.
