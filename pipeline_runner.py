@@ -8,16 +8,12 @@ the run summary. It holds no pipeline logic.
 import json
 import logging
 import os
-import warnings
 
-# Keep TensorFlow's C++ start-up chatter out of the user's terminal, and run
-# every model as a tf_keras model (Keras 3 breaks TFLite conversion on 2.16).
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-# Python-version and deprecation notices from the Google client libraries,
-# here and in the Beam worker processes this one starts.
-warnings.filterwarnings('ignore', category=FutureWarning)
-os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
+from data import cli_env
+
+# Quiet TensorFlow's C++ start-up and the Google libraries' notices, here and
+# in the Beam workers this process starts (--verbose keeps them).
+VERBOSE = cli_env.quiet_unless_verbose()
 
 # pylint: disable=g-import-not-at-top
 from absl import app
@@ -68,11 +64,29 @@ flags.DEFINE_list(
 # labels), training (model.config.TrainConfig) and quality gates
 # (pipeline.config.QualityGate): one flag per field, its help beside it;
 # an unset flag keeps the preset's value.
+
+
+def _per_preset(section):
+  """--help's note of what an unset flag of `section` takes per preset."""
+
+  def suffix(name):
+    values = run_config.preset_values(section, name)
+    return f" Unset: the preset's value ({values})." if values else ''
+
+  return suffix
+
+
 model_flags.define_config_flags(
-  model_config.ModelConfig, exclude=('num_classes',)
+  model_config.ModelConfig,
+  exclude=('num_classes',),
+  help_suffix=_per_preset('model'),
 )
-model_flags.define_config_flags(model_config.TrainConfig)
-model_flags.define_config_flags(run_config.QualityGate)
+model_flags.define_config_flags(
+  model_config.TrainConfig, help_suffix=_per_preset('train')
+)
+model_flags.define_config_flags(
+  run_config.QualityGate, help_suffix=_per_preset('gate')
+)
 # Orchestration (pipeline.config.RunConfig's fields that carry a help): with
 # --runner=vertex, --trainer_machine_type moves the Trainer onto its own
 # machines.
@@ -85,6 +99,14 @@ flags.DEFINE_string(
   'after the push (BatchInferrer: masks/, predictions.jsonl, errors.jsonl; '
   'skipped when nothing is pushed).',
 )
+flags.DEFINE_bool(
+  'print_config',
+  False,
+  'Print every setting of the run (model, training, gates, data, '
+  'orchestration) with where it came from (flag, preset, default), and '
+  'exit without running.',
+)
+flags.DEFINE_bool('verbose', False, cli_env.VERBOSE_HELP)
 
 
 def config_from_flags() -> run_config.RunConfig:
@@ -174,11 +196,14 @@ def _check_writable(output_dir: str) -> None:
 
 def main(argv) -> int:
   del argv
-  console.quiet_libraries()
+  if not VERBOSE:
+    console.quiet_libraries()
   try:
     config = config_from_flags()
   except (ValueError, OSError) as e:
     return console.fail(str(e))
+  if FLAGS.print_config:
+    return print_config(config)
   if config.runner == 'vertex':
     return compile_for_vertex(config)
   log_path = os.path.join(config.output_dir, 'pipeline.log')
@@ -222,6 +247,17 @@ def main(argv) -> int:
   console.say(summary.format_text(result))
   console.say(f'Report: {result.report} and {result.report_html}')
   console.say(f'Run summary: {path}')
+  console.say(summary.push_outcome(result))
+  return 0
+
+
+def print_config(config: run_config.RunConfig) -> int:
+  """Every setting with its source, one per line; runs nothing."""
+  given = {name for name in FLAGS if FLAGS[name].present}
+  rows = run_config.setting_sources(config, given)
+  width = max(len(name) for name, _, _ in rows)
+  for name, value, source in rows:
+    console.say(f'{name:<{width}}  {value!r}  ({source})')
   return 0
 
 

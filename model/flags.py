@@ -11,7 +11,7 @@ default) define their flags here.
 """
 
 import dataclasses
-from typing import Any, Collection, Dict, List, Optional
+from typing import Any, Callable, Collection, Dict, List, Optional
 
 from absl import flags
 
@@ -21,6 +21,7 @@ def define_config_flags(
   defaults: Optional[Any] = None,
   exclude: Collection[str] = (),
   flag_values: flags.FlagValues = flags.FLAGS,
+  help_suffix: Optional[Callable[[str], str]] = None,
 ) -> None:
   """One flag per flag_field of the dataclass `config_class` but `exclude`.
 
@@ -33,6 +34,8 @@ def define_config_flags(
     exclude: fields that are not flags (e.g. num_classes, which a pipeline
       takes from the dataset's labels).
     flag_values: where to define them.
+    help_suffix: field name -> text appended to its help (e.g. the value
+      each preset gives it).
   """
   for field in flag_fields(config_class):
     name = field.name
@@ -40,6 +43,8 @@ def define_config_flags(
       continue
     default = getattr(defaults, name) if defaults else None
     help_text = field.metadata['help']
+    if help_suffix:
+      help_text += help_suffix(name)
     kind = _kind(field)
     if 'choices' in field.metadata:
       flags.DEFINE_enum(

@@ -10,7 +10,7 @@ values, and every flag overrides them.
 
 import dataclasses
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
 from data import config as data_config
 from data import datasets
@@ -359,6 +359,83 @@ def _check_agrees(
       f'(--init_from={path}), which has {name}={stored}: a fine-tuned '
       'model keeps its architecture; drop the flag',
     )
+
+
+def preset_values(section: str, name: str) -> str:
+  """'demo 0.5, people 0.7, ...': a field's value in each preset, or '' when
+  every preset has the same (for --help: what an unset flag means)."""
+  values = {
+    preset: getattr(getattr(recipe, section), name)
+    for preset, recipe in PRESETS.items()
+  }
+  if len(set(values.values())) == 1:
+    return ''
+  return ', '.join(f'{preset} {value}' for preset, value in values.items())
+
+
+# The preset's sections: where each RunConfig section's values come from.
+PRESET_SECTIONS = ('model', 'train', 'gate')
+
+
+def setting_sources(
+  config: RunConfig, given: Collection[str]
+) -> List[Tuple[str, Any, str]]:
+  """(setting, value, where it came from) of every setting of a run.
+
+  A setting comes from a flag (its name is in `given`), from the preset
+  (its value differs from the field's default), from the parent model
+  (`--init_from`, for the architecture), from the labels (num_classes), or
+  is the default.
+
+  Args:
+    config: the run's configuration.
+    given: the names of the flags the user set.
+  """
+  rows = []
+  for section in PRESET_SECTIONS:
+    settings = getattr(config, section)
+    defaults = type(settings)()
+    for field in dataclasses.fields(settings):
+      name, value = field.name, getattr(settings, field.name)
+      if name in given:
+        source = 'flag'
+      elif section == 'model' and name == 'num_classes':
+        source = 'labels'
+      elif section == 'model' and config.train.init_from:
+        source = 'init_from'
+      elif value != getattr(defaults, name):
+        source = f'preset {config.preset}'
+      else:
+        source = 'default'
+      rows.append((f'{section}.{name}', value, source))
+  for name, value in _flat_fields('data', config.data):
+    field = name.split('.')[-1]
+    # A format's own options are flags named after it (--voc_aug).
+    if name.startswith('data.options.'):
+      field = f'{config.data.format}_{field}'
+    rows.append((name, value, 'flag' if field in given else 'default'))
+  for field in dataclasses.fields(config):
+    if field.name in PRESET_SECTIONS + ('data',):
+      continue
+    value = getattr(config, field.name)
+    source = 'flag' if field.name in given else 'default'
+    if field.name == 'preset' and field.name not in given:
+      source = 'the format'
+    rows.append((field.name, value, source))
+  return rows
+
+
+def _flat_fields(prefix: str, settings: Any) -> List[Tuple[str, Any]]:
+  """(prefix.field, value) of a dataclass, nested dataclasses flattened."""
+  rows = []
+  for field in dataclasses.fields(settings):
+    value = getattr(settings, field.name)
+    name = f'{prefix}.{field.name}'
+    if dataclasses.is_dataclass(value):
+      rows += _flat_fields(name, value)
+    else:
+      rows.append((name, value))
+  return rows
 
 
 def default_beam_pipeline_args(fmt: str) -> Tuple[str, ...]:

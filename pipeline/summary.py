@@ -307,11 +307,17 @@ def format_text(summary: RunSummary) -> str:
   for sentence in summary.absences:
     lines.append(f'Absent: {sentence}')
   lines.append(f'Blessed: {summary.blessed}')
-  if summary.pushed_dir:
-    lines.append(f'Pushed to: {summary.pushed_dir}')
-  else:
-    lines.append(f'Not pushed: {summary.not_pushed_reason}')
   return '\n'.join(lines)
+
+
+def push_outcome(summary: RunSummary) -> str:
+  """The run's last line: where the model went, or why it was not pushed."""
+  if summary.pushed_dir:
+    return f'Pushed to: {summary.pushed_dir}'
+  return (
+    f'Not pushed: {summary.not_pushed_reason} (the gates: '
+    '`pipeline_runner.py --print_config` shows them and where they came from)'
+  )
 
 
 def latest_run_outputs(

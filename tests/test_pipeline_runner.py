@@ -1,5 +1,6 @@
 """pipeline_runner.py: bad input ends in one error line before any work."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -282,3 +283,70 @@ def test_a_bad_parent_is_one_error_line_before_the_run(tmp_path):
     'with saved_model.pb)'
   )
   assert not os.path.exists(tmp_path / 'demo_data')  # Nothing ran.
+
+
+def test_help_shows_each_gate_per_preset():
+  completed = run('--helpfull')
+  help_text = ' '.join(completed.stdout.split())
+  for name in ('min_mean_iou', 'max_int8_mean_iou_drop', 'train_steps'):
+    start = help_text.index(f'--{name}:')
+    entry = help_text[start : help_text.index('--', start + 2)]
+    if name == 'max_int8_mean_iou_drop':  # the same in every preset
+      assert 'Unset' not in entry
+      continue
+    from pipeline import config  # pylint: disable=g-import-not-at-top
+
+    section = 'train' if name == 'train_steps' else 'gate'
+    for preset, recipe in config.PRESETS.items():
+      value = getattr(getattr(recipe, section), name)
+      assert f'{preset} {value}' in entry, (name, preset, entry)
+
+
+def test_print_config_names_every_setting_and_its_source(tmp_path):
+  completed = run(
+    f'--output_dir={tmp_path}',
+    '--preset=people',
+    '--train_steps=200',
+    '--print_config',
+  )
+  assert completed.returncode == 0, completed.stderr
+  assert completed.stderr == ''  # quiet: no warnings, no TensorFlow logs
+  rows = {
+    line.split()[0]: (line.split()[1], line.rsplit('(', 1)[1].rstrip(')'))
+    for line in completed.stdout.splitlines()
+  }
+  assert rows['train.train_steps'] == ('200', 'flag')
+  assert rows['gate.min_mean_iou'] == ('0.7', 'preset people')
+  assert rows['train.batch_size'] == ('16', 'preset people')
+  assert rows['gate.max_int8_mean_iou_drop'] == ('0.05', 'default')
+  assert rows['model.num_classes'] == ('2', 'labels')
+  assert rows['preset'] == ("'people'", 'flag')
+  assert rows['data.options.images'] == ('240', 'default')
+  # Nothing ran.
+  assert not os.path.exists(tmp_path / 'metadata.sqlite')
+
+
+def test_setting_sources_follow_flags_presets_and_parents(parse_flags):
+  from pipeline import config as run_config  # pylint: disable=g-import-not-at-top
+
+  config = parse_flags('--preset=voc', '--demo_images=30', '--base_lr=0.01')
+  sources = {
+    name: source
+    for name, _, source in run_config.setting_sources(
+      config, {'preset', 'demo_images', 'base_lr'}
+    )
+  }
+  assert sources['train.base_lr'] == 'flag'
+  assert sources['train.train_steps'] == 'preset voc'
+  assert sources['model.decoder'] == 'preset voc'
+  assert sources['model.backbone'] == 'default'
+  assert sources['data.options.images'] == 'flag'
+  assert sources['data.eval_fraction'] == 'default'
+  with_parent = run_config.setting_sources(
+    dataclasses.replace(
+      config,
+      train=dataclasses.replace(config.train, init_from='/models/1'),
+    ),
+    set(),
+  )
+  assert dict((n, s) for n, _, s in with_parent)['model.decoder'] == 'init_from'
