@@ -25,15 +25,13 @@ Without Beam options it runs locally with one worker process per core
 
 import argparse
 import logging
-import os
 import sys
 from typing import List, Optional
-import warnings
 
-# Python-version notices of the Google client libraries Beam imports, here
-# and in the Beam worker processes this one starts.
-warnings.filterwarnings('ignore', category=FutureWarning)
-os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')
+from data import cli_env
+
+# Before Beam is imported: quiet here and in the workers it starts.
+VERBOSE = cli_env.quiet_unless_verbose()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import apache_beam as beam
@@ -57,16 +55,30 @@ _SPLIT_FILES = {
 
 def parse_args(argv: List[str]):
   parser = argparse.ArgumentParser(
-    prog='python -m data.convert', description=__doc__.split('\n')[0]
+    prog='python -m data.convert',
+    description=__doc__.split('\n')[0],
+    epilog='Every other option goes to Beam as a pipeline option (--runner, '
+    '--project, --region, --temp_location, --setup_file, '
+    '--sdk_container_image, --direct_running_mode, --direct_num_workers, '
+    '...); without any, the job runs here with one worker process per core '
+    f'({" ".join(ingest.LOCAL_BEAM_ARGS)}).',
   )
   data_flags.add_arguments(parser)
-  parser.add_argument('--output_dir', required=True)
+  parser.add_argument(
+    '--output_dir',
+    required=True,
+    help='where the records, labels.txt and ingest_report.json go (local '
+    'or gs://)',
+  )
   parser.add_argument(
     '--deeplab_layout',
     action='store_true',
     help="write DeepLab's own layout: uncompressed "
     'train-00000-of-0000N.tfrecord and val-... files, which '
     "research/deeplab's data_generator reads as they are",
+  )
+  parser.add_argument(
+    cli_env.VERBOSE_FLAG, action='store_true', help=cli_env.VERBOSE_HELP
   )
   args, beam_args = parser.parse_known_args(argv)
   try:
@@ -135,9 +147,13 @@ def convert(
 def main(argv: Optional[List[str]] = None) -> int:
   # Warnings only: Beam's progress lines are not for the person at the
   # terminal, who gets the counts (or one error line) below.
-  logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(message)s')
-  for handler in logging.getLogger().handlers:
-    handler.addFilter(ingest.QuietBeamFilter())
+  logging.basicConfig(
+    level=logging.INFO if VERBOSE else logging.WARNING,
+    format='%(levelname)s %(message)s',
+  )
+  if not VERBOSE:
+    for handler in logging.getLogger().handlers:
+      handler.addFilter(ingest.QuietBeamFilter())
   args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
   try:
     report = convert(

@@ -18,31 +18,18 @@ those defaults, e.g.
 
 import argparse
 import logging
-import os
 import sys
 from typing import List, Optional
-import warnings
 
-VERBOSE = '--verbose'
+from data import cli_env
 
-
-def quiet(argv: List[str]) -> None:
-  """No Python warnings nor TensorFlow C++ lines, here and in the workers.
-
-  Called before Beam and TensorFlow are imported (their imports warn);
-  worker processes inherit the environment. --verbose keeps everything.
-  """
-  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-  if VERBOSE in argv:
-    logging.basicConfig(level=logging.INFO)
-    return
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  os.environ.setdefault('PYTHONWARNINGS', 'ignore')
-  warnings.simplefilter('ignore')
-  logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(message)s')
-
-
-quiet(sys.argv)
+# Before Beam and TensorFlow are imported (their imports warn); the worker
+# processes inherit the environment.
+VERBOSE = cli_env.quiet_unless_verbose()
+logging.basicConfig(
+  level=logging.INFO if VERBOSE else logging.WARNING,
+  format='%(levelname)s %(message)s',
+)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import apache_beam as beam
@@ -101,9 +88,7 @@ def parse_args(argv: List[str]):
     '(by default a rerun skips them)',
   )
   parser.add_argument(
-    VERBOSE,
-    action='store_true',
-    help="show Python warnings, TensorFlow's and Beam's logs",
+    cli_env.VERBOSE_FLAG, action='store_true', help=cli_env.VERBOSE_HELP
   )
   args, beam_args = parser.parse_known_args(argv)
   try:

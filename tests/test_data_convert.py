@@ -346,3 +346,29 @@ def test_a_dataset_without_examples_names_the_folder_and_the_fix(tmp_path):
   assert 'docs/data.md' in str(error.value)
   # The report is written first, and no records are left.
   assert os.listdir(out) == ['ingest_report.json']
+
+
+@pytest.mark.slow
+def test_a_clean_conversion_prints_only_its_counts(
+  tmp_path, people_project, run_measured
+):
+  """No Python warning and no TensorFlow or Beam log line, from this
+  process or its worker processes (the default: one per core); --verbose
+  brings them back."""
+  project = people_project(str(tmp_path / 'people'), 6)
+  args = [
+    '--format=people',
+    f'--data_root={project}',
+    '--eval_fraction=0.5',
+  ]
+  status, _, _, stdout, stderr = run_measured(
+    [*args, f'--output_dir={tmp_path / "quiet"}']
+  )
+  assert status == 0, stderr
+  assert stderr == ''
+  assert 'in: 6  written: 6  skipped: 0' in stdout
+  status, _, _, _, stderr = run_measured(
+    [*args, f'--output_dir={tmp_path / "verbose"}', '--verbose']
+  )
+  assert status == 0, stderr
+  assert 'INFO' in stderr
