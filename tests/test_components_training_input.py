@@ -53,3 +53,112 @@ def test_upscaling_keeps_mask_values_valid():
   image, mask = block_pair()
   _, out_mask = training_input.random_scale_crop_flip(image, mask, 32, 2.0, 2.0)
   assert set(np.unique(out_mask.numpy())) <= {0, 1, 2}
+
+
+def ramp_pair(size=32):
+  """block_pair with channel 1 the column and channel 2 the row index.
+
+  Bilinear resizing keeps a ramp linear, so every output pixel names the
+  source point it came from: the scale, the crop and the flip can be read off.
+  """
+  image, mask = block_pair(size)
+  image = image.numpy()
+  image[..., 2] = np.arange(size)[:, None]
+  return tf.constant(image), mask
+
+
+def _augment(seed, min_scale, max_scale, size=32):
+  tf.random.set_seed(seed)
+  image, mask = ramp_pair(size)
+  out_image, out_mask = training_input.random_scale_crop_flip(
+    image, mask, size, min_scale, max_scale
+  )
+  return out_image.numpy(), out_mask[..., 0].numpy()
+
+
+def _is_flipped(out_image):
+  row = out_image[16, :, 1]
+  assert row[4] != row[27]
+  return row[4] > row[27]
+
+
+SEEDS = range(12)
+
+
+def test_flip_happens_for_some_seeds_and_not_others():
+  flips = set()
+  for seed in SEEDS:
+    out_image, out_mask = _augment(seed, 1.0, 1.0)
+    flipped = _is_flipped(out_image)
+    flips.add(flipped)
+    image, mask = (t.numpy() for t in ramp_pair())
+    if flipped:
+      image, mask = image[:, ::-1], mask[:, ::-1]
+    np.testing.assert_array_equal(out_image, image)
+    np.testing.assert_array_equal(out_mask, mask[..., 0])
+  assert flips == {False, True}
+
+
+def test_augmentation_is_repeatable_for_a_fixed_seed():
+  first, first_mask = _augment(7, 0.5, 2.0)
+  second, second_mask = _augment(7, 0.5, 2.0)
+  np.testing.assert_array_equal(first, second)
+  np.testing.assert_array_equal(first_mask, second_mask)
+
+
+def test_scale_varies_within_bounds_and_crop_window_moves():
+  scales, windows = set(), set()
+  for seed in SEEDS:
+    out_image, _ = _augment(seed, 0.5, 2.0)
+    # One source row per 1/scale output rows (the row ramp's slope).
+    slope = out_image[17, 16, 2] - out_image[16, 16, 2]
+    scale = 1 / slope
+    assert 0.5 - 1e-3 <= scale <= 2.0 + 1e-3
+    scales.add(round(float(scale), 3))
+    if scale > 1.01:  # No padding: the crop can start anywhere.
+      windows.add((float(out_image[16, 16, 2]), float(out_image[16, 16, 1])))
+  assert len(scales) >= 4
+  assert len(windows) >= 3
+
+
+def test_upscaled_crop_is_the_window_of_the_upscaled_pair():
+  """At scale 2 the output is a 32 x 32 window of the 64 x 64 resized pair."""
+  for seed in SEEDS:
+    out_image, out_mask = _augment(seed, 2.0, 2.0)
+    image, mask = ramp_pair()
+    big_image = tf.image.resize(image, [64, 64], method='bilinear').numpy()
+    big_mask = tf.image.resize(mask, [64, 64], method='nearest').numpy()
+    if _is_flipped(out_image):
+      out_image, out_mask = out_image[:, ::-1], out_mask[:, ::-1]
+    top = int(np.argmin(np.abs(big_image[:, 0, 2] - out_image[0, 0, 2])))
+    left = int(np.argmin(np.abs(big_image[0, :, 1] - out_image[0, 0, 1])))
+    window = np.s_[top : top + 32, left : left + 32]
+    np.testing.assert_array_equal(out_image, big_image[window])
+    np.testing.assert_array_equal(out_mask, big_mask[window][..., 0])
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_scaled_image_and_mask_stay_aligned_pixel_for_pixel(seed):
+  """Where bilinear resizing gives a pure class colour, the mask agrees.
+
+  The class colours (0, 0), (60, 0), (0, 60) are the corners of a triangle,
+  so a pixel has one of them only when all its weight comes from that class.
+  """
+  _, mask = block_pair()
+  colours = np.array([[0, 0, 0], [60, 0, 0], [0, 60, 0]], np.float32)
+  image = tf.constant(colours[mask.numpy()[..., 0]])
+  tf.random.set_seed(seed)
+  out_image, out_mask = training_input.random_scale_crop_flip(
+    image, mask, 32, 0.5, 2.0
+  )
+  out_image, out_mask = out_image.numpy(), out_mask[..., 0].numpy()
+  labelled = out_mask != 255
+  pure = np.zeros_like(labelled)
+  for colour in colours:
+    pure |= np.all(out_image == colour, axis=-1)
+  pure &= labelled
+  assert pure.sum() > 0.5 * labelled.sum()
+  np.testing.assert_array_equal(
+    out_image[pure], colours[out_mask[pure].astype(int)]
+  )
+  np.testing.assert_array_equal(out_image[~labelled], 127.5)
