@@ -89,6 +89,7 @@ def run_fn(fn_args: FnArgs) -> None:
     augment=train_config.augment,
     min_scale=train_config.min_scale,
     max_scale=train_config.max_scale,
+    shard=distribution.worker_shard(tf_config),
   )
   model = build_training_model(model_config, train_config, strategy)
   resume_dir = os.path.join(

@@ -486,3 +486,39 @@ def test_two_local_workers_train_in_step_and_only_the_chief_writes(
   worker = tmp_path / 'worker'
   assert sorted(os.listdir(worker)) == ['tmp', 'weights.npz']
   assert os.listdir(worker / 'tmp') == []  # its scratch folders are gone
+
+
+def _fn_args(transform_output='/t/transform', train_files=('/t/a', '/t/b')):
+  from tfx.components.trainer.fn_args_utils import FnArgs
+
+  return FnArgs(transform_output=transform_output, train_files=train_files)
+
+
+def test_resume_key_is_the_same_for_the_same_inputs():
+  key = training._run_key(MODEL, TrainConfig(), _fn_args())
+  assert key == training._run_key(
+    ModelConfig(**MODEL.to_dict()),
+    TrainConfig(),
+    _fn_args(train_files=['/t/b', '/t/a']),
+  )
+  assert len(key) == 16 and int(key, 16) >= 0
+
+
+@pytest.mark.parametrize(
+  'change',
+  [
+    {'model': dataclasses.replace(MODEL, depth_multiplier=1.0)},
+    {'train': TrainConfig(base_lr=0.5)},
+    {'train': TrainConfig(train_steps=7)},
+    {'fn_args': _fn_args(transform_output='/t/transform2')},
+    {'fn_args': _fn_args(train_files=['/t/a'])},
+  ],
+)
+def test_resume_key_changes_when_an_input_changes(change):
+  before = training._run_key(MODEL, TrainConfig(), _fn_args())
+  after = training._run_key(
+    change.get('model', MODEL),
+    change.get('train', TrainConfig()),
+    change.get('fn_args', _fn_args()),
+  )
+  assert after != before

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.distribute import input_ops
 
 from components import training_input
+from data import features
 
 
 def block_pair(size=32):
@@ -162,3 +164,81 @@ def test_scaled_image_and_mask_stay_aligned_pixel_for_pixel(seed):
     out_image[pure], colours[out_mask[pure].astype(int)]
   )
   np.testing.assert_array_equal(out_image[~labelled], 127.5)
+
+
+# --- Sharding: each worker its own records --------------------------------
+
+
+class _TransformOutput:
+  """The one thing make_dataset asks of a TFTransformOutput: its spec."""
+
+  def transformed_feature_spec(self):
+    return {
+      key: tf.io.FixedLenFeature([], tf.string)
+      for key in (features.IMAGE, features.MASK)
+    }
+
+
+@pytest.fixture(scope='module')
+def three_files(tmp_path_factory):
+  """(pattern of 3 gzipped files, the id of each record).
+
+  24 transformed examples dealt over three files; record i is an 8 x 8
+  image of value i (its id, as the input pipeline decodes it).
+  """
+  folder = tmp_path_factory.mktemp('three_files')
+  ids = list(range(24))
+  for part in range(3):
+    with tf.io.TFRecordWriter(
+      str(folder / f'part-{part}.gz'), options='GZIP'
+    ) as writer:
+      for i in ids[part::3]:
+        png = tf.io.encode_png(tf.fill([8, 8, 3], tf.constant(i, tf.uint8)))
+        mask = tf.io.encode_png(tf.zeros([8, 8, 1], tf.uint8))
+        writer.write(
+          tf.train.Example(
+            features=tf.train.Features(
+              feature={
+                features.IMAGE: _bytes_feature(png.numpy()),
+                features.MASK: _bytes_feature(mask.numpy()),
+              }
+            )
+          ).SerializeToString()
+        )
+  return str(folder / 'part-*.gz'), ids
+
+
+def _bytes_feature(value):
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _record_ids(pattern, **kwargs):
+  dataset = training_input.make_dataset(
+    [pattern], _TransformOutput(), 8, 2, repeat=False, **kwargs
+  )
+  workers, index = kwargs.get('shard', (1, 0))
+  # What MultiWorkerMirroredStrategy does to worker `index`'s dataset.
+  dataset = input_ops.auto_shard_dataset(dataset, workers, index, workers)
+  return [int(image[0, 0, 0]) for image, _ in dataset.unbatch()]
+
+
+@pytest.mark.parametrize('workers', [2, 3])
+def test_each_worker_reads_distinct_records_that_together_cover_the_files(
+  three_files, workers
+):
+  pattern, ids = three_files
+  read = [
+    _record_ids(pattern, shuffle=True, shard=(workers, index))
+    for index in range(workers)
+  ]
+  assert [len(r) for r in read] == [24 // workers] * workers
+  assert sorted(sum(read, [])) == sorted(ids)
+
+
+def test_one_worker_reads_every_record_shuffled(three_files):
+  pattern, ids = three_files
+  # Unshuffled, the files are read round robin: the order they were dealt.
+  assert _record_ids(pattern, shuffle=False) == ids
+  read = _record_ids(pattern, shuffle=True)
+  assert sorted(read) == sorted(ids)
+  assert read != ids

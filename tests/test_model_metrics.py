@@ -64,3 +64,13 @@ def test_dataset_iou_is_not_mean_of_image_ious():
 def test_out_of_range_values_are_errors(label, prediction, message):
   with pytest.raises(ValueError, match=message):
     metrics.confusion_matrix(label, prediction, 2)
+
+
+def test_ignore_label_is_255_and_left_out():
+  """255 is PASCAL VOC's void label, which DeepLab ignores."""
+  assert features.IGNORE_LABEL == 255
+  label = np.array([[0, 255], [1, 255]])
+  prediction = np.array([[0, 1], [1, 0]])
+  np.testing.assert_array_equal(
+    metrics.confusion_matrix(label, prediction, 2), [[1, 0], [0, 1]]
+  )
