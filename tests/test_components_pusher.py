@@ -2,10 +2,12 @@
 
 import json
 import os
+import shutil
 
 import pytest
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
+from tfx.utils import path_utils
 
 from components import pusher
 from components import tflite_export
@@ -108,3 +110,51 @@ def test_crash_mid_push_leaves_no_version_folder(
   monkeypatch.setattr(fileio, 'copy', real_copy)
   version = pusher.push_version(*model_dirs, destination, 'model/1')
   assert os.listdir(destination) == [os.path.basename(version)]
+
+
+def _run_component(tmp_path, model_dirs, float_iou, int8_iou, **exec_props):
+  """Runs MobilePusher's executor as TFX does; returns the PushedModel."""
+  serving, tflite_dir = model_dirs
+  model = standard_artifacts.Model()
+  model.uri = str(tmp_path / 'model')
+  shutil.copytree(serving, path_utils.serving_model_path(model.uri))
+  blessing, tflite = artifacts(tmp_path, True, float_iou, int8_iou)
+  for name in TFLITE_FILES:
+    if name != tflite_export.METRICS_FILE:
+      shutil.copy(os.path.join(tflite_dir, name), tflite.uri)
+  pushed = standard_artifacts.PushedModel()
+  pushed.uri = str(tmp_path / 'pushed_model')
+  executor = pusher.MobilePusher.EXECUTOR_SPEC.executor_class()
+  executor.Do(
+    {'model': [model], 'model_blessing': [blessing], 'tflite_model': [tflite]},
+    {'pushed_model': [pushed]},
+    {'push_destination': str(tmp_path / 'serving'), **exec_props},
+  )
+  return pushed
+
+
+@pytest.mark.parametrize(
+  'int8_iou,gate,pushed',
+  [
+    (0.70, {}, False),  # Default gate 0.05: a 0.10 drop is refused...
+    (0.76, {}, True),  # ...a 0.04 drop passes.
+    (0.76, {'max_int8_mean_iou_drop': 0.03}, False),
+    (0.70, {'max_int8_mean_iou_drop': 0.2}, True),
+  ],
+)
+def test_component_applies_the_int8_gate(
+  tmp_path, model_dirs, int8_iou, gate, pushed
+):
+  artifact = _run_component(tmp_path, model_dirs, 0.8, int8_iou, **gate)
+  destination = tmp_path / 'serving'
+  assert artifact.get_int_custom_property('pushed') == int(pushed)
+  if pushed:
+    (version,) = os.listdir(destination)
+    assert artifact.get_string_custom_property('pushed_destination') == str(
+      destination / version
+    )
+    assert set(TFLITE_FILES) <= set(os.listdir(artifact.uri))
+  else:
+    assert not destination.exists() or not os.listdir(destination)
+    reason = artifact.get_string_custom_property('not_pushed_reason')
+    assert f'lost {0.8 - int8_iou:.4f} mean IoU' in reason

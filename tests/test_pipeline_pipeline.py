@@ -1,10 +1,12 @@
 """End to end: the real CLI runs the real TFX pipeline on a tiny demo dataset.
 
-One module-scoped run (3 to 5 minutes on 2 cores) is checked from every
-side a user sees: the run summary, the pushed folder, the SavedModel's two
+One module-scoped run (3 to 5 minutes on 2 cores, the slow tests) is
+checked from every side a user sees: the run summary, the quality it
+reaches under the demo's own gates, the pushed folder, the SavedModel's two
 signatures, the TFLite files in MediaPipe and LiteRT, the frozen graph, the
 metric against an independent computation, the cache on a second run, and
-the gate refusing a model under the bound.
+the gate refusing a model under the bound. The fast tests check the
+Evaluator's gate as the DAG configures it, with TFMA's own validation.
 """
 
 import json
@@ -21,7 +23,10 @@ from components import example_io
 from components import preprocessing
 from components.tflite_runner import TFLiteSegmenter
 from data import features
+from pipeline import config as run_config
+from pipeline import pipeline
 from pipeline.config import PRESETS
+from pipeline.config import QualityGate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The demo's data and input size with half its training: a model that
@@ -38,9 +43,6 @@ RUN_FLAGS = [
   '--batch_size=8',
   '--eval_fraction=0.1',
 ]
-
-# Every test here waits for the module's pipeline run.
-pytestmark = pytest.mark.slow
 
 
 def run_cli(output_dir, *flags):
@@ -70,6 +72,54 @@ def first_run(tmp_path_factory):
   return output_dir, summary, stdout
 
 
+# --- The Evaluator's gate, as TFMA validates it (fast) ----------------------
+
+
+def _blessed(mean_iou, baseline_mean_iou, **gate):
+  """TFMA's verdict on a candidate under the eval_config the DAG builds.
+
+  The config as TFX's Evaluator completes it when a blessed baseline exists
+  (candidate and baseline model specs); the metrics as TFMA hands them to
+  its validation: each model's mIoU and the candidate's difference.
+  """
+  import tensorflow_model_analysis as tfma
+  from tensorflow_model_analysis.evaluators import metrics_validator
+  from tensorflow_model_analysis.metrics import metric_types
+
+  config = run_config.build_run_config(
+    'demo', 'demo', '/data', '/out', ['background', 'person'], {'gate': gate}
+  )
+  eval_config = tfma.utils.update_eval_config_with_defaults(
+    pipeline.eval_config(config), has_baseline=True, rubber_stamp=True
+  )
+  key = metric_types.MetricKey
+  metrics = {
+    key('mean_iou', model_name='candidate'): mean_iou,
+    key('mean_iou', model_name='baseline'): baseline_mean_iou,
+    key('mean_iou', model_name='candidate', is_diff=True): (
+      mean_iou - baseline_mean_iou
+    ),
+  }
+  result = metrics_validator.validate_metrics(((), metrics), eval_config)
+  return result.validation_ok
+
+
+def test_evaluator_refuses_a_candidate_0_02_below_the_baseline():
+  # The default gate: at most 0.01 below the last blessed model.
+  assert QualityGate().max_mean_iou_decrease == 0.01
+  assert not _blessed(0.78, 0.80)
+  assert _blessed(0.795, 0.80)
+  assert _blessed(0.85, 0.80)
+  assert _blessed(0.78, 0.80, max_mean_iou_decrease=0.03)
+
+
+def test_evaluator_refuses_a_candidate_under_the_bound_even_if_better():
+  assert PRESETS['demo'].gate.min_mean_iou == 0.5
+  assert not _blessed(0.49, 0.30)
+  assert _blessed(0.51, 0.30)
+  assert not _blessed(0.51, 0.30, min_mean_iou=0.6)
+
+
 def eval_examples(summary):
   """(serialized example, original mask, example) of every eval example."""
   return [
@@ -78,6 +128,7 @@ def eval_examples(summary):
   ]
 
 
+@pytest.mark.slow
 def test_summary_describes_a_blessed_and_pushed_run(first_run):
   _, summary, output = first_run
   assert summary['dataset'] == 'demo'
@@ -121,6 +172,7 @@ def test_summary_describes_a_blessed_and_pushed_run(first_run):
   assert summary['report'].endswith('.png')
 
 
+@pytest.mark.slow
 def test_pushed_folder_is_servable_and_holds_the_phone_models(first_run):
   _, summary, _ = first_run
   pushed = summary['pushed_dir']
@@ -160,6 +212,7 @@ def test_pushed_folder_is_servable_and_holds_the_phone_models(first_run):
   assert os.listdir(os.path.dirname(pushed)) == [os.path.basename(pushed)]
 
 
+@pytest.mark.slow
 def test_serving_default_shapes_and_ranges(first_run):
   _, summary, _ = first_run
   loaded = tf.saved_model.load(summary['pushed_dir'])
@@ -228,6 +281,7 @@ def _person_photo(summary):
   return example_io.image_of(example)
 
 
+@pytest.mark.slow
 def test_serving_images_gives_the_saved_models_own_prediction(first_run):
   _, summary, _ = first_run
   loaded = tf.saved_model.load(summary['pushed_dir'])
@@ -245,6 +299,7 @@ def test_serving_images_gives_the_saved_models_own_prediction(first_run):
     assert 0.02 < np.mean(ids == 1) < 0.9, np.mean(ids == 1)
 
 
+@pytest.mark.slow
 def test_evaluator_miou_equals_independent_numpy_computation(first_run):
   _, summary, _ = first_run
   loaded = tf.saved_model.load(summary['saved_model'])
@@ -264,6 +319,7 @@ def test_evaluator_miou_equals_independent_numpy_computation(first_run):
   assert summary['metrics']['mean_iou'] == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_float_tflite_agrees_with_saved_model(first_run):
   _, summary, _ = first_run
   with open(summary['tflite']['float'], 'rb') as f:
@@ -288,6 +344,7 @@ def test_float_tflite_agrees_with_saved_model(first_run):
 MEASURES = ('mediapipe', 'mediapipe_cpu_input', 'litert', 'litert_builtin')
 
 
+@pytest.mark.slow
 def test_mediapipe_and_litert_run_every_pushed_tflite_file(
   first_run, run_clients
 ):
@@ -327,6 +384,7 @@ def test_mediapipe_and_litert_run_every_pushed_tflite_file(
     print(path, {k: np.mean(got[k]) for k in MEASURES})
 
 
+@pytest.mark.slow
 def test_frozen_graph_gives_the_class_ids_of_the_float_tflite(first_run):
   _, summary, _ = first_run
   pushed = summary['pushed_dir']
@@ -357,6 +415,7 @@ def test_frozen_graph_gives_the_class_ids_of_the_float_tflite(first_run):
   assert np.mean(np.equal(frozen_ids, tflite_ids)) >= 0.999
 
 
+@pytest.mark.slow
 def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   first_run,
 ):
@@ -388,6 +447,7 @@ def test_second_run_reuses_cache_and_a_stricter_gate_refuses_the_push(
   assert len(os.listdir(os.path.join(output_dir, 'serving'))) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model_file', ['', 'model.tflite'])
 def test_predict_cli_writes_overlay_and_mask_at_image_size(
   first_run, tmp_path, model_file

@@ -224,3 +224,32 @@ def test_a_bad_dataset_stops_the_run_with_one_line(tmp_path, broken_project):
   report = out / 'ingest_report.json'
   assert errors[0].endswith(f'Report: {report}')
   assert json.loads(report.read_text())['skipped'] == 3
+
+
+def test_gate_flags_reach_the_evaluator_and_the_pusher(
+  tmp_path, parse_flags, people_project
+):
+  from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+
+  config = parse_flags(
+    '--dataset=people',
+    f'--data_root={people_project(str(tmp_path / "people"), 2)}',
+    f'--output_dir={tmp_path / "out"}',
+    '--min_mean_iou=0.4',
+    '--max_int8_mean_iou_drop=0.03',
+  )
+  components = {c.id: c for c in pipeline.create_pipeline(config).components}
+  assert (
+    components['MobilePusher'].exec_properties['max_int8_mean_iou_drop'] == 0.03
+  )
+  eval_config = json.loads(
+    components['Evaluator'].exec_properties['eval_config']
+  )
+  (threshold,) = [
+    metric['threshold']
+    for spec in eval_config['metrics_specs']
+    for metric in spec['metrics']
+    if 'threshold' in metric
+  ]
+  assert threshold['value_threshold']['lower_bound'] == 0.4
+  assert threshold['change_threshold']['absolute'] == -0.01
