@@ -59,12 +59,59 @@ def test_push_when_blessed_and_int8_close_enough(tmp_path):
 
 def test_refuses_unblessed_model(tmp_path):
   reason = pusher.refusal_reason(*artifacts(tmp_path, False, 0.8, 0.8), 0.05)
-  assert 'Evaluator did not bless' in reason
+  assert reason == (
+    'the Evaluator did not bless it (mean IoU under the bound, or worse '
+    'than the last blessed model); see its evaluation'
+  )
 
 
 def test_refuses_int8_model_that_lost_too_much(tmp_path):
   reason = pusher.refusal_reason(*artifacts(tmp_path, True, 0.8, 0.7), 0.05)
-  assert 'lost 0.1000 mean IoU' in reason
+  assert reason == (
+    'the int8 TFLite model lost 0.1000 mean IoU against the float one '
+    '(allowed: 0.05)'
+  )
+
+
+def test_an_int8_drop_equal_to_the_gate_is_allowed(tmp_path):
+  # Exact binary fractions: the drop is exactly the gate.
+  assert pusher.refusal_reason(*artifacts(tmp_path, True, 0.75, 0.5), 0.25) == (
+    ''
+  )
+
+
+def test_find_pushed_takes_the_newest_version_and_no_staging_folder(
+  tmp_path, model_dirs
+):
+  destination = str(tmp_path / 'pushed')
+  first = pusher.push_version(*model_dirs, destination, 'model/1')
+  second = pusher.push_version(*model_dirs, destination, 'model/1')
+  assert pusher.find_pushed(destination, 'model/1') == second != first
+  shutil.rmtree(first)
+  shutil.rmtree(second)
+  # A crashed push's staging folder holds the model but is no version.
+  staging = os.path.join(destination, '.staging-1')
+  os.makedirs(staging)
+  with open(os.path.join(staging, pusher.SOURCE_FILE), 'w') as f:
+    json.dump({'model': 'model/1'}, f)
+  assert pusher.find_pushed(destination, 'model/1') is None
+
+
+def test_a_version_is_one_past_the_newest_even_in_the_future(
+  tmp_path, model_dirs, monkeypatch
+):
+  destination = tmp_path / 'pushed'
+  (destination / '99999999999').mkdir(parents=True)
+  version = pusher.push_version(*model_dirs, str(destination), 'model/1')
+  assert os.path.basename(version) == '100000000000'
+  # Object stores list folders with a trailing slash.
+  listdir = fileio.listdir
+  monkeypatch.setattr(
+    fileio, 'listdir', lambda path: [name + '/' for name in listdir(path)]
+  )
+  version = pusher.push_version(*model_dirs, str(destination), 'model/2')
+  assert os.path.basename(version) == '100000000001'
+  assert pusher.find_pushed(str(destination), 'model/2') == version
 
 
 def test_push_writes_a_complete_version_folder(tmp_path, model_dirs):

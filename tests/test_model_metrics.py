@@ -1,6 +1,9 @@
 """model.metrics against an independent per-class computation."""
 
+import io
+
 import numpy as np
+from PIL import Image
 import pytest
 
 from data import features
@@ -74,3 +77,25 @@ def test_ignore_label_is_255_and_left_out():
   np.testing.assert_array_equal(
     metrics.confusion_matrix(label, prediction, 2), [[1, 0], [0, 1]]
   )
+
+
+def test_class_names_must_match_the_matrix():
+  with pytest.raises(ValueError):
+    metrics.scores_from_confusion(np.eye(2, dtype=np.int64), ['background'])
+
+
+def test_decode_label_png_reads_class_ids_and_refuses_rgb():
+  mask = np.array([[0, 1], [255, 2]], np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(mask).save(buffer, 'PNG')
+  np.testing.assert_array_equal(
+    metrics.decode_label_png(buffer.getvalue()), mask
+  )
+  buffer = io.BytesIO()
+  Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(buffer, 'PNG')
+  with pytest.raises(
+    ValueError,
+    match=r'^label mask has shape \(2, 2, 3\); expected a single-channel PNG '
+    'of class ids$',
+  ):
+    metrics.decode_label_png(buffer.getvalue())
