@@ -146,3 +146,24 @@ def _all_layers(model):
       yield from _all_layers(layer)
     else:
       yield layer
+
+
+def test_logits_are_upsampled_bilinearly_before_any_argmax():
+  """DeepLab upsamples logits bilinearly to the input, then takes the argmax.
+
+  The output is the head's logits resized with half-pixel centres; ids
+  resized by nearest neighbour would put every boundary on the model's grid.
+  """
+  model = builder.build_model(
+    ModelConfig(depth_multiplier=0.5, input_size=SIZE, num_classes=3)
+  )
+  upsample = model.get_layer('upsample_logits')
+  probe = tf_keras.Model(model.input, [upsample.input, model.output])
+  images = np.random.RandomState(1).uniform(0, 255, (1, SIZE, SIZE, 3))
+  head_logits, logits = probe(images.astype(np.float32))
+  assert head_logits.shape[1] == SIZE // 4
+  np.testing.assert_allclose(
+    logits.numpy(),
+    tf.image.resize(head_logits, [SIZE, SIZE], method='bilinear').numpy(),
+    atol=1e-5,
+  )
