@@ -162,8 +162,12 @@ def test_logits_are_upsampled_bilinearly_before_any_argmax():
   images = np.random.RandomState(1).uniform(0, 255, (1, SIZE, SIZE, 3))
   head_logits, logits = probe(images.astype(np.float32))
   assert head_logits.shape[1] == SIZE // 4
+  # Freshly initialised logits are small: compare relative to their range.
+  scale = float(np.ptp(head_logits))
+  assert scale > 0
   np.testing.assert_allclose(
-    logits.numpy(),
-    tf.image.resize(head_logits, [SIZE, SIZE], method='bilinear').numpy(),
-    atol=1e-5,
+    logits.numpy() / scale,
+    tf.image.resize(head_logits, [SIZE, SIZE], method='bilinear').numpy()
+    / scale,
+    atol=1e-4,
   )
