@@ -242,3 +242,50 @@ def test_one_worker_reads_every_record_shuffled(three_files):
   read = _record_ids(pattern, shuffle=True)
   assert sorted(read) == sorted(ids)
   assert read != ids
+
+
+def _ids(batch):
+  return [int(image[0, 0, 0]) for image in batch[0].numpy()]
+
+
+def test_training_defaults_shuffle_and_repeat_with_a_new_order_each_epoch(
+  three_files,
+):
+  pattern, ids = three_files
+  dataset = training_input.make_dataset([pattern], _TransformOutput(), 8, 4)
+  # Repeating: full batches only, so the batch dimension is static.
+  assert dataset.element_spec[0].shape.as_list() == [4, 8, 8, 3]
+  read = sum((_ids(batch) for batch in dataset.take(12)), [])
+  first, second = read[:24], read[24:]
+  assert sorted(first) == sorted(second) == sorted(ids)
+  assert first != ids and second != first
+
+
+def test_evaluation_keeps_the_last_partial_batch(three_files):
+  pattern, ids = three_files
+  dataset = training_input.make_dataset(
+    [pattern], _TransformOutput(), 8, 5, shuffle=False, repeat=False
+  )
+  batches = [_ids(batch) for batch in dataset]
+  assert [len(b) for b in batches] == [5, 5, 5, 5, 4]
+  assert sum(batches, []) == ids
+
+
+def test_augment_applies_the_given_scale_range(three_files):
+  """At scale 0.5 the 8 x 8 image shrinks to 4 x 4 in mean-pixel padding."""
+  pattern, _ = three_files
+  dataset = training_input.make_dataset(
+    [pattern],
+    _TransformOutput(),
+    8,
+    1,
+    shuffle=False,
+    repeat=False,
+    augment=True,
+    min_scale=0.5,
+    max_scale=0.5,
+  )
+  for image, mask in dataset.take(3):
+    padding = mask.numpy()[0, ..., 0] == 255
+    assert padding.sum() == 64 - 16
+    assert (image.numpy()[0][padding] == 127.5).all()
