@@ -45,7 +45,6 @@ def make_dataset(
   max_scale: float = 2.0,
   shuffle: bool = True,
   repeat: bool = True,
-  seed: int = None,
   shard: Tuple[int, int] = (1, 0),
 ) -> tf.data.Dataset:
   """Global batches of (float32 [B, S, S, 3] in [0, 255], uint8 [B, S, S, 1]).
@@ -58,9 +57,7 @@ def make_dataset(
   workers, index = shard
   # Every worker must list the records in one order before taking its share.
   ordered = not shuffle or workers > 1
-  files = tf.data.Dataset.list_files(
-    file_patterns, shuffle=not ordered, seed=seed
-  )
+  files = tf.data.Dataset.list_files(file_patterns, shuffle=not ordered)
   dataset = files.interleave(
     lambda f: tf.data.TFRecordDataset(f, compression_type='GZIP'),
     cycle_length=_FILES_READ_AT_ONCE,
@@ -69,7 +66,7 @@ def make_dataset(
   )
   dataset = dataset.shard(workers, index)
   if shuffle:
-    dataset = dataset.shuffle(1024, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.shuffle(1024, reshuffle_each_iteration=True)
   if repeat:
     dataset = dataset.repeat()
 

@@ -369,7 +369,7 @@ def mirrored_runs(tmp_path_factory):
     env={**os.environ, 'PYTHONPATH': ROOT},
     capture_output=True,
     text=True,
-    timeout=400,
+    timeout=900,
   )
   assert completed.returncode == 0, completed.stderr[-3000:]
   line = [x for x in completed.stdout.splitlines() if x.startswith('LOSSES ')]
