@@ -66,3 +66,13 @@ def test_replicas_divide_by_the_global_count_of_valid_pixels(monkeypatch):
   assert float(losses.masked_sparse_cross_entropy(labels, logits)) == (
     pytest.approx(total / (8 / 2))
   )
+
+
+def test_cross_replica_context_is_a_plain_mean():
+  """In a strategy's scope outside any replica there is no replica context."""
+  logits = tf.constant([[[[2.0, 0.0], [0.0, 1.0]]]])
+  labels = tf.constant([[[0, 255]]])
+  with tf.distribute.MirroredStrategy(['/cpu:0']).scope():
+    assert tf.distribute.get_replica_context() is None
+    loss = losses.masked_sparse_cross_entropy(labels, logits)
+  assert float(loss) == pytest.approx(np.log(1 + np.exp(-2.0)))
