@@ -22,7 +22,16 @@ import os
 import shutil
 import socket
 import tempfile
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import (
+  Any,
+  Dict,
+  Iterator,
+  List,
+  Mapping,
+  Optional,
+  Sequence,
+  Tuple,
+)
 
 import tensorflow as tf
 
@@ -77,6 +86,25 @@ def is_chief(tf_config: Mapping[str, Any]) -> bool:
     return index == 0
   has_chief = bool(cluster.get('chief') or cluster.get('master'))
   return kind == 'worker' and index == 0 and not has_chief
+
+
+def worker_shard(tf_config: Mapping[str, Any]) -> Tuple[int, int]:
+  """(training tasks, this task's index): which share of the records to read.
+
+  MultiWorkerMirroredStrategy's numbering: the chief is 0 and worker i comes
+  after the chief (i + 1), or is i in a cluster without one. A process
+  without a cluster reads everything: (1, 0).
+  """
+  count = training_tasks(tf_config)
+  if count <= 1:
+    return 1, 0
+  cluster = tf_config.get('cluster') or {}
+  task = tf_config.get('task') or {}
+  kind, index = task.get('type'), int(task.get('index', 0))
+  if kind in ('chief', 'master'):
+    return count, index
+  chiefs = len(cluster.get('chief', ())) + len(cluster.get('master', ()))
+  return count, chiefs + index
 
 
 def make_strategy(kind: Optional[str] = None) -> tf.distribute.Strategy:

@@ -64,16 +64,12 @@ def class_ids_at(probabilities: tf.Tensor, height, width) -> tf.Tensor:
 
 def decode_image(encoded: tf.Tensor) -> tf.Tensor:
   """Any JPEG/PNG/BMP/GIF, grayscale or RGB(A) -> uint8 [H, W, 3]."""
-  image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-  image.set_shape([None, None, 3])
-  return image
+  return tf.io.decode_image(encoded, channels=3, expand_animations=False)
 
 
 def decode_mask(encoded: tf.Tensor) -> tf.Tensor:
   """Single-channel PNG of class ids -> uint8 [H, W, 1]."""
-  mask = tf.io.decode_png(encoded, channels=1)
-  mask.set_shape([None, None, 1])
-  return mask
+  return tf.io.decode_png(encoded, channels=1)
 
 
 def preprocessing_fn(

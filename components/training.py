@@ -90,6 +90,7 @@ def run_fn(fn_args: FnArgs) -> None:
     augment=train_config.augment,
     min_scale=train_config.min_scale,
     max_scale=train_config.max_scale,
+    shard=distribution.worker_shard(tf_config),
   )
   model = build_training_model(model_config, train_config, strategy)
   if fn_args.base_model:

@@ -12,7 +12,11 @@ order only for evaluation), and batches are prefetched; under a
 tf.distribute strategy Keras also prefetches each replica's share to its
 device. The batch is the global batch: a strategy splits it across
 replicas. Workers of a multi-worker run shard the records (not the files:
-a small Transform output is one file) so each sees its own share.
+a small Transform output is one file) so each sees its own share. They
+shard here, before the shuffle, rather than leaving it to the strategy:
+its DATA auto-sharding keeps every n-th element of each worker's own
+shuffled order, so unseeded workers read overlapping records and miss
+others.
 """
 
 from typing import List, Tuple
@@ -24,6 +28,10 @@ from data import features
 
 # Padding value for images, DeepLab's mean pixel (127.5 for all channels).
 _PAD_PIXEL = 127.5
+
+# Files interleaved at once: fixed, not one per core, so that workers with
+# different core counts list the records in the same order.
+_FILES_READ_AT_ONCE = 8
 
 
 def make_dataset(
@@ -37,21 +45,28 @@ def make_dataset(
   max_scale: float = 2.0,
   shuffle: bool = True,
   repeat: bool = True,
-  seed: int = None,
+  shard: Tuple[int, int] = (1, 0),
 ) -> tf.data.Dataset:
   """Global batches of (float32 [B, S, S, 3] in [0, 255], uint8 [B, S, S, 1]).
 
   B is batch_size, the global batch (a strategy splits it across replicas).
+  shard is (workers, this worker's index) (distribution.worker_shard): the
+  worker reads every workers-th record from its index on.
   """
   spec = tf_transform_output.transformed_feature_spec()
-  files = tf.data.Dataset.list_files(file_patterns, shuffle=shuffle, seed=seed)
+  workers, index = shard
+  # Every worker must list the records in one order before taking its share.
+  ordered = not shuffle or workers > 1
+  files = tf.data.Dataset.list_files(file_patterns, shuffle=not ordered)
   dataset = files.interleave(
     lambda f: tf.data.TFRecordDataset(f, compression_type='GZIP'),
+    cycle_length=_FILES_READ_AT_ONCE,
     num_parallel_calls=tf.data.AUTOTUNE,
-    deterministic=not shuffle,
+    deterministic=ordered,
   )
+  dataset = dataset.shard(workers, index)
   if shuffle:
-    dataset = dataset.shuffle(1024, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.shuffle(1024, reshuffle_each_iteration=True)
   if repeat:
     dataset = dataset.repeat()
 
@@ -77,7 +92,7 @@ def make_dataset(
   )
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = (
-    tf.data.experimental.AutoShardPolicy.DATA
+    tf.data.experimental.AutoShardPolicy.OFF
   )
   return dataset.with_options(options)
 

@@ -20,6 +20,7 @@ from components import artifacts
 from components import evaluation
 from components import iou_metric
 from components import parent_model
+from components import signatures
 from components import training
 from components.batch_inferrer import BatchInferrer
 from components.example_gen import create_example_gen
@@ -240,7 +241,8 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
   return tfma.EvalConfig(
     model_specs=[
       tfma.ModelSpec(
-        signature_name='serving_default', model_type=tfma.TF_GENERIC
+        signature_name=signatures.SERVING_DEFAULT,
+        model_type=tfma.TF_GENERIC,
       )
     ],
     slicing_specs=[tfma.SlicingSpec()]

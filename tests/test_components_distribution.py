@@ -108,3 +108,28 @@ def test_local_cluster_gives_each_task_its_own_port():
   addresses = [a for tasks in cluster.values() for a in tasks]
   assert len(set(addresses)) == 3
   assert all(a.startswith('127.0.0.1:') for a in addresses)
+
+
+@pytest.mark.parametrize(
+  'tf_config, shard',
+  [
+    ({}, (1, 0)),
+    (_cluster(chief=1, workers=0), (1, 0)),
+    (_cluster(chief=1, workers=2, task=('chief', 0)), (3, 0)),
+    (_cluster(chief=1, workers=2, task=('worker', 0)), (3, 1)),
+    (_cluster(chief=1, workers=2, task=('worker', 1)), (3, 2)),
+    (_cluster(chief=0, workers=2, task=('worker', 0)), (2, 0)),
+    (_cluster(chief=0, workers=2, task=('worker', 1)), (2, 1)),
+    (
+      {
+        'cluster': {'master': ['a:1'], 'worker': ['b:1', 'c:1']},
+        'task': {'type': 'worker', 'index': 1},
+      },
+      (3, 2),
+    ),
+  ],
+)
+def test_worker_shard_numbers_tasks_as_multi_worker_mirrored_does(
+  tf_config, shard
+):
+  assert distribution.worker_shard(tf_config) == shard

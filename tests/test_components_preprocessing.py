@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 from PIL import Image
+import pytest
 import tensorflow as tf
 
 from components import preprocessing
@@ -98,3 +99,46 @@ def test_class_ids_at_the_model_size_are_the_argmax():
     preprocessing.class_ids_at(tf.constant(probabilities), 6, 6).numpy(),
     probabilities.argmax(-1),
   )
+
+
+def test_gif_and_bmp_decode_to_one_rgb_image():
+  image = np.zeros((6, 4, 3), np.uint8)
+  image[:3] = (255, 0, 0)
+  for fmt in ('GIF', 'BMP'):
+    decoded = preprocessing.decode_image(tf.constant(encode(image, fmt)))
+    np.testing.assert_array_equal(decoded.numpy(), image)
+
+
+def test_decoders_give_the_graph_a_known_channel_count():
+  """Transform traces preprocessing_fn: resizing needs the static rank."""
+  spec = tf.TensorSpec([], tf.string)
+  for decode, channels in (
+    (preprocessing.decode_image, 3),
+    (preprocessing.decode_mask, 1),
+  ):
+    traced = tf.function(decode).get_concrete_function(spec)
+    assert traced.structured_outputs.shape.as_list() == [None, None, channels]
+
+
+def test_sparse_image_column_is_read_one_per_example():
+  """TFX's schema may parse the image column as a SparseTensor."""
+  png = encode(np.full((3, 3, 3), 7, np.uint8))
+  sparse = tf.sparse.from_dense(tf.constant([[png], [png]]))
+  outputs = preprocessing.preprocessing_fn(
+    {features.IMAGE_ENCODED: sparse}, {'input_size': 2}
+  )
+  images = [tf.io.decode_png(v).numpy() for v in outputs[features.IMAGE]]
+  assert len(images) == 2
+  assert all(
+    (image == 7).all() and image.shape == (2, 2, 3) for image in images
+  )
+
+
+def test_an_example_without_image_is_an_error_not_a_shift():
+  """A missing value must not shift the next example's image into its row."""
+  png = encode(np.full((3, 3, 3), 7, np.uint8))
+  sparse = tf.SparseTensor([[0, 0], [2, 0]], [png, png], [3, 1])
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    preprocessing.preprocessing_fn(
+      {features.IMAGE_ENCODED: sparse}, {'input_size': 2}
+    )

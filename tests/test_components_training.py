@@ -295,18 +295,21 @@ model_config = ModelConfig.from_dict({model!r})
 config = TrainConfig(**{config!r})
 tf_keras.mixed_precision.set_global_policy('float64')
 
-def build(strategy):
-  with strategy.scope(), model_layers.synchronized_batch_norm(
-      config.sync_batchnorm):
+def build(strategy, sync_batchnorm):
+  with strategy.scope(), model_layers.synchronized_batch_norm(sync_batchnorm):
     return builder.build_model(model_config)
 
 tf.random.set_seed(0)
-initial = build(tf.distribute.get_strategy()).get_weights()
+initial = build(tf.distribute.get_strategy(), False).get_weights()
+mirrored = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 losses, weights = {{}}, {{}}
-for name, strategy in [
-    ('one', tf.distribute.get_strategy()),
-    ('mirrored', tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))]:
-  model = build(strategy)
+# One device is the baseline of both mirrored runs: synchronized BatchNorm
+# on one replica is ordinary BatchNorm.
+for name, strategy, sync_batchnorm in [
+    ('one', tf.distribute.get_strategy(), False),
+    ('mirrored_sync', mirrored, True),
+    ('mirrored', mirrored, False)]:
+  model = build(strategy, sync_batchnorm)
   model.set_weights(initial)
   # Dropout draws different masks per device layout: off for the comparison.
   for layer in model.layers:
@@ -322,15 +325,18 @@ for name, strategy in [
   losses[name] = history
   losses[name + '_replicas'] = strategy.num_replicas_in_sync
   weights[name] = model.get_weights()
-losses['max_weight_difference'] = max(
-  float(np.max(np.abs(a - b)))
-  for a, b in zip(weights['one'], weights['mirrored']))
+  if name != 'one':
+    losses[name + '_max_weight_difference'] = max(
+      float(np.max(np.abs(a - b)))
+      for a, b in zip(weights['one'], weights[name]))
 print('LOSSES ' + json.dumps(losses))
 """
 
 
-def run_mirrored_against_one_device(tmp_path, sync_batchnorm):
-  """Loss per step and final weights of 6 steps, both ways, in float64.
+@pytest.fixture(scope='module')
+def mirrored_runs(tmp_path_factory):
+  """Loss per step and final weights of 6 steps in float64: one device, and
+  two replicas with and without synchronized BatchNorm, from one start.
 
   Float64 because this float32 model is chaotic under reordered sums: on
   one device, merely permuting the 8 examples of a batch changes its first
@@ -339,6 +345,7 @@ def run_mirrored_against_one_device(tmp_path, sync_batchnorm):
   of float32's, so what remains is what distribution gets right or wrong:
   the loss's global normalisation, gradient aggregation and BatchNorm.
   """
+  root = tmp_path_factory.mktemp('mirrored')
   config = dict(
     train_steps=6,
     batch_size=8,
@@ -346,7 +353,6 @@ def run_mirrored_against_one_device(tmp_path, sync_batchnorm):
     weight_decay=0.0,
     steps_per_epoch=1,
     augment=False,
-    sync_batchnorm=sync_batchnorm,
   )
   completed = subprocess.run(
     [
@@ -356,47 +362,49 @@ def run_mirrored_against_one_device(tmp_path, sync_batchnorm):
         model=MODEL.to_dict(),
         config=config,
         size=SIZE,
-        root=str(tmp_path),
+        root=str(root),
         count=16,
       ),
     ],
     env={**os.environ, 'PYTHONPATH': ROOT},
     capture_output=True,
     text=True,
-    timeout=300,
+    timeout=900,
   )
   assert completed.returncode == 0, completed.stderr[-3000:]
   line = [x for x in completed.stdout.splitlines() if x.startswith('LOSSES ')]
   losses = json.loads(line[0][len('LOSSES ') :])
-  assert losses['mirrored_replicas'] == 2
-  assert len(losses['one']) == len(losses['mirrored']) == 6
+  assert losses['one_replicas'] == 1
+  assert losses['mirrored_replicas'] == losses['mirrored_sync_replicas'] == 2
+  for name in ('one', 'mirrored_sync', 'mirrored'):
+    assert len(losses[name]) == 6
   return losses
 
 
 @pytest.mark.slow
 def test_mirrored_on_two_logical_cpus_follows_the_single_device_loss(
-  tmp_path,
+  mirrored_runs,
 ):
   # Two replicas of 4 with synchronized BatchNorm train exactly as one
   # device on the global batch of 8, through 6 steps and a data repeat:
   # measured 5e-8 to 3e-7 relative on the losses (the loss itself is
   # computed in float32) and 2e-9 on the weights.
-  losses = run_mirrored_against_one_device(tmp_path, sync_batchnorm=True)
-  np.testing.assert_allclose(losses['mirrored'], losses['one'], rtol=1e-5)
-  assert losses['max_weight_difference'] < 1e-6, losses
-  print('one device:', losses['one'], 'mirrored:', losses['mirrored'])
+  losses = mirrored_runs
+  np.testing.assert_allclose(losses['mirrored_sync'], losses['one'], rtol=1e-5)
+  assert losses['mirrored_sync_max_weight_difference'] < 1e-6, losses
 
 
 @pytest.mark.slow
-def test_without_synchronized_batchnorm_mirrored_training_differs(tmp_path):
+def test_without_synchronized_batchnorm_mirrored_training_differs(
+  mirrored_runs,
+):
   # The control that shows the comparison above can fail: BatchNorm on
   # each replica's 4 examples normalises with other statistics, from the
   # first forward pass on.
-  losses = run_mirrored_against_one_device(tmp_path, sync_batchnorm=False)
+  losses = mirrored_runs
   difference = np.abs(np.subtract(losses['mirrored'], losses['one']))
   assert np.min(difference / np.abs(losses['one'])) > 1e-4, losses
-  assert losses['max_weight_difference'] > 1e-4, losses
-  print('relative differences:', difference / np.abs(losses['one']))
+  assert losses['mirrored_max_weight_difference'] > 1e-4, losses
 
 
 _WORKER_RUN = """
@@ -579,3 +587,39 @@ def test_the_backbone_moves_at_its_multiple_of_the_learning_rate(
     expected = 0.1 * change if in_backbone else change
     # float32 weights near 1 round at 6e-8; the steps are 1e-5 to 1e-3.
     np.testing.assert_allclose(scaled, expected, rtol=1e-3, atol=1e-6)
+
+
+def _fn_args(transform_output='/t/transform', train_files=('/t/a', '/t/b')):
+  from tfx.components.trainer.fn_args_utils import FnArgs
+
+  return FnArgs(transform_output=transform_output, train_files=train_files)
+
+
+def test_resume_key_is_the_same_for_the_same_inputs():
+  key = training._run_key(MODEL, TrainConfig(), _fn_args())
+  assert key == training._run_key(
+    ModelConfig(**MODEL.to_dict()),
+    TrainConfig(),
+    _fn_args(train_files=['/t/b', '/t/a']),
+  )
+  assert len(key) == 16 and int(key, 16) >= 0
+
+
+@pytest.mark.parametrize(
+  'change',
+  [
+    {'model': dataclasses.replace(MODEL, depth_multiplier=1.0)},
+    {'train': TrainConfig(base_lr=0.5)},
+    {'train': TrainConfig(train_steps=7)},
+    {'fn_args': _fn_args(transform_output='/t/transform2')},
+    {'fn_args': _fn_args(train_files=['/t/a'])},
+  ],
+)
+def test_resume_key_changes_when_an_input_changes(change):
+  before = training._run_key(MODEL, TrainConfig(), _fn_args())
+  after = training._run_key(
+    change.get('model', MODEL),
+    change.get('train', TrainConfig()),
+    change.get('fn_args', _fn_args()),
+  )
+  assert after != before

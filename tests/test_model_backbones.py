@@ -1,10 +1,12 @@
 """Backbones: exact Keras applications twins, atrous output strides, levels."""
 
+import numpy as np
 import pytest
 import tf_keras
 
 from model import backbones
 from model import builder
+from model import pretrained
 from model.config import ModelConfig
 
 _APPLICATIONS = {
@@ -15,28 +17,61 @@ _APPLICATIONS = {
 SIZE = 96
 
 
-def _weight_shapes(model):
-  return {
-    layer.name: [tuple(w.shape) for w in layer.weights]
-    for layer in model.layers
-    if layer.weights
-  }
-
-
-@pytest.mark.parametrize('name', sorted(_APPLICATIONS))
-@pytest.mark.parametrize('depth_multiplier', [1.0, 0.5])
-def test_standard_backbone_is_the_keras_application_without_top(
-  name, depth_multiplier
-):
-  ours = backbones.build_backbone(name, SIZE, depth_multiplier=depth_multiplier)
-  keras = _APPLICATIONS[name](
+def _keras_application(name, depth_multiplier):
+  # V3 applications rescale [0, 255] inputs by default; ours take [-1, 1].
+  extra = {} if name == 'mobilenet_v2' else {'include_preprocessing': False}
+  return _APPLICATIONS[name](
     input_shape=(SIZE, SIZE, 3),
     weights=None,
     alpha=depth_multiplier,
     include_top=False,
+    **extra,
   )
+
+
+# The widths the presets use (pipeline/config.py: V2 at 1.0 and 0.5, V3-Small
+# at 0.5) and V3-Large at its default.
+@pytest.mark.parametrize(
+  'name,depth_multiplier',
+  [
+    ('mobilenet_v2', 1.0),
+    ('mobilenet_v2', 0.5),
+    ('mobilenet_v3_small', 0.5),
+    ('mobilenet_v3_large', 1.0),
+  ],
+)
+def test_standard_backbone_computes_the_keras_application_without_top(
+  name, depth_multiplier
+):
+  """Same weights, same input, same features: the twin computes, not just fits.
+
+  Random BatchNorm statistics and a non-trivial input make every residual
+  add, squeeze-excite gate and activation show in the output.
+  """
+  tf_keras.utils.set_random_seed(3)
+  keras = _keras_application(name, depth_multiplier)
+  rng = np.random.default_rng(0)
+  for layer in keras.layers:
+    if isinstance(layer, tf_keras.layers.BatchNormalization):
+      gamma, beta, mean, variance = layer.get_weights()
+      layer.set_weights(
+        [
+          rng.uniform(0.5, 1.5, gamma.shape),
+          rng.uniform(-0.2, 0.2, beta.shape),
+          rng.uniform(-0.2, 0.2, mean.shape),
+          rng.uniform(0.5, 1.5, variance.shape),
+        ]
+      )
+  ours = backbones.build_backbone(name, SIZE, depth_multiplier=depth_multiplier)
   assert ours.count_params() == keras.count_params()
-  assert _weight_shapes(ours) == _weight_shapes(keras)
+  pretrained.copy_weights(keras, ours)
+
+  images = rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
+  expected = keras(images, training=False).numpy()
+  actual = ours(images, training=False)['5'].numpy()
+  assert actual.shape == expected.shape
+  assert np.abs(expected).max() > 0.1  # Not a dead network.
+  np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize('name', ['mobilenet_v3_large', 'mobilenet_v3_small'])

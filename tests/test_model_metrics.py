@@ -1,6 +1,9 @@
 """model.metrics against an independent per-class computation."""
 
+import io
+
 import numpy as np
+from PIL import Image
 import pytest
 
 from data import features
@@ -145,3 +148,35 @@ def test_nothing_labelled_means_no_scores_not_nan():
   assert scores.void_images == 1
   assert metrics.format_score(scores.mean_iou) == 'n/a'
   assert metrics.Scores.from_json(scores.to_json()) == scores
+
+
+def test_ignore_label_is_255_and_left_out():
+  """255 is PASCAL VOC's void label, which DeepLab ignores."""
+  assert features.IGNORE_LABEL == 255
+  label = np.array([[0, 255], [1, 255]])
+  prediction = np.array([[0, 1], [1, 0]])
+  np.testing.assert_array_equal(
+    metrics.confusion_matrix(label, prediction, 2), [[1, 0], [0, 1]]
+  )
+
+
+def test_class_names_must_match_the_matrix():
+  with pytest.raises(ValueError):
+    metrics.scores_from_confusion(np.eye(2, dtype=np.int64), ['background'])
+
+
+def test_decode_label_png_reads_class_ids_and_refuses_rgb():
+  mask = np.array([[0, 1], [255, 2]], np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(mask).save(buffer, 'PNG')
+  np.testing.assert_array_equal(
+    metrics.decode_label_png(buffer.getvalue()), mask
+  )
+  buffer = io.BytesIO()
+  Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(buffer, 'PNG')
+  with pytest.raises(
+    ValueError,
+    match=r'^label mask has shape \(2, 2, 3\); expected a single-channel PNG '
+    'of class ids$',
+  ):
+    metrics.decode_label_png(buffer.getvalue())

@@ -350,3 +350,35 @@ def test_setting_sources_follow_flags_presets_and_parents(parse_flags):
     set(),
   )
   assert dict((n, s) for n, _, s in with_parent)['model.decoder'] == 'init_from'
+
+
+def test_gate_flags_reach_the_evaluator_and_the_pusher(
+  tmp_path, parse_flags, people_project
+):
+  from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+
+  config = parse_flags(
+    '--dataset=people',
+    f'--data_root={people_project(str(tmp_path / "people"), 2)}',
+    f'--output_dir={tmp_path / "out"}',
+    '--min_mean_iou=0.4',
+    '--min_mean_boundary_iou=0.2',
+    '--max_int8_mean_iou_drop=0.03',
+  )
+  components = {c.id: c for c in pipeline.create_pipeline(config).components}
+  assert (
+    components['MobilePusher'].exec_properties['max_int8_mean_iou_drop'] == 0.03
+  )
+  eval_config = json.loads(
+    components['Evaluator'].exec_properties['eval_config']
+  )
+  thresholds = {
+    metric['class_name']: metric.get('threshold')
+    for spec in eval_config['metrics_specs']
+    for metric in spec['metrics']
+  }
+  threshold = thresholds['SegmentationIoU']
+  boundary = thresholds['SegmentationBoundaryIoU']
+  assert boundary['value_threshold']['lower_bound'] == 0.2
+  assert threshold['value_threshold']['lower_bound'] == 0.4
+  assert threshold['change_threshold']['absolute'] == -0.01
