@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -586,3 +587,21 @@ def trained_parent(tmp_path_factory):
   return _trainer_output(
     str(tmp_path_factory.mktemp('trained_parent')), 64, 200
   )
+
+
+# --- The README's promises ---------------------------------------------------
+
+
+@pytest.fixture(scope='session')
+def readme_pushed_files():
+  """The files and folders the README's table of a pushed version lists
+  (first column, `name` or `folder/`), without the trailing slash."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with open(os.path.join(root, 'README.md'), encoding='utf-8') as f:
+    text = f.read()
+  table = text.split('\n| file | what |\n')[1].split('\n\n')[0]
+  names = []
+  for line in table.splitlines()[1:]:
+    first_cell = line.strip('|').split('|')[0]
+    names += [name.rstrip('/') for name in re.findall(r'`([^`]+)`', first_cell)]
+  return names

@@ -11,6 +11,7 @@ out that one does not.
 - Each `package.module` or `package.module.symbol` in a code span imports.
 """
 
+import dataclasses
 import functools
 import glob
 import importlib
@@ -24,6 +25,7 @@ from typing import Dict, Iterator, List, Set, Tuple
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, 'README.md')
 DOCS = sorted(
   [os.path.join(ROOT, 'README.md')]
   + glob.glob(os.path.join(ROOT, 'docs', '*.md'))
@@ -92,8 +94,8 @@ def _commands(text: str) -> Iterator[Tuple[str, str, List[str]]]:
     for i, token in enumerate(tokens):
       if token == '-m' and i + 1 < len(tokens):
         program, rest = tokens[i + 1], tokens[i + 2 :]
-      elif token.endswith('.py') and (
-        token == 'pipeline_runner.py' or token.startswith('bench/')
+      elif token == 'pipeline_runner.py' or (
+        token.startswith('bench/') and i and 'python' in tokens[i - 1]
       ):
         program, rest = token, tokens[i + 1 :]
       elif token == 'demo' and i and tokens[i - 1] == 'make':
@@ -258,3 +260,47 @@ def test_every_dotted_name_in_the_docs_resolves():
   names = sorted(set(_dotted_names()))
   assert len(names) > 20  # the docs name many: the pattern finds them
   assert not [f'{doc}: {name}' for doc, name in names if not _resolves(name)]
+
+
+def _readme_table(first_header: str) -> List[List[str]]:
+  """The rows (cells) of the README table whose first header cell is
+  `first_header`."""
+  lines = _text(README)
+  rows, inside = [], False
+  for line in lines.splitlines():
+    cells = [cell.strip() for cell in line.strip().strip('|').split('|')]
+    if line.startswith('|') and cells[0] == first_header:
+      inside = True
+      continue
+    if inside and not line.startswith('|'):
+      break
+    if inside and not set(cells[0]) <= {'-'}:
+      rows.append(cells)
+  return rows
+
+
+def test_readme_presets_table_gives_each_presets_gates():
+  from pipeline import config  # pylint: disable=g-import-not-at-top
+
+  header = _text(README).split('| preset | model | training |')[1]
+  gates = re.findall(r'`--(\w+)`', header.splitlines()[0])
+  assert set(gates) == {f.name for f in dataclasses.fields(config.QualityGate)}
+  rows = {row[0].strip('`'): row for row in _readme_table('preset')}
+  assert set(rows) == set(config.PRESETS)
+  for preset, recipe in config.PRESETS.items():
+    for column, gate in enumerate(gates, start=3):
+      assert float(rows[preset][column]) == getattr(recipe.gate, gate), (
+        preset,
+        gate,
+      )
+
+
+def test_readme_quotes_no_run_figures_but_points_to_the_recorded_run():
+  """Figures of a run (IoU, minutes) live in docs/demo_run.md with the
+  run's date and command; the README points there instead of quoting."""
+  readme = _text(README)
+  assert 'docs/demo_run.md' in readme
+  assert not re.findall(r'IoU[^.\n|]{0,12}\b0\.\d{3}', readme)
+  record = _text(os.path.join(ROOT, 'docs', 'demo_run.md'))
+  assert re.search(r'^Date: \d{4}-\d\d-\d\d', record, flags=re.M)
+  assert re.search(r'^Command: `make demo`', record, flags=re.M)

@@ -222,11 +222,15 @@ def test_summary_describes_a_blessed_and_pushed_run(first_run):
 
 
 @pytest.mark.slow
-def test_pushed_folder_is_servable_and_holds_the_phone_models(first_run):
+def test_pushed_folder_is_servable_and_holds_the_phone_models(
+  first_run, readme_pushed_files
+):
   _, summary, _ = first_run
   pushed = summary['pushed_dir']
   assert os.path.basename(pushed).isdigit()
   names = set(os.listdir(pushed))
+  # Every file the README's table of a pushed version lists.
+  assert set(readme_pushed_files) <= names
   assert {
     'saved_model.pb',
     'variables',
