@@ -77,15 +77,7 @@ def parse_args(argv: List[str]):
     'train-00000-of-0000N.tfrecord and val-... files, which '
     "research/deeplab's data_generator reads as they are",
   )
-  parser.add_argument(
-    cli_env.VERBOSE_FLAG, action='store_true', help=cli_env.VERBOSE_HELP
-  )
-  args, beam_args = parser.parse_known_args(argv)
-  try:
-    ingest.check_beam_args(beam_args)
-  except ValueError as e:
-    parser.error(str(e))
-  return args, beam_args
+  return ingest.parse_args_and_beam_args(parser, argv)
 
 
 def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:

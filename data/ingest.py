@@ -30,6 +30,7 @@ from typing import (
 import apache_beam as beam
 from apache_beam.options import pipeline_options
 
+from data import cli_env
 from data import files
 from data import problems
 from data.readers import source as source_lib
@@ -79,6 +80,21 @@ def check_beam_args(beam_args: Sequence[str]) -> None:
       raise ValueError(
         f'--runner={name} in the Beam options: not a Beam runner ({e})'
       ) from e
+
+
+def parse_args_and_beam_args(parser, argv: Sequence[str]):
+  """(the parser's args, the Beam options) of a command whose other options
+  go to Beam (data.convert, pipeline.batch_predict). The parser gets
+  --verbose (data.cli_env); an unknown --runner is a usage error."""
+  parser.add_argument(
+    cli_env.VERBOSE_FLAG, action='store_true', help=cli_env.VERBOSE_HELP
+  )
+  args, beam_args = parser.parse_known_args(list(argv))
+  try:
+    check_beam_args(beam_args)
+  except ValueError as e:
+    parser.error(str(e))
+  return args, beam_args
 
 
 class _ListFn(beam.DoFn):

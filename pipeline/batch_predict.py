@@ -87,15 +87,7 @@ def parse_args(argv: List[str]):
     help='recompute photos whose mask a previous run in --output_dir wrote '
     '(by default a rerun skips them)',
   )
-  parser.add_argument(
-    cli_env.VERBOSE_FLAG, action='store_true', help=cli_env.VERBOSE_HELP
-  )
-  args, beam_args = parser.parse_known_args(argv)
-  try:
-    ingest.check_beam_args(beam_args)
-  except ValueError as e:
-    parser.error(str(e))
-  return args, beam_args
+  return ingest.parse_args_and_beam_args(parser, argv)
 
 
 def run(job, beam_args: List[str], overlays: bool) -> None:
