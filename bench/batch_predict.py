@@ -31,22 +31,19 @@ import os
 import subprocess
 import sys
 import time
-import warnings
-
-# Python-version notices of the Google client libraries Beam imports, here
-# and in every process this one starts.
-warnings.simplefilter('ignore')
-os.environ.setdefault('PYTHONWARNINGS', 'ignore')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-
-import numpy as np
-from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 sys.path.insert(0, HERE)
+
+from data import cli_env
+
+# Quiet here and in every process this one starts (--verbose keeps logs).
+cli_env.quiet_unless_verbose()
+
+import numpy as np
+from PIL import Image
 
 # pylint: disable=wrong-import-position
 import ingest as ingest_bench  # bench/ingest.py: the process-tree sampler
@@ -120,6 +117,9 @@ def _command(mode, model, input_glob, output_dir):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--model', required=True)
+  parser.add_argument(
+    cli_env.VERBOSE_FLAG, action='store_true', help=cli_env.VERBOSE_HELP
+  )
   parser.add_argument('--num_photos', type=int, default=160)
   parser.add_argument('--work_dir', default='/tmp/batch_predict_bench')
   parser.add_argument('--input', help=argparse.SUPPRESS)

@@ -740,6 +740,7 @@ def test_predict_cli_writes_overlay_and_mask_at_image_size(
     timeout=300,
   )
   assert completed.returncode == 0, completed.stderr
+  assert completed.stderr == ''  # quiet: no warnings, no TensorFlow logs
   stem = os.path.splitext(os.path.basename(image_path))[0]
   with Image.open(image_path) as photo:
     size = photo.size
