@@ -42,11 +42,10 @@ from data import cli_env
 # Quiet here and in every process this one starts (--verbose keeps logs).
 cli_env.quiet_unless_verbose()
 
-import numpy as np
-from PIL import Image
-
 # pylint: disable=wrong-import-position
 import ingest as ingest_bench  # bench/ingest.py: the process-tree sampler
+import numpy as np
+from PIL import Image
 
 BEAM_MODES = {
   'beam_2_processes': [
