@@ -4,6 +4,7 @@ float16-weight TFLite file and the frozen graph."""
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from model import builder
 from model import export
@@ -199,6 +200,9 @@ def test_int8_and_float16_exclude_each_other(v2_decoder):
   ],
 )
 def test_float_fp16_and_int8_tflite_match_keras(backbone, head, extra):
+  # Untrained weights leave near-tied argmaxes that rounding flips: fixed
+  # weights make the agreement a measurement, not a draw.
+  tf_keras.utils.set_random_seed(0)
   config = ModelConfig(
     backbone=backbone,
     head=head,
@@ -223,7 +227,8 @@ def test_float_fp16_and_int8_tflite_match_keras(backbone, head, extra):
 
   fp16_model = export.convert_to_tflite(model, float16_weights=True)
   got = _run(fp16_model, images)
-  # float16 weights flip a few near-tied argmaxes (measured 99.94-99.99%).
+  # float16 weights flip a few near-tied argmaxes (seed 0: 99.95-99.99%;
+  # unseeded runs drew as low as 99.88%).
   assert (got['class_ids'] == expected).mean() >= 0.999
 
   int8_model = export.convert_to_tflite(model, images)
