@@ -144,7 +144,9 @@ def parent_model(
     trainer_model=_property(artifact, dag.PARENT_TRAINER_MODEL),
     run=_property(artifact, dag.PARENT_RUN),
     labels=labels,
-    classifier='kept' if labels == list(config.data.labels) else 're-initialized',
+    classifier='kept'
+    if labels == list(config.data.labels)
+    else 're-initialized',
   )
 
 
