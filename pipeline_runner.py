@@ -22,7 +22,6 @@ from absl import flags
 from data import datasets
 from data import files
 from data import flags as data_flags
-from data import ingest
 from model import config as model_config
 from model import flags as model_flags
 from pipeline import config as run_config
@@ -220,6 +219,7 @@ def main(argv) -> int:
   # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx
 
+  from data import ingest
   from pipeline import pipeline as dag
   from pipeline import report
   from pipeline import summary

@@ -20,7 +20,7 @@ with the same checks as the image readers. Neither this process nor its
 Beam workers load TensorFlow for local data (data.images checks with PIL).
 
 Without Beam options it runs locally with one worker process per core
-(data.ingest.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
+(data.beam_options.LOCAL_BEAM_ARGS); any Beam option replaces those defaults.
 """
 
 import argparse
@@ -37,6 +37,7 @@ VERBOSE = cli_env.quiet_unless_verbose()
 import apache_beam as beam
 from apache_beam.options import pipeline_options
 
+from data import beam_options
 from data import config as data_config
 from data import features
 from data import files
@@ -61,7 +62,7 @@ def parse_args(argv: List[str]):
     '--project, --region, --temp_location, --setup_file, '
     '--sdk_container_image, --direct_running_mode, --direct_num_workers, '
     '...); without any, the job runs here with one worker process per core '
-    f'({" ".join(ingest.LOCAL_BEAM_ARGS)}).',
+    f'({" ".join(beam_options.LOCAL_BEAM_ARGS)}).',
   )
   data_flags.add_arguments(parser)
   parser.add_argument(
@@ -77,17 +78,17 @@ def parse_args(argv: List[str]):
     'train-00000-of-0000N.tfrecord and val-... files, which '
     "research/deeplab's data_generator reads as they are",
   )
-  return ingest.parse_args_and_beam_args(parser, argv)
+  return beam_options.parse_args_and_beam_args(parser, argv)
 
 
 def _beam_options(beam_args: List[str]) -> pipeline_options.PipelineOptions:
-  """The user's Beam options, or ingest.LOCAL_BEAM_ARGS if there are none.
+  """The user's Beam options, or beam_options.LOCAL_BEAM_ARGS if there are none.
 
   The user's replace the defaults rather than add to them, as with
   pipeline_runner.py's --beam_pipeline_args.
   """
   return pipeline_options.PipelineOptions(
-    list(beam_args) or list(ingest.LOCAL_BEAM_ARGS)
+    list(beam_args) or list(beam_options.LOCAL_BEAM_ARGS)
   )
 
 
@@ -145,7 +146,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   )
   if not VERBOSE:
     for handler in logging.getLogger().handlers:
-      handler.addFilter(ingest.QuietBeamFilter())
+      handler.addFilter(beam_options.QuietBeamFilter())
   args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
   try:
     report = convert(

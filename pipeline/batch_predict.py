@@ -36,8 +36,8 @@ import apache_beam as beam
 from apache_beam.options import pipeline_options
 
 from components import batch_inference
+from data import beam_options
 from data import images
-from data import ingest
 from pipeline import visualize
 
 
@@ -87,7 +87,7 @@ def parse_args(argv: List[str]):
     help='recompute photos whose mask a previous run in --output_dir wrote '
     '(by default a rerun skips them)',
   )
-  return ingest.parse_args_and_beam_args(parser, argv)
+  return beam_options.parse_args_and_beam_args(parser, argv)
 
 
 def run(job, beam_args: List[str], overlays: bool) -> None:
@@ -105,7 +105,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
   if not args.verbose:
     for handler in logging.getLogger().handlers:
-      handler.addFilter(ingest.QuietBeamFilter())
+      handler.addFilter(beam_options.QuietBeamFilter())
 
   try:
     kwargs = {'batch_size': args.batch_size} if args.batch_size else {}

@@ -12,10 +12,10 @@ import dataclasses
 import os
 from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
+from data import beam_options
 from data import config as data_config
 from data import datasets
 from data import files
-from data import ingest
 from model.config import ModelConfig
 from model.config import TrainConfig
 from model.config import check_number
@@ -226,7 +226,7 @@ class RunConfig:
       )
     self._check_vertex_training()
     try:
-      ingest.check_beam_args(self.beam_pipeline_args)
+      beam_options.check_beam_args(self.beam_pipeline_args)
     except ValueError as e:
       _check(False, str(e))
     labels = self.data.labels
@@ -447,7 +447,7 @@ def default_beam_pipeline_args(fmt: str) -> Tuple[str, ...]:
   """
   if datasets.get(fmt).generate:
     return ('--direct_running_mode=in_memory',)
-  return ingest.LOCAL_BEAM_ARGS
+  return beam_options.LOCAL_BEAM_ARGS
 
 
 def _check(condition: bool, message: str) -> None:

@@ -17,7 +17,7 @@ import warnings
 
 from absl import flags
 
-from data import ingest
+from data import beam_options
 from data import problems
 
 _PROJECT_DIRS = tuple(
@@ -103,7 +103,7 @@ def _is_noise(record: logging.LogRecord) -> bool:
   message = record.getMessage()
   if _FAILED_EXECUTION.fullmatch(message):
     return True
-  if ingest.is_beam_noise(message):
+  if beam_options.is_beam_noise(message):
     return True
   return any(
     text in message
