@@ -21,6 +21,7 @@ ImageSegmenter dies with SIGSEGV, and takes down only the bench.
 import json
 import os
 import statistics
+import sys
 import time
 from typing import Dict
 
@@ -32,10 +33,18 @@ from mediapipe.tasks.python import vision
 from mediapipe.tasks.python.core import base_options
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from clients import quiet_logs  # pylint: disable=wrong-import-position
+
 _ROUNDS = flags.DEFINE_integer('rounds', 100, 'Timed frames per model.')
 _WARMUP = flags.DEFINE_integer('warmup', 5, 'Untimed frames per model.')
 _WIDTH = flags.DEFINE_integer('width', 640, 'Frame width.')
 _HEIGHT = flags.DEFINE_integer('height', 480, 'Frame height.')
+_VERBOSE = flags.DEFINE_boolean(
+  'verbose',
+  False,
+  "Show MediaPipe's and TFLite's logs and warnings (quiet by default).",
+)
 
 SELFIE = os.path.join(
   os.path.dirname(mp.__file__),
@@ -127,7 +136,8 @@ def main(argv):
     0, 256, (_HEIGHT.value, _WIDTH.value, 3), dtype=np.uint8
   )
   frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels)
-  times = race([SELFIE, *models], frame)
+  with quiet_logs.unless_verbose(_VERBOSE.value):
+    times = race([SELFIE, *models], frame)
   selfie = statistics.median(times[SELFIE])
   print(
     json.dumps(

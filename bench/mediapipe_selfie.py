@@ -16,6 +16,7 @@ the process to one core, the 2-thread column lets it use two.
 import json
 import os
 import statistics
+import sys
 import time
 from typing import Dict
 
@@ -24,8 +25,16 @@ from absl import flags
 import mediapipe as mp
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from clients import quiet_logs  # pylint: disable=wrong-import-position
+
 _RUNS = flags.DEFINE_integer('runs', 30, 'Timed frames.')
 _WARMUP = flags.DEFINE_integer('warmup', 3, 'Untimed frames first.')
+_VERBOSE = flags.DEFINE_boolean(
+  'verbose',
+  False,
+  "Show MediaPipe's and TFLite's logs and warnings (quiet by default).",
+)
 
 _MODEL = os.path.join(
   os.path.dirname(mp.__file__),
@@ -64,7 +73,8 @@ def main(argv):
     'size_mb': os.path.getsize(_MODEL) / 2**20,
   }
   for threads in (1, 2):
-    timing = time_solution(cores[:threads], frame)
+    with quiet_logs.unless_verbose(_VERBOSE.value):
+      timing = time_solution(cores[:threads], frame)
     row[f'ms_{threads}t'] = timing['best']
     row[f'median_ms_{threads}t'] = timing['median']
   print(json.dumps(row))
