@@ -46,7 +46,8 @@ print('after', file=sys.stderr)
 def _stderr_of_writer(lines, verbose: bool) -> str:
   code = _WRITER.format(repo=_REPO, lines=lines, verbose=verbose)
   completed = subprocess.run(
-    [sys.executable, '-c', code],
+    # -W: a test before may have set PYTHONWARNINGS=ignore (data.cli_env).
+    [sys.executable, '-W', 'always', '-c', code],
     capture_output=True,
     check=True,
     timeout=60,
