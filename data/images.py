@@ -20,8 +20,10 @@ No TensorFlow: a Beam worker that loads it only for these checks grows by
 """
 
 import io
-from typing import Sequence, Tuple
-import warnings
+import math
+import struct
+from typing import Iterator, Sequence, Tuple
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -34,6 +36,13 @@ from data import problems
 # most 24) and under PIL's own decompression-bomb limit (89 megapixels).
 # Decoding one costs ~120 MB per copy.
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+
+# PIL refuses images over twice its own limit (179 megapixels) as it opens
+# them, before `_check_pixels` sees the size: a --max_image_pixels above
+# that would be overruled, and a bomb's error would name PIL's limit rather
+# than the user's. Every untrusted image is opened here and checked against
+# the caller's limit before it is decoded, so PIL's check is turned off.
+Image.MAX_IMAGE_PIXELS = None
 
 
 def check_image(
@@ -73,7 +82,7 @@ def open_mask(data: bytes, path: str, max_pixels: int) -> Image.Image:
       'JPEG would turn its edges into wrong class ids)',
     )
   _check_pixels(*image.size, max_pixels, path, 'mask')
-  _verify_png_chunks(data, path, problems.CORRUPT_MASK, 'mask')
+  _verify_png(data, path, problems.CORRUPT_MASK, 'mask')
   _load(image, path, problems.CORRUPT_MASK, 'mask')
   return image
 
@@ -95,6 +104,7 @@ def open_bitmap(
       f'a bitmap of {height}x{width} (HxW) on an image of '
       f'{max_height}x{max_width}; it was not decoded',
     )
+  _verify_png(data, path, problems.BAD_BITMAP, 'bitmap')
   _load(image, path, problems.BAD_BITMAP, 'bitmap')
   return image
 
@@ -110,7 +120,7 @@ def verify_decodable(
   corruption fail, at a fraction of a full decode's cost).
   """
   if image.format == 'PNG':
-    _verify_png_chunks(data, path, problem, what)
+    _verify_png(data, path, problem, what)
   elif image.format == 'JPEG':
     if image.mode not in ('L', 'RGB'):
       raise problems.BadExample(
@@ -124,8 +134,14 @@ def verify_decodable(
   _load(image, path, problem, what)
 
 
-def _verify_png_chunks(data: bytes, path: str, problem: str, what: str):
-  """Every chunk present up to IEND, each with its CRC right."""
+def _verify_png(data: bytes, path: str, problem: str, what: str):
+  """Every chunk present up to IEND with its CRC right, and all its pixels.
+
+  libpng (TensorFlow's decoder) refuses a PNG whose compressed data ends
+  before the last row; PIL fills the missing rows with zeros, which would
+  turn a mask's lost rows into background. So the pixel data is inflated
+  (1 MB at a time, discarded) and its length checked against the header's.
+  """
   try:
     Image.open(io.BytesIO(data)).verify()
   except Exception as e:  # PIL raises SyntaxError, OSError, struct.error...
@@ -134,6 +150,67 @@ def _verify_png_chunks(data: bytes, path: str, problem: str, what: str):
       path,
       f'cannot decode {what}: {e} (a broken PNG chunk: its CRC or length)',
     ) from e
+  expected = _png_raw_length(data)
+  inflater = zlib.decompressobj()
+  produced = 0
+  try:
+    for pending in _png_chunks(data, b'IDAT'):
+      while pending and produced < expected:
+        produced += len(inflater.decompress(pending, 1 << 20))
+        pending = inflater.unconsumed_tail
+  except zlib.error as e:
+    raise problems.BadExample(
+      problem, path, f'cannot decode {what}: its pixel data: {e}'
+    ) from e
+  if produced < expected:
+    raise problems.BadExample(
+      problem,
+      path,
+      f'cannot decode {what}: its pixel data ends after {produced} of the '
+      f'{expected} bytes its size needs (a truncated PNG)',
+    )
+
+
+# Samples per pixel of each PNG colour type (gray, RGB, palette, gray with
+# alpha, RGBA).
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Adam7's passes: (first column, first row, column step, row step).
+_ADAM7 = (
+  (0, 0, 8, 8),
+  (4, 0, 8, 8),
+  (0, 4, 4, 8),
+  (2, 0, 4, 4),
+  (0, 2, 2, 4),
+  (1, 0, 2, 2),
+  (0, 1, 1, 2),
+)
+
+
+def _png_chunks(data: bytes, kind: bytes) -> Iterator[bytes]:
+  """The payloads of `data`'s chunks of `kind` (chunks already verified)."""
+  at = 8  # After the signature.
+  while at + 8 <= len(data):
+    length, found = struct.unpack('>I4s', data[at : at + 8])
+    if found == kind:
+      yield data[at + 8 : at + 8 + length]
+    at += 12 + length
+
+
+def _png_raw_length(data: bytes) -> int:
+  """Bytes of filtered scanlines the IHDR of verified PNG bytes promises."""
+  ihdr = next(_png_chunks(data, b'IHDR'))
+  width, height, depth, colour, _, _, interlace = struct.unpack(
+    '>IIBBBBB', ihdr[:13]
+  )
+  bits = depth * _PNG_CHANNELS[colour]
+  passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+  total = 0
+  for x0, y0, dx, dy in passes:
+    columns = math.ceil(max(width - x0, 0) / dx)
+    rows = math.ceil(max(height - y0, 0) / dy)
+    if columns and rows:  # Each row: a filter byte, then its samples.
+      total += rows * (1 + math.ceil(columns * bits / 8))
+  return total
 
 
 def _check_pixels(
@@ -151,14 +228,7 @@ def _check_pixels(
 def _open(data: bytes, path: str, problem: str, what: str) -> Image.Image:
   """The image with only its header read."""
   try:
-    with warnings.catch_warnings():
-      # PIL warns past its own limit; callers check theirs (lower) next.
-      warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-      return Image.open(io.BytesIO(data))
-  except Image.DecompressionBombError as e:
-    raise problems.BadExample(
-      problems.IMAGE_TOO_LARGE, path, f'{what}: {e}; it was not decoded'
-    ) from e
+    return Image.open(io.BytesIO(data))
   except Exception as e:  # PIL raises OSError, SyntaxError, ValueError...
     raise problems.BadExample(
       problem, path, f'cannot decode {what}: {e}'
@@ -178,6 +248,8 @@ def open_photo(data: bytes, path: str, max_pixels: int) -> Image.Image:
   """Any image PIL decodes (pipeline.predict's photos), size-checked first."""
   image = _open(data, path, problems.CORRUPT_IMAGE, 'image')
   _check_pixels(*image.size, max_pixels, path, 'image')
+  if image.format == 'PNG':
+    _verify_png(data, path, problems.CORRUPT_IMAGE, 'image')
   _load(image, path, problems.CORRUPT_IMAGE, 'image')
   return image
 

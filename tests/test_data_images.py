@@ -81,6 +81,56 @@ def test_a_bad_crc_passes_pil_but_not_the_pipeline():
     tf.io.decode_png(data)
 
 
+# Every (bit depth, colour type) PNG allows.
+_PNG_KINDS = [(d, 0) for d in (1, 2, 4, 8, 16)] + [
+  (8, 2),
+  (16, 2),
+  (1, 3),
+  (2, 3),
+  (4, 3),
+  (8, 3),
+  (8, 4),
+  (16, 4),
+  (8, 6),
+  (16, 6),
+]
+
+
+@pytest.mark.parametrize('depth,colour', _PNG_KINDS)
+@pytest.mark.parametrize('interlace', [False, True])
+def test_a_png_short_of_rows_is_refused_as_libpng_refuses_it(
+  depth, colour, interlace
+):
+  """PIL fills missing rows with zeros (a mask's lost rows would become
+  background); libpng, which decodes in Transform, refuses the file. The
+  scanline length that libpng needs is found by trying, not computed."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  width, height = 13, 7
+
+  def png(length):
+    return hostile.png_from_scanlines(
+      width, height, depth, colour, interlace, bytes(length)
+    )
+
+  def libpng_takes(data):
+    try:
+      tf.io.decode_png(data, dtype=tf.uint16 if depth == 16 else tf.uint8)
+      return True
+    except tf.errors.InvalidArgumentError:
+      return False
+
+  needed = next(n for n in range(1, 2000) if libpng_takes(png(n)))
+  images.open_mask(png(needed), 'm.png', LIMIT)
+  images.open_photo(png(needed), 'p.png', LIMIT)
+  with pytest.raises(problems.BadExample, match='truncated PNG') as error:
+    images.open_mask(png(needed - 1), 'm.png', LIMIT)
+  assert error.value.problem == problems.CORRUPT_MASK
+  assert f'ends after {needed - 1} of the {needed} bytes' in error.value.detail
+  with pytest.raises(problems.BadExample, match='truncated PNG'):
+    images.open_photo(png(needed - 1), 'p.png', LIMIT)
+
+
 @pytest.mark.parametrize('fmt', ['JPEG', 'PNG'])
 def test_the_checks_refuse_what_tensorflow_refuses(fmt):
   """Every prefix of a file: the PIL checks and TF's decoders agree."""
@@ -116,13 +166,28 @@ def test_too_many_pixels_are_refused_before_decoding():
     with pytest.raises(problems.BadExample) as error:
       call()
     assert error.value.problem == problems.IMAGE_TOO_LARGE
-    assert '400000000 pixels' in error.value.detail
-    assert error.value.detail.endswith('it was not decoded')
+    assert error.value.detail.endswith(
+      f'20000x20000 = 400000000 pixels, over the limit of {LIMIT} '
+      '(--max_image_pixels); it was not decoded'
+    )
   # The limit is the caller's: 30 x 40 is too many for 1,000.
   with pytest.raises(
     problems.BadExample, match='1200 pixels, over the limit of 1000'
   ):
     images.check_image(_encode(PIXELS, 'PNG'), 'a.png', 1000)
+
+
+def test_a_limit_above_pils_own_is_the_one_applied():
+  """PIL refuses 179+ megapixels as it opens them; --max_image_pixels
+  goes up to 2^31, and it is the user's limit that decides."""
+  header = hostile.header_bomb_png(13_500, 13_500)  # 182 Mpx, 64 rows present
+  with pytest.raises(problems.BadExample) as error:
+    images.open_mask(header, 'a.png', 2**31)
+  # Past the size check, and found to lack its rows.
+  assert error.value.problem == problems.CORRUPT_MASK
+  assert 'truncated PNG' in error.value.detail
+  with pytest.raises(problems.BadExample, match='over the limit of 2000000'):
+    images.open_mask(header, 'a.png', 2_000_000)
 
 
 @pytest.mark.parametrize('fmt', ['JPEG', 'TIFF', 'BMP'])
