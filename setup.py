@@ -36,6 +36,7 @@ setuptools.setup(
     'tensorflow-model-analysis>=0.47,<0.48',
     'apache-beam[gcp]>=2.59,<2.60',
     'pillow>=10',
+    'tflite-runtime==2.14.0',
     'numpy>=1.26,<2',
     'shapely>=2,<3',
     'scipy>=1.10,<2',

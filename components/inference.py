@@ -2,14 +2,18 @@
 
 One prediction everywhere a photo is segmented (pipeline.predict, the Beam
 job of components.batch_inference, pipeline.report): the photo resized to
-the model's S x S as the Transform graph resizes it
-(preprocessing.resize_image), the model's probabilities, and their argmax
-after resizing them back to the photo (preprocessing.class_ids_at). That is
-what the `serving_images` signature computes on one photo and what
-components.tflite_runner computes for the TFLite files.
+the model's S x S as the Transform graph resizes it, the model's
+probabilities, and their argmax after resizing them back to the photo
+(components.bilinear: preprocessing.resize_image and class_ids_at in numpy,
+equal to them). That is what the `serving_images` signature computes on one
+photo and what components.tflite_runner computes for the TFLite files.
 
 A `Model` scores batches of S x S images, so that RunInference can batch
 photos of any sizes; `segment` is the one-photo form.
+
+A .tflite file runs in tflite_runtime, and this module imports TensorFlow
+only to load a SavedModel: a Beam worker that segments with a .tflite file
+holds about 0.1 GB rather than TensorFlow's 0.6 GB (docs/beam.md).
 """
 
 import functools
@@ -17,14 +21,13 @@ import os
 from typing import Callable, List, Protocol, Tuple
 
 import numpy as np
-import tensorflow as tf
+from tflite_runtime import interpreter as tflite_runtime
 
-from components import model_io
-from components import preprocessing
-from components import signatures
+from components import bilinear
 from components.tflite_runner import TFLiteSegmenter
+from data import files
 from data import labels
-from model import export
+from model import contract
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
 
@@ -42,38 +45,52 @@ class SavedModel:
   """A SavedModel's `serving_images` signature, fed images already at S."""
 
   def __init__(self, path: str):
+    # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+
+    from components import model_io
+    from components import signatures
+
+    # pylint: enable=g-import-not-at-top
+    self._tf = tf
     self._serve = tf.saved_model.load(path).signatures[
       signatures.SERVING_IMAGES
     ]
+    self._input = signatures.IMAGES_INPUT
     self.input_size = model_io.load_config(path)[0].input_size
 
   def probabilities(self, images: np.ndarray) -> np.ndarray:
     # At S x S the signature's own resizes are the identity.
-    outputs = self._serve(**{signatures.IMAGES_INPUT: tf.constant(images)})
-    return outputs[export.PROBABILITIES].numpy()
+    outputs = self._serve(**{self._input: self._tf.constant(images)})
+    return outputs[contract.PROBABILITIES].numpy()
 
 
 class TFLiteModel:
-  """A .tflite file of model.export's contract (one image per call)."""
+  """A .tflite file of model.export's contract (one image per call), run by
+  tflite_runtime."""
 
   def __init__(self, path: str):
-    with tf.io.gfile.GFile(path, 'rb') as f:
-      self._segmenter = TFLiteSegmenter(f.read())
+    self._segmenter = TFLiteSegmenter(
+      files.read_bytes(path), interpreter=tflite_runtime.Interpreter
+    )
     self.input_size = self._segmenter.input_size
 
   def probabilities(self, images: np.ndarray) -> np.ndarray:
     return np.stack(
-      [self._segmenter.predict(image)[export.PROBABILITIES] for image in images]
+      [
+        self._segmenter.predict(image)[contract.PROBABILITIES]
+        for image in images
+      ]
     )
 
 
 def check_model_path(path: str) -> None:
   """ValueError unless `path` is a .tflite file or a SavedModel folder."""
   if path.endswith('.tflite'):
-    if not tf.io.gfile.exists(path):
+    if not files.exists(path):
       raise ValueError(f'--model={path}: no such file')
     return
-  if not tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+  if not files.exists(os.path.join(path, 'saved_model.pb')):
     raise ValueError(
       f'--model={path}: neither a .tflite file nor a '
       'SavedModel folder (no saved_model.pb)'
@@ -90,18 +107,19 @@ def input_size_of(path: str) -> int:
   check_model_path(path)
   if path.endswith('.tflite'):
     return TFLiteModel(path).input_size
+  from components import model_io  # pylint: disable=g-import-not-at-top
+
   return model_io.load_config(path)[0].input_size
 
 
 def resize_to(size: int, image: np.ndarray) -> np.ndarray:
   """uint8 [H, W, 3] -> [size, size, 3], as the Transform graph resizes."""
-  return preprocessing.resize_image(tf.constant(image), size).numpy()
+  return bilinear.resize_image(image, size)
 
 
 def class_ids(probabilities: np.ndarray, height: int, width: int) -> np.ndarray:
   """float [S, S, C] -> uint8 class ids [height, width] (at most 256)."""
-  ids = preprocessing.class_ids_at(tf.constant(probabilities), height, width)
-  return ids.numpy().astype(np.uint8)
+  return bilinear.class_ids_at(probabilities, height, width).astype(np.uint8)
 
 
 def segment(model: Model, image: np.ndarray) -> np.ndarray:
@@ -122,12 +140,12 @@ def labels_of(path: str) -> List[str]:
   For a .tflite file, the labels.txt beside it.
   """
   folder = os.path.dirname(path) if path.endswith('.tflite') else path
-  for candidate in (
-    os.path.join(folder, labels.LABELS_FILE),
-    model_io.labels_path(folder),
-  ):
-    if tf.io.gfile.exists(candidate):
-      return list(labels.read_labels(candidate))
-  raise ValueError(
-    f'no {labels.LABELS_FILE} in {folder} (nor {model_io.labels_path(folder)})'
-  )
+  beside = os.path.join(folder, labels.LABELS_FILE)
+  if files.exists(beside):
+    return list(labels.read_labels(beside))
+  from components import model_io  # pylint: disable=g-import-not-at-top
+
+  extras = model_io.labels_path(folder)
+  if files.exists(extras):
+    return list(labels.read_labels(extras))
+  raise ValueError(f'no {labels.LABELS_FILE} in {folder} (nor {extras})')

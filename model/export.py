@@ -17,10 +17,9 @@ from tensorflow.python.framework import convert_to_constants
 import tf_keras
 
 from model import layers as model_layers
-
-CLASS_IDS = 'class_ids'
-PROBABILITIES = 'probabilities'
-IMAGE = 'image'
+from model.contract import CLASS_IDS  # The contract's names, as export.X.
+from model.contract import IMAGE
+from model.contract import PROBABILITIES
 
 
 def inference_model(model: tf_keras.Model) -> tf_keras.Model:

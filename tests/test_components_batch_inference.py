@@ -170,3 +170,44 @@ def test_rerun_skips_done_photos_and_overwrite_recomputes(
   assert second == first
   _run(batch_inference.Job(model, str(tmp_path / 'in'), out, overwrite=True))
   assert os.stat(mask).st_mtime > 1
+
+
+_JOB_IN_A_FRESH_PROCESS = """
+import sys
+import apache_beam as beam
+from components import batch_inference
+job = batch_inference.Job({model!r}, {photos!r}, {out!r})
+with beam.Pipeline(argv=['--direct_running_mode=in_memory']) as pipeline:
+  _ = pipeline | batch_inference.PredictMasks(job, None)
+print(sorted(m for m in sys.modules if m.split('.')[0] in
+             ('tensorflow', 'tf_keras', 'tfx', 'tensorflow_transform')))
+"""
+
+
+@pytest.mark.slow
+def test_a_tflite_job_runs_without_tensorflow(tmp_path, small_pushed_model):
+  """Workers with a .tflite file import no TensorFlow (0.6 GB each): the
+  whole job, run in a fresh process, leaves no TensorFlow module loaded,
+  and its masks are TensorFlow's TFLite interpreter's."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  from components.tflite_runner import TFLiteSegmenter
+
+  model = os.path.join(small_pushed_model, 'model.tflite')
+  photo = _photo(str(tmp_path / 'in' / 'a.png'), 61, 83)
+  out = str(tmp_path / 'out')
+  code = _JOB_IN_A_FRESH_PROCESS.format(
+    model=model, photos=str(tmp_path / 'in'), out=out
+  )
+  completed = subprocess.run(
+    [sys.executable, '-c', code],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=True,
+  )
+  assert completed.stdout.strip().splitlines()[-1] == '[]'
+  with open(model, 'rb') as f:
+    want = TFLiteSegmenter(f.read()).segment(photo)
+  assert np.mean(_mask(out, 'a') == want) >= 0.999
