@@ -8,11 +8,13 @@ TF_CPP_MIN_LOG_LEVEL, and Python's sys.stderr never sees them, so the only
 place to drop them is the descriptor itself.
 
 `unless_verbose` points descriptor 2 at a pipe for the duration of a `with`
-block; a thread copies every line to the real stderr except those
-informational ones. Errors (absl E and F lines), Python tracebacks and
+block (one block at a time in a process); a thread copies every line to the
+real stderr except those informational ones. Errors (absl E and F lines), Python tracebacks and
 anything unrecognised pass through, so a failure still says what happened.
 It also ignores Python warnings in the block (MediaPipe's tasks warn that
-protobuf's MessageFactory is deprecated).
+protobuf's MessageFactory is deprecated). The batch job's TFLite workers
+use it too: tflite_runtime logs the same XNNPACK line
+(components.inference).
 """
 
 import contextlib
@@ -22,6 +24,10 @@ import sys
 import threading
 from typing import Iterator
 import warnings
+
+# One redirection at a time: two interleaved ones would restore each
+# other's pipe as stderr.
+_REDIRECTING = threading.Lock()
 
 # Lines a clean run prints that a user cannot act on.
 _NOISE = re.compile(
@@ -63,6 +69,14 @@ def unless_verbose(verbose: bool = False) -> Iterator[None]:
   if verbose:
     yield
     return
+  with _REDIRECTING, _filtered_fd2():
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore')
+      yield
+
+
+@contextlib.contextmanager
+def _filtered_fd2() -> Iterator[None]:
   real_stderr = os.dup(2)
   read_end, write_end = os.pipe()
   copier = threading.Thread(
@@ -73,9 +87,7 @@ def unless_verbose(verbose: bool = False) -> Iterator[None]:
   os.dup2(write_end, 2)
   os.close(write_end)
   try:
-    with warnings.catch_warnings():
-      warnings.simplefilter('ignore')
-      yield
+    yield
   finally:
     # Closing the last write end lets the copier see EOF and finish.
     sys.stderr.flush()

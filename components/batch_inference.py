@@ -32,8 +32,9 @@ or not at all (data.files.write_bytes), so an existing mask is complete; the
 photo's predictions line is computed again from its mask. `overwrite`
 recomputes every photo. A new model needs a new output folder, or overwrite.
 
-TensorFlow is imported by the workers (components.inference), not by the
-process that builds the job.
+The process that builds the job imports no TensorFlow; the workers import
+it only to run a SavedModel (a .tflite file runs in tflite_runtime,
+components.inference).
 """
 
 import dataclasses
@@ -71,18 +72,23 @@ ERRORS_FILE = 'errors.jsonl'
 # Photos per model call. On the demo model a call on 8 took 110 ms against
 # 8 x 19 ms one by one, and 8 images of 128 x 128 weigh 0.4 MB.
 DEFAULT_BATCH_SIZE = 8
-# DirectRunner options when the user gives none: one process, one thread
-# per core. Each worker process holds its own TensorFlow and model (about
-# 1 GB on the demo model, 0.4 GB of it TensorFlow's libraries, counted in
-# each process's RSS); threads share them, and TensorFlow's ops, PIL's
-# decoders and zlib release the GIL. bench/batch_predict.py: 2 threads
-# beat the plain loop and 2 processes end to end on 240 photos, in half
-# the memory of 2 processes, which are the fastest in the steady state
-# (docs/beam.md).
-LOCAL_BEAM_ARGS = (
-  '--direct_running_mode=multi_threading',
-  '--direct_num_workers=0',
-)
+
+
+def local_beam_args(model: str) -> Tuple[str, ...]:
+  """DirectRunner options when the user gives none, by the kind of model.
+
+  A .tflite file's workers hold no TensorFlow (components.inference), about
+  0.25 GB each: one process per core, the fastest. A SavedModel's workers
+  each hold TensorFlow and the model, about 1 GB on the demo model (0.4 GB
+  of it TensorFlow's libraries, counted in every process's RSS), so one
+  process with a thread per core shares them, within 1.5 GB: TensorFlow's
+  ops, PIL's decoders and zlib release the GIL. bench/batch_predict.py
+  measures both (docs/beam.md).
+  """
+  mode = 'multi_processing' if model.endswith('.tflite') else 'multi_threading'
+  return (f'--direct_running_mode={mode}', '--direct_num_workers=0')
+
+
 _WILDCARD = re.compile(r'[*?[]')
 _DONE = 'done'
 _ERRORS = 'errors'

@@ -18,11 +18,13 @@ holds about 0.1 GB rather than TensorFlow's 0.6 GB (docs/beam.md).
 
 import functools
 import os
+import threading
 from typing import Callable, List, Protocol, Tuple
 
 import numpy as np
 from tflite_runtime import interpreter as tflite_runtime
 
+from clients import quiet_logs
 from components import bilinear
 from components.tflite_runner import TFLiteSegmenter
 from data import files
@@ -67,21 +69,44 @@ class SavedModel:
 
 class TFLiteModel:
   """A .tflite file of model.export's contract (one image per call), run by
-  tflite_runtime."""
+  tflite_runtime.
+
+  A TFLite interpreter must not be invoked from two threads at once (it
+  corrupts its heap: "malloc(): corrupted top size"), and RunInference
+  shares one model among a worker's threads: each thread gets its own
+  interpreter of the same file, a few MB each.
+  """
 
   def __init__(self, path: str):
-    self._segmenter = TFLiteSegmenter(
-      files.read_bytes(path), interpreter=tflite_runtime.Interpreter
-    )
-    self.input_size = self._segmenter.input_size
+    self._flatbuffer = files.read_bytes(path)
+    self._per_thread = threading.local()
+    self.input_size = self._segmenter().input_size
+
+  def _segmenter(self) -> TFLiteSegmenter:
+    if not hasattr(self._per_thread, 'segmenter'):
+      with quiet_logs.unless_verbose(not _quiet_tensorflow()):
+        self._per_thread.segmenter = TFLiteSegmenter(
+          self._flatbuffer, interpreter=tflite_runtime.Interpreter
+        )
+    return self._per_thread.segmenter
 
   def probabilities(self, images: np.ndarray) -> np.ndarray:
+    segmenter = self._segmenter()
     return np.stack(
-      [
-        self._segmenter.predict(image)[contract.PROBABILITIES]
-        for image in images
-      ]
+      [segmenter.predict(image)[contract.PROBABILITIES] for image in images]
     )
+
+
+def _quiet_tensorflow() -> bool:
+  """Whether TF_CPP_MIN_LOG_LEVEL hides INFO lines (1 and up), as
+  data.cli_env sets it for quiet commands and their Beam workers.
+
+  tflite_runtime ignores it and writes "INFO: Created TensorFlow Lite
+  XNNPACK delegate" to stderr as it creates an interpreter; TensorFlow's
+  own tf.lite honours it.
+  """
+  level = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '0')
+  return level.isdigit() and int(level) >= 1
 
 
 def check_model_path(path: str) -> None:

@@ -30,15 +30,27 @@ class TFLiteSegmenter:
     self._interpreter = interpreter(
       model_content=flatbuffer, num_threads=num_threads
     )
-    self._run = self._interpreter.get_signature_runner()
-    self.input_size = int(
-      self._run.get_input_details()[contract.IMAGE]['shape'][1]
-    )
+    # The signature names the tensors; calls go to the tensors themselves:
+    # a signature runner allocates the tensors again at every call, 20 ms
+    # on the demo model against 4 ms for the model itself.
+    self._interpreter.allocate_tensors()
+    signature = self._interpreter.get_signature_runner()
+    image = signature.get_input_details()[contract.IMAGE]
+    self._image = image['index']
+    self._outputs = {
+      name: details['index']
+      for name, details in signature.get_output_details().items()
+    }
+    self.input_size = int(image['shape'][1])
 
   def predict(self, image: np.ndarray) -> dict:
     """uint8 [S, S, 3] -> {'class_ids': [S, S], 'probabilities': [S, S, C]}."""
-    outputs = self._run(**{contract.IMAGE: np.asarray(image, np.uint8)[None]})
-    return {name: value[0] for name, value in outputs.items()}
+    self._interpreter.set_tensor(self._image, np.asarray(image, np.uint8)[None])
+    self._interpreter.invoke()
+    return {
+      name: self._interpreter.get_tensor(index)[0]
+      for name, index in self._outputs.items()
+    }
 
   def segment(
     self, image: np.ndarray, resize=bilinear.resize_image

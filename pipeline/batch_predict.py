@@ -9,8 +9,9 @@ folder (walked recursively), a glob or one photo; PHOTOS and OUT may be
 gs:// paths. The job and its outputs are components.batch_inference's: OUT/
 masks/, overlays/ (with --overlays), predictions.jsonl and errors.jsonl.
 
-Without Beam options it runs locally in one process with one thread per
-core (components.batch_inference.LOCAL_BEAM_ARGS); any Beam option replaces
+Without Beam options it runs locally, with one worker process per core for
+a .tflite model and one process with a thread per core for a SavedModel
+(components.batch_inference.local_beam_args); any Beam option replaces
 those defaults, e.g.
 --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp
 --setup_file=./setup.py (the workers install the project's sdist).
@@ -48,8 +49,10 @@ def parse_args(argv: List[str]):
     epilog='Every other option goes to Beam as a pipeline option (--runner, '
     '--project, --region, --temp_location, --setup_file, --sdk_container_'
     'image, --direct_running_mode, --direct_num_workers, ...); without '
-    'any, the job runs here in one process, one thread per core ('
-    + ' '.join(batch_inference.LOCAL_BEAM_ARGS)
+    'any, the job runs here with one worker process per core for a .tflite '
+    'model (' + ' '.join(batch_inference.local_beam_args('m.tflite')) + '), '
+    'one process with a thread per core for a SavedModel ('
+    + ' '.join(batch_inference.local_beam_args('saved_model'))
     + ').',
   )
   parser.add_argument(
@@ -93,7 +96,7 @@ def parse_args(argv: List[str]):
 def run(job, beam_args: List[str], overlays: bool) -> None:
   """Runs the job with the user's Beam options, or the local defaults."""
   options = pipeline_options.PipelineOptions(
-    list(beam_args) or list(batch_inference.LOCAL_BEAM_ARGS)
+    list(beam_args) or list(batch_inference.local_beam_args(job.model))
   )
   with beam.Pipeline(options=options) as pipeline:
     _ = pipeline | batch_inference.PredictMasks(

@@ -76,7 +76,7 @@ def test_strips_bound_the_memory_of_a_large_photo(monkeypatch):
   """Strips of rows give the same ids as one strip."""
   probabilities = _RNG.random((32, 32, 3), np.float32)
   whole = bilinear.class_ids_at(probabilities, 301, 203)
-  monkeypatch.setattr(bilinear, '_STRIP_ELEMENTS', 203 * 3 * 7)  # 7 rows.
+  monkeypatch.setattr(bilinear, '_STRIP_ELEMENTS', 203 * 7)  # 7 rows.
   np.testing.assert_array_equal(
     bilinear.class_ids_at(probabilities, 301, 203), whole
   )

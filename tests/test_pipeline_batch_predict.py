@@ -110,3 +110,60 @@ def test_hostile_photos_are_named_and_odd_ones_segmented_quietly(
   # Shown upright: stored 40 x 60, the EXIF tag turns it to 60 x 40.
   assert lines['odd/rotated.jpg']['height'] == 60
   assert lines['big.jpg']['height'] == 3000
+
+
+@pytest.mark.slow
+def test_a_tflite_job_defaults_to_a_worker_per_core_quietly_within_bound(
+  tmp_path, small_pushed_model, max_tree_rss
+):
+  """With a .tflite file and no Beam options: worker processes that hold no
+  TensorFlow, tflite_runtime's XNNPACK line off stderr (it ignores
+  TF_CPP_MIN_LOG_LEVEL), the hostile folder within the memory bound of the
+  whole process tree; --verbose brings the line back."""
+  from bench import process_tree
+
+  photos = str(tmp_path / 'photos')
+  expected = hostile.photo_folder(photos, str(tmp_path / 'outside'))
+  out = str(tmp_path / 'out')
+  measured = process_tree.run(
+    [
+      sys.executable,
+      '-m',
+      'pipeline.batch_predict',
+      f'--model={small_pushed_model}/model.tflite',
+      f'--input={photos}',
+      f'--output_dir={out}',
+    ],
+    cwd=ROOT,
+    env=dict(os.environ, PYTHONPATH=ROOT),
+    timeout=600,
+  )
+  assert measured.returncode == 0, measured.stderr
+  assert measured.stderr == ''
+  assert measured.peak_rss < max_tree_rss, measured.peak_rss / 2**20
+  good = sum(1 for kind in expected.values() if not kind)
+  assert measured.stdout.splitlines()[0].startswith(f'{good} masks in ')
+  # Without the quiet settings a test before may have left in os.environ.
+  env = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ('TF_CPP_MIN_LOG_LEVEL', 'PYTHONWARNINGS')
+  }
+  verbose = subprocess.run(
+    [
+      sys.executable,
+      '-m',
+      'pipeline.batch_predict',
+      f'--model={small_pushed_model}/model.tflite',
+      f'--input={photos}/big.jpg',
+      f'--output_dir={tmp_path / "verbose"}',
+      '--verbose',
+    ],
+    cwd=ROOT,
+    env=dict(env, PYTHONPATH=ROOT),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert verbose.returncode == 0, verbose.stderr
+  assert 'XNNPACK' in verbose.stderr
