@@ -9,8 +9,9 @@ place to drop them is the descriptor itself.
 
 `unless_verbose` points descriptor 2 at a pipe for the duration of a `with`
 block (one block at a time in a process); a thread copies every line to the
-real stderr except those informational ones. Errors (absl E and F lines), Python tracebacks and
-anything unrecognised pass through, so a failure still says what happened.
+real stderr except those informational ones. Errors (absl E and F lines),
+Python tracebacks and anything unrecognised pass through, so a failure
+still says what happened.
 It also ignores Python warnings in the block (MediaPipe's tasks warn that
 protobuf's MessageFactory is deprecated). The batch job's TFLite workers
 use it too: tflite_runtime logs the same XNNPACK line
