@@ -69,7 +69,7 @@ class SavedModel:
 
 class TFLiteModel:
   """A .tflite file of model.export's contract (one image per call), run by
-  tflite_runtime.
+  tflite_runtime with XNNPACK, as apps run it (components.tflite_runner).
 
   A TFLite interpreter must not be invoked from two threads at once (it
   corrupts its heap: "malloc(): corrupted top size"), and RunInference
@@ -86,7 +86,9 @@ class TFLiteModel:
     if not hasattr(self._per_thread, 'segmenter'):
       with quiet_logs.unless_verbose(not _quiet_tensorflow()):
         self._per_thread.segmenter = TFLiteSegmenter(
-          self._flatbuffer, interpreter=tflite_runtime.Interpreter
+          self._flatbuffer,
+          interpreter=tflite_runtime.Interpreter,
+          xnnpack=True,
         )
     return self._per_thread.segmenter
 

@@ -4,7 +4,16 @@ It imports no TensorFlow unless asked for TensorFlow's interpreter (the
 default): with tflite_runtime's (components.inference), a Beam worker
 segments photos without TensorFlow's 0.6 GB. The resizes are
 components.bilinear's, equal to the Transform graph's.
+
+Kernels: by default TFLite's builtin (reference) kernels, which the
+TFLiteExport evaluation and the int8 gate score with, and which LiteRT's
+builtin kernels reproduce exactly (tested). `xnnpack=True` adds TFLite's
+default XNNPACK delegate, as apps run the files: 4 ms against 22 ms per
+128 px image on the demo model, the same float probabilities to 1e-6, but
+its own int8 arithmetic (about 99% of int8 class ids alike, docs/models.md).
 """
+
+import importlib
 
 import numpy as np
 
@@ -22,17 +31,29 @@ class TFLiteSegmenter:
   """A TFLite model with input `image` uint8 [1, S, S, 3] and `class_ids`."""
 
   def __init__(
-    self, flatbuffer: bytes, num_threads: int = None, interpreter=None
+    self,
+    flatbuffer: bytes,
+    num_threads: int = None,
+    interpreter=None,
+    xnnpack: bool = False,
   ):
     """`interpreter`: the Interpreter class to run it with; by default
-    TensorFlow's (the kernels of the TensorFlow that converted the file)."""
+    TensorFlow's (the kernels of the TensorFlow that converted the file).
+    `xnnpack`: with TFLite's default delegate rather than the builtin
+    kernels alone."""
     interpreter = interpreter or _tensorflow_interpreter()
+    # Each runtime (tf.lite, tflite_runtime) has its own enum.
+    resolvers = importlib.import_module(interpreter.__module__).OpResolverType
     self._interpreter = interpreter(
-      model_content=flatbuffer, num_threads=num_threads
+      model_content=flatbuffer,
+      num_threads=num_threads,
+      experimental_op_resolver_type=resolvers.AUTO
+      if xnnpack
+      else resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
-    # The signature names the tensors; calls go to the tensors themselves:
-    # a signature runner allocates the tensors again at every call, 20 ms
-    # on the demo model against 4 ms for the model itself.
+    # The signature names the tensors; calls go to the tensors themselves,
+    # after the interpreter allocated them: a signature runner allocates
+    # its subgraph alone, which never applies the XNNPACK delegate.
     self._interpreter.allocate_tensors()
     signature = self._interpreter.get_signature_runner()
     image = signature.get_input_details()[contract.IMAGE]
