@@ -19,8 +19,13 @@ ARGS ?=
 demo: $(INSTALLED) $(CLIENTS_INSTALLED)
 	$(PY) pipeline_runner.py --dataset=demo $(ARGS)
 
+# Two pytest-xdist workers, one test file at a time each (a module's tests
+# share its fixtures, e.g. the end-to-end run); on 2 cores the suite takes
+# about 60% of its serial time (docs/testing.md).
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
 test: lint $(CLIENTS_INSTALLED) browser
-	$(PY) -m pytest tests $(ARGS)
+	$(PY) -m pytest tests $(PYTEST_PARALLEL) $(ARGS)
 
 # Google style (pyproject.toml): lint findings and unformatted files fail.
 lint: $(INSTALLED)
@@ -28,7 +33,7 @@ lint: $(INSTALLED)
 	$(PY) -m ruff format --check .
 
 test-fast: $(INSTALLED) $(CLIENTS_INSTALLED) browser
-	$(PY) -m pytest tests -m 'not slow' $(ARGS)
+	$(PY) -m pytest tests -m 'not slow' $(PYTEST_PARALLEL) $(ARGS)
 
 # Mutation testing with mutmut over model/, components/ and the dataset
 # readers, with the fast tests ([tool.mutmut] in pyproject.toml). Hours on 2
