@@ -42,7 +42,8 @@ test-fast: $(INSTALLED) $(CLIENTS_INSTALLED) browser
 # survivors judged harmless: docs/testing.md.
 MUTANTS ?=
 mutants: $(INSTALLED) $(CLIENTS_INSTALLED)
-	nice -n 19 $(VENV)/bin/mutmut run $(MUTANTS)
+	MOBILE_DEEPLAB_CLIENTS_PYTHON=$(abspath $(CLIENTS_PY)) \
+		nice -n 19 $(VENV)/bin/mutmut run $(MUTANTS)
 	$(VENV)/bin/mutmut results
 
 install: $(INSTALLED) $(CLIENTS_INSTALLED)
