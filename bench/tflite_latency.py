@@ -34,6 +34,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from clients import quiet_logs
 from model import builder
 from model import export
 from model import profile
@@ -42,7 +43,7 @@ from model.config import ModelConfig
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _INPUT_SIZE = flags.DEFINE_integer('input_size', 256, 'Square input side.')
-flags.DEFINE_bool('verbose', False, cli_env.VERBOSE_HELP)
+_VERBOSE = flags.DEFINE_bool('verbose', False, cli_env.VERBOSE_HELP)
 _THREADS = flags.DEFINE_list('threads', ['1', '2'], 'Thread counts to time.')
 _RUNS = flags.DEFINE_integer('runs', 20, 'Timed invocations per round.')
 _ROUNDS = flags.DEFINE_integer('rounds', 3, 'Timing rounds over all models.')
@@ -99,10 +100,13 @@ def time_tflite(
   A bare interpreter, not components.tflite_runner.TFLiteSegmenter: only
   `invoke` is timed, as phone benchmarks do, without input/output copies.
   """
-  interpreter = tf.lite.Interpreter(
-    model_content=flatbuffer, num_threads=threads
-  )
-  interpreter.allocate_tensors()
+  # Applying the XNNPACK delegate logs an INFO line whatever
+  # TF_CPP_MIN_LOG_LEVEL says.
+  with quiet_logs.unless_verbose(_VERBOSE.value):
+    interpreter = tf.lite.Interpreter(
+      model_content=flatbuffer, num_threads=threads
+    )
+    interpreter.allocate_tensors()
   image = interpreter.get_input_details()[0]
   frame = np.random.RandomState(0).randint(0, 256, image['shape'])
   interpreter.set_tensor(image['index'], frame.astype(image['dtype']))
