@@ -80,3 +80,27 @@ def test_strips_bound_the_memory_of_a_large_photo(monkeypatch):
   np.testing.assert_array_equal(
     bilinear.class_ids_at(probabilities, 301, 203), whole
   )
+
+
+def test_upsampled_scores_equal_tensorflows_to_the_bit():
+  """The float32 scores before the argmax, not only the argmax: the same
+  operations in the same order and precision as TensorFlow's kernel."""
+  probabilities = _RNG.random((32, 32, 2), np.float32)
+  rows, columns = bilinear._weights(32, 75), bilinear._weights(32, 41)
+  ours = bilinear._resize_plane(probabilities[:, :, 1], rows, columns)
+  theirs = preprocessing.resize_probabilities(
+    tf.constant(probabilities), 75, 41
+  ).numpy()[:, :, 1]
+  assert ours.dtype == np.float32
+  np.testing.assert_array_equal(ours, theirs)
+
+
+def test_ties_go_to_the_first_class_as_with_tensorflows_argmax():
+  probabilities = np.full((8, 8, 3), 0.25, np.float32)
+  probabilities[:4, :, 2] = 0.5  # Class 2 wins the top half only.
+  ours = bilinear.class_ids_at(probabilities, 16, 16)
+  theirs = preprocessing.class_ids_at(
+    tf.constant(probabilities), 16, 16
+  ).numpy()
+  np.testing.assert_array_equal(ours, theirs)
+  assert set(np.unique(ours)) == {0, 2}
