@@ -3,6 +3,7 @@
 import os
 import signal
 import socket
+import stat
 
 import pytest
 
@@ -103,5 +104,66 @@ def test_a_non_utf8_name_is_named_printably(root):
     guard.check_name(str(root / name))
   assert error.value.problem == problems.BAD_FILE_NAME
   assert error.value.path.endswith('caf\\xe9.jpg')
+  assert error.value.detail == (
+    'the file name is not UTF-8 text; image/filename must be, so rename '
+    'the file'
+  )
   str(error.value).encode('utf-8')  # Prints on any terminal.
   guard.check_name(str(root / 'a.jpg'))  # UTF-8 names pass.
+
+
+def test_check_leads_to_the_real_file_unread_and_refuses_as_read_does(
+  root, no_hang
+):
+  """For files a library streams (check, then the library opens them)."""
+  del no_hang
+  os.symlink('a.jpg', root / 'link.jpg')
+  reader = guard.DataRoot(str(root))
+  real_a = os.path.realpath(root / 'a.jpg')
+  assert reader.check(str(root / 'a.jpg'), problems.MISSING_IMAGE) == real_a
+  assert reader.check(str(root / 'link.jpg'), problems.MISSING_IMAGE) == real_a
+  os.mkfifo(root / 'pipe.mp4')
+  os.symlink('../outside/secret.jpg', root / 'evil.jpg')
+  for name, missing, problem, detail in (
+    ('none.png', problems.MISSING_MASK, problems.MISSING_MASK, 'no such file'),
+    ('pipe.mp4', problems.MISSING_IMAGE, problems.NOT_A_FILE, 'FIFO'),
+    ('evil.jpg', problems.MISSING_IMAGE, problems.OUTSIDE_ROOT, 'outside'),
+  ):
+    with pytest.raises(problems.BadExample) as error:
+      reader.check(str(root / name), missing)
+    assert error.value.problem == problem
+    assert error.value.path == str(root / name)
+    assert detail in error.value.detail
+
+
+def test_check_under_a_url_root_asks_the_filesystem(monkeypatch):
+  """gs:// roots have no symlinks or FIFOs: existence is the check."""
+  present = {'gs://bucket/data/a.jpg'}
+  monkeypatch.setattr(guard.files, 'exists', lambda path: path in present)
+  reader = guard.DataRoot('gs://bucket/data')
+  assert (
+    reader.check('gs://bucket/data/a.jpg', problems.MISSING_IMAGE)
+    == 'gs://bucket/data/a.jpg'
+  )
+  with pytest.raises(problems.BadExample) as error:
+    reader.check('gs://bucket/data/b.png', problems.MISSING_MASK)
+  assert (error.value.problem, error.value.path, error.value.detail) == (
+    problems.MISSING_MASK,
+    'gs://bucket/data/b.png',
+    'no such file',
+  )
+
+
+@pytest.mark.parametrize(
+  'mode,kind',
+  [
+    (stat.S_IFDIR, 'directory'),
+    (stat.S_IFIFO, 'named pipe (FIFO)'),
+    (stat.S_IFSOCK, 'socket'),
+    (stat.S_IFCHR, 'character device'),
+    (stat.S_IFBLK, 'block device'),
+    (0, 'special file'),
+  ],
+)
+def test_each_kind_of_file_is_named(mode, kind):
+  assert guard._kind(mode | 0o644) == kind  # pylint: disable=protected-access
