@@ -27,6 +27,7 @@ from tflite_runtime import interpreter as tflite_runtime
 from clients import quiet_logs
 from components import bilinear
 from components.tflite_runner import TFLiteSegmenter
+from data import cli_env
 from data import files
 from data import labels
 from model import contract
@@ -84,7 +85,7 @@ class TFLiteModel:
 
   def _segmenter(self) -> TFLiteSegmenter:
     if not hasattr(self._per_thread, 'segmenter'):
-      with quiet_logs.unless_verbose(not _quiet_tensorflow()):
+      with quiet_logs.unless_verbose(not cli_env.quiet()):
         self._per_thread.segmenter = TFLiteSegmenter(
           self._flatbuffer,
           interpreter=tflite_runtime.Interpreter,
@@ -97,18 +98,6 @@ class TFLiteModel:
     return np.stack(
       [segmenter.predict(image)[contract.PROBABILITIES] for image in images]
     )
-
-
-def _quiet_tensorflow() -> bool:
-  """Whether TF_CPP_MIN_LOG_LEVEL hides INFO lines (1 and up), as
-  data.cli_env sets it for quiet commands and their Beam workers.
-
-  tflite_runtime ignores it and writes "INFO: Created TensorFlow Lite
-  XNNPACK delegate" to stderr as it creates an interpreter; TensorFlow's
-  own tf.lite honours it.
-  """
-  level = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '0')
-  return level.isdigit() and int(level) >= 1
 
 
 def check_model_path(path: str) -> None:

@@ -46,3 +46,12 @@ def quiet_unless_verbose(argv: Sequence[str] = ()) -> bool:
   os.environ.setdefault('PYTHONWARNINGS', 'ignore')
   warnings.simplefilter('ignore')
   return False
+
+
+def quiet() -> bool:
+  """Whether this process runs quiet: TF_CPP_MIN_LOG_LEVEL hides INFO lines
+  (1 and up), as `quiet_unless_verbose` sets it here and, through the
+  environment, in the Beam workers. For logs that ignore it (tflite_runtime's
+  XNNPACK line, components.inference)."""
+  level = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '0')
+  return level.isdigit() and int(level) >= 1

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from data import cli_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A program that quiets itself, warns, and starts a child that warns, as a
 # Beam worker process would.
@@ -49,3 +51,15 @@ def test_verbose_keeps_every_warning(flag):
   assert completed.stdout == 'verbose\n'
   assert 'parent notice' in completed.stderr
   assert 'child notice' in completed.stderr
+
+
+@pytest.mark.parametrize(
+  'level,quiet',
+  [(None, False), ('0', False), ('1', True), ('3', True), ('x', False)],
+)
+def test_quiet_follows_tensorflows_log_level(monkeypatch, level, quiet):
+  if level is None:
+    monkeypatch.delenv('TF_CPP_MIN_LOG_LEVEL', raising=False)
+  else:
+    monkeypatch.setenv('TF_CPP_MIN_LOG_LEVEL', level)
+  assert cli_env.quiet() is quiet
