@@ -1,13 +1,20 @@
 """data.polygon reproduces cv2.fillPoly; expected pixels were drawn by cv2 4.14.
 
-The large randomized comparison against the SDK lives in
-test_data_supervisely.py (committed oracle fixtures); these cases pin the
-rules one by one: boundary pixels in, even-odd self-intersection, holes
-cleared with their boundary, clipping at the image border.
+These cases pin the rules one by one: boundary pixels in, even-odd
+self-intersection, holes cleared with their boundary, clipping at the image
+border. test_random_polygons_across_the_borders_match_opencv compares 600
+random cases with cv2.fillPoly itself, run in the clients venv; the
+comparison against the Supervisely SDK's drawings is in
+test_data_readers_supervisely.py (committed oracle fixtures).
 """
 
-import numpy as np
+import os
+import subprocess
 
+import numpy as np
+import pytest
+
+import clients
 from data.readers import polygon
 
 
@@ -85,3 +92,63 @@ def test_degenerate_polygons_draw_their_outline():
   expected = np.zeros((4, 6), bool)
   expected[2, 1:5] = True
   np.testing.assert_array_equal(got, expected)
+
+
+def _random_cases(rng, count):
+  """Small images with polygons that cross every border, at every slope.
+
+  The points reach several image widths beyond each side, so edges enter
+  and leave through all four borders and corners (OpenCV's clipLine), and
+  some cases hold several contours, filled together even-odd.
+  """
+  cases = []
+  for _ in range(count):
+    height, width = (int(v) for v in rng.integers(1, 24, 2))
+    contours = []
+    for _ in range(int(rng.integers(1, 4))):
+      n = int(rng.integers(1, 9))
+      x = rng.integers(-3 * width, 4 * width + 1, n)
+      y = rng.integers(-3 * height, 4 * height + 1, n)
+      contours.append(np.stack([x, y], 1).astype(np.int32))
+    cases.append(((height, width), contours))
+  return cases
+
+
+def test_random_polygons_across_the_borders_match_opencv(tmp_path):
+  """cv2.fillPoly itself (OpenCV in the clients venv) is the oracle."""
+  cases = _random_cases(np.random.default_rng(21), 600)
+  arrays = {}
+  for i, (shape, contours) in enumerate(cases):
+    arrays[f'shape_{i}'] = np.array(shape)
+    for j, points in enumerate(contours):
+      arrays[f'contour_{i}_{j}'] = points
+  np.savez(tmp_path / 'cases.npz', **arrays)
+  subprocess.run(
+    [
+      clients.python(),
+      os.path.join(
+        os.path.dirname(__file__), 'fixtures', 'opencv_fill_poly.py'
+      ),
+      str(tmp_path / 'cases.npz'),
+      str(tmp_path / 'masks.npz'),
+    ],
+    check=True,
+    timeout=120,
+  )
+  drawn = np.load(tmp_path / 'masks.npz')
+  clipped = 0
+  for i, (shape, contours) in enumerate(cases):
+    expected = drawn[f'mask_{i}'].astype(bool)
+    got = polygon.fill_polygons(shape, contours)
+    np.testing.assert_array_equal(got, expected, err_msg=f'case {i}')
+    clipped += expected.any() and not expected.all()
+  # Most cases draw part of the image: the clipping is what is compared.
+  assert clipped > len(cases) // 3
+
+
+@pytest.mark.parametrize('shape', [(0, 5), (5, 0), (0, 0)])
+def test_an_image_without_pixels_draws_nothing(shape):
+  # The triangle crosses every border of the 5-pixel side.
+  triangle = np.array([[-2, -2], [8, 3], [1, 9]])
+  got = polygon.fill_polygons(shape, [triangle])
+  assert got.shape == shape

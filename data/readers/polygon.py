@@ -11,7 +11,8 @@ limb. So this module ports the integer arithmetic of OpenCV 4.x drawing.cpp
 (`CollectPolyEdges`, `FillEdgeCollection`, `LineIterator`, `clipLine`) to numpy
 instead of adding OpenCV (and its 60 MB wheel) as a dependency.
 tests/fixtures/supervisely_sdk holds masks drawn by the SDK itself;
-tests/test_data_polygon.py compares against them.
+tests/test_data_readers_supervisely.py compares against them, and
+tests/test_data_readers_polygon.py against cv2.fillPoly itself.
 
 Coordinates are integer (x, y) = (column, row); points outside the image are
 allowed and clipped exactly as OpenCV clips them.
