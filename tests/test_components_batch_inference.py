@@ -1,7 +1,9 @@
 """components.batch_inference: the Beam job's listing, masks and reruns.
 
 Masks are compared with the SavedModel's serving_images signature and with
-the TFLite file's own prediction, computed here photo by photo.
+the TFLite file's own prediction, computed here photo by photo. The fast
+tests run the job on a committed tiny TFLite file
+(tests/fixtures/tiny_segmenter), the slow ones on a trained model.
 """
 
 import json
@@ -13,6 +15,9 @@ from PIL import Image
 import pytest
 
 from components import batch_inference
+from components import bilinear
+from data import problems
+from pipeline import visualize
 
 
 def _photo(path, height, width, seed=0):
@@ -103,6 +108,104 @@ def test_settings_and_missing_inputs_are_refused_before_any_work(tmp_path):
     ).check()
 
 
+# --- The job on a committed tiny TFLite file ---------------------------------
+
+_TINY = os.path.join(
+  os.path.dirname(__file__), 'fixtures', 'tiny_segmenter', 'model.tflite'
+)
+
+
+def _tiny_class_ids(photo):
+  """The tiny model's class ids for `photo`, computed without the job:
+  tflite_runtime's interpreter called through its signature by hand, on
+  the photo resized as the Transform graph resizes it (components.bilinear,
+  tested against TensorFlow), its probabilities resized back and argmaxed.
+  """
+  from tflite_runtime import interpreter as tflite_runtime
+
+  serve = tflite_runtime.Interpreter(model_path=_TINY).get_signature_runner()
+  size = serve.get_input_details()['image']['shape'][1]
+  resized = bilinear.resize_image(photo, size)
+  probabilities = serve(image=resized[None])['probabilities'][0]
+  return bilinear.class_ids_at(probabilities, *photo.shape[:2])
+
+
+def test_the_tiny_model_marks_pixels_redder_than_blue():
+  """What tests/fixtures/make_tiny_segmenter.py says it wrote."""
+  photo = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
+  red, blue = photo[..., 0].astype(int), photo[..., 2].astype(int)
+  class_ids = _tiny_class_ids(photo)
+  assert class_ids.shape == (16, 16)
+  np.testing.assert_array_equal(
+    class_ids[red != blue], (red > blue)[red != blue]
+  )
+
+
+def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
+  sizes = {'one': (45, 70), 'sub/two': (16, 16), 'sub/deep/three': (33, 90)}
+  photos = {
+    stem: _photo(str(tmp_path / 'in' / (stem + '.png')), *size, seed=i)
+    for i, (stem, size) in enumerate(sizes.items())
+  }
+  broken = tmp_path / 'in' / 'sub' / 'broken.jpg'
+  broken.write_bytes(b'not a jpeg')
+  out = str(tmp_path / 'out')
+  job = batch_inference.Job(_TINY, str(tmp_path / 'in'), out, batch_size=2)
+  _run(job, tint=visualize.overlay)
+  lines = {line['input']: line for line in _lines(out, 'predictions.jsonl')}
+  assert len(lines) == len(photos)
+  for stem, photo in photos.items():
+    want = _tiny_class_ids(photo)
+    assert 0 < want.mean() < 1, 'the photo should show two classes'
+    np.testing.assert_array_equal(_mask(out, stem), want)
+    overlay = os.path.join(out, 'overlays', stem + '.png')
+    with Image.open(overlay) as image:
+      np.testing.assert_array_equal(
+        np.asarray(image), visualize.overlay(photo, want, 2)
+      )
+    path = str(tmp_path / 'in' / (stem + '.png'))
+    assert lines[path] == {
+      'input': path,
+      'mask': os.path.join(out, 'masks', stem + '.png'),
+      'overlay': overlay,
+      'height': photo.shape[0],
+      'width': photo.shape[1],
+      'class_fractions': {
+        'background': round(float(np.mean(want == 0)), 6),
+        'person': round(float(np.mean(want == 1)), 6),
+      },
+    }
+  (error,) = _lines(out, 'errors.jsonl')
+  assert (error['input'], error['problem']) == (
+    str(broken),
+    problems.CORRUPT_IMAGE,
+  )
+  assert error['detail'].startswith('cannot decode image')
+  assert batch_inference.count_lines(job) == {
+    'masks': 3,
+    'errors': {problems.CORRUPT_IMAGE: 1},
+  }
+
+
+def test_rerun_skips_done_photos_and_overwrite_recomputes(tmp_path):
+  for i in range(3):
+    _photo(str(tmp_path / 'in' / f'p{i}.jpg'), 40, 50 + i, seed=i)
+  out = str(tmp_path / 'out')
+  job = batch_inference.Job(_TINY, str(tmp_path / 'in'), out)
+  _run(job)
+  first = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
+  mask = os.path.join(out, 'masks', 'p1.png')
+  os.utime(mask, (1, 1))
+  os.remove(os.path.join(out, 'masks', 'p2.png'))
+  _run(job)
+  assert os.stat(mask).st_mtime == 1  # Skipped, not written again.
+  assert os.path.isfile(os.path.join(out, 'masks', 'p2.png'))  # Redone.
+  second = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
+  assert second == first
+  _run(batch_inference.Job(_TINY, str(tmp_path / 'in'), out, overwrite=True))
+  assert os.stat(mask).st_mtime > 1
+
+
 # --- The job on a small model -----------------------------------------------
 
 
@@ -149,29 +252,6 @@ def test_masks_are_serving_images_and_tflite_predictions_at_photo_size(
       )
 
 
-@pytest.mark.slow
-def test_rerun_skips_done_photos_and_overwrite_recomputes(
-  tmp_path, small_pushed_model
-):
-  for i in range(3):
-    _photo(str(tmp_path / 'in' / f'p{i}.jpg'), 40, 50 + i, seed=i)
-  out = str(tmp_path / 'out')
-  model = os.path.join(small_pushed_model, 'model.tflite')
-  job = batch_inference.Job(model, str(tmp_path / 'in'), out)
-  _run(job)
-  first = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
-  mask = os.path.join(out, 'masks', 'p1.png')
-  os.utime(mask, (1, 1))
-  os.remove(os.path.join(out, 'masks', 'p2.png'))
-  _run(job)
-  assert os.stat(mask).st_mtime == 1  # Skipped, not written again.
-  assert os.path.isfile(os.path.join(out, 'masks', 'p2.png'))  # Redone.
-  second = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
-  assert second == first
-  _run(batch_inference.Job(model, str(tmp_path / 'in'), out, overwrite=True))
-  assert os.stat(mask).st_mtime > 1
-
-
 _JOB_IN_A_FRESH_PROCESS = """
 import sys
 import apache_beam as beam
@@ -184,17 +264,14 @@ print(sorted(m for m in sys.modules if m.split('.')[0] in
 """
 
 
-@pytest.mark.slow
-def test_a_tflite_job_runs_without_tensorflow(tmp_path, small_pushed_model):
+def test_a_tflite_job_runs_without_tensorflow(tmp_path):
   """Workers with a .tflite file import no TensorFlow (0.6 GB each): the
   whole job, run in a fresh process, leaves no TensorFlow module loaded,
-  and its masks are TensorFlow's TFLite interpreter's."""
+  and its mask is the one computed by hand."""
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
 
-  from components.tflite_runner import TFLiteSegmenter
-
-  model = os.path.join(small_pushed_model, 'model.tflite')
+  model = _TINY
   photo = _photo(str(tmp_path / 'in' / 'a.png'), 61, 83)
   out = str(tmp_path / 'out')
   code = _JOB_IN_A_FRESH_PROCESS.format(
@@ -208,6 +285,4 @@ def test_a_tflite_job_runs_without_tensorflow(tmp_path, small_pushed_model):
     check=True,
   )
   assert completed.stdout.strip().splitlines()[-1] == '[]'
-  with open(model, 'rb') as f:
-    want = TFLiteSegmenter(f.read()).segment(photo)
-  assert np.mean(_mask(out, 'a') == want) >= 0.999
+  np.testing.assert_array_equal(_mask(out, 'a'), _tiny_class_ids(photo))
