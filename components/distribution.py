@@ -169,14 +169,16 @@ def chief_path(path: str, chief: bool) -> Iterator[str]:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
-def barrier(strategy: tf.distribute.Strategy) -> None:
-  """Returns once every replica got here (a one-number all-reduce).
+def barrier(strategy: tf.distribute.Strategy) -> int:
+  """Returns once every replica got here (a one-number all-reduce): how
+  many did, which is every replica of the strategy.
 
   Non-chief workers wait at it for the chief to finish exporting, so none
   reports success before the model exists.
   """
-  strategy.reduce(
+  arrived = strategy.reduce(
     tf.distribute.ReduceOp.SUM,
     strategy.run(lambda: tf.constant(1.0)),
     axis=None,
   )
+  return int(arrived)

@@ -376,7 +376,11 @@ def _scaled_for(
 
   SGD with momentum and Adam are linear in the learning rate, so scaling
   a variable's update (new - old) scales its learning rate exactly, and
-  the moment estimates stay those of the unscaled optimizer.
+  the moment estimates stay those of the unscaled optimizer. Keras's weight
+  decay is proportional to the learning rate too, but applied to every
+  variable before the updates; the scaled variables' decay moves into
+  their update, so it is scaled with it (a backbone at multiplier 0 stays
+  as it was).
   """
 
   class ScaledOnBackbone(kind):
@@ -386,10 +390,18 @@ def _scaled_for(
       super().__init__(*args, **kwargs)
       self._scaled_keys = {self._var_key(v) for v in variables}
 
+    def _apply_weight_decay(self, variables):
+      super()._apply_weight_decay(
+        [v for v in variables if self._var_key(v) not in self._scaled_keys]
+      )
+
     def update_step(self, gradient, variable):
       if self._var_key(variable) not in self._scaled_keys:
         return super().update_step(gradient, variable)
       before = tf.identity(variable)
+      if self.weight_decay is not None and self._use_weight_decay(variable):
+        decay = tf.cast(self.weight_decay * self.learning_rate, variable.dtype)
+        variable.assign_sub(variable * decay)
       super().update_step(gradient, variable)
       variable.assign(before + multiplier * (variable - before))
       return None

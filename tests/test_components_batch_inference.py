@@ -94,18 +94,70 @@ def test_glob_is_relative_to_its_fixed_folder_and_stems_stay_distinct(
   ]
 
 
-def test_settings_and_missing_inputs_are_refused_before_any_work(tmp_path):
-  with pytest.raises(ValueError, match='batch_size=0'):
-    batch_inference.Job('m.tflite', 'in', 'out', batch_size=0)
-  with pytest.raises(ValueError, match='max_image_pixels=0'):
-    batch_inference.Job('m.tflite', 'in', 'out', max_image_pixels=0)
-  with pytest.raises(ValueError, match='no saved_model.pb'):
+@pytest.mark.parametrize(
+  'setting, good, bad',
+  [
+    ('batch_size', (1, 1024), (0, 1025)),
+    ('max_image_pixels', (1, 2**31), (0, 2**31 + 1)),
+  ],
+)
+def test_settings_are_checked_at_both_ends(setting, good, bad):
+  for value in good:
+    job = batch_inference.Job('m.tflite', 'in', 'out', **{setting: value})
+    assert getattr(job, setting) == value
+  for value in bad:
+    with pytest.raises(ValueError, match=f'^{setting}={value}: must be 1 to'):
+      batch_inference.Job('m.tflite', 'in', 'out', **{setting: value})
+
+
+def test_missing_models_and_inputs_are_refused_before_any_work(tmp_path):
+  tflite = str(tmp_path / 'm.tflite')
+  with pytest.raises(ValueError, match=f'^--model={tflite}: no such file$'):
+    batch_inference.Job(tflite, str(tmp_path), 'out').check()
+  with pytest.raises(
+    ValueError,
+    match=f'^--model={tmp_path}: neither a .tflite file nor a SavedModel '
+    r'folder \(no saved_model.pb\)$',
+  ):
     batch_inference.Job(str(tmp_path), str(tmp_path), 'out').check()
+  (tmp_path / 'saved_model.pb').write_bytes(b'')
+  batch_inference.Job(str(tmp_path), str(tmp_path), 'out').check()
   (tmp_path / 'm.tflite').write_bytes(b'')
   with pytest.raises(ValueError, match='--input=.*none: no such folder'):
-    batch_inference.Job(
-      str(tmp_path / 'm.tflite'), str(tmp_path / 'none'), 'out'
-    ).check()
+    batch_inference.Job(tflite, str(tmp_path / 'none'), 'out').check()
+  # A glob need not exist as a path: its matches are listed later.
+  batch_inference.Job(tflite, str(tmp_path / 'none' / '*.jpg'), 'o').check()
+
+
+@pytest.mark.parametrize(
+  'given, root',
+  [
+    ('in/p*.jpg', 'in'),  # The wildcard inside a name: its folder.
+    ('photosX/*.jpg', 'photosX'),
+    ('*.jpg', '.'),
+    ('a/b/*/c/*.png', 'a/b'),
+    ('photo.jpg', '.'),
+    ('in/photo.jpg', 'in'),
+  ],
+)
+def test_root_of_a_glob_or_a_file(given, root):
+  assert batch_inference.Job('m.tflite', given, 'out').root() == root
+
+
+def test_root_of_a_folder_drops_its_trailing_slash(tmp_path):
+  folder = tmp_path / 'inX'
+  folder.mkdir()
+  for given in (str(folder), str(folder) + '/'):
+    assert batch_inference.Job('m.tflite', given, 'o').root() == str(folder)
+  assert batch_inference.Job('m.tflite', '/', 'o').root() == '/'
+
+
+def test_bucket_paths_are_relative_to_the_bucket_folder():
+  # A gs:// listing needs Google Cloud Storage; the path arithmetic does not.
+  assert (
+    batch_inference._relative('gs://b/in/sub/p.jpg', 'gs://b/in') == 'sub/p.jpg'
+  )
+  assert batch_inference._relative('gs://b/p.jpg', 'gs://b') == 'p.jpg'
 
 
 # --- The job on a committed tiny TFLite file ---------------------------------

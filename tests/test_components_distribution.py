@@ -1,8 +1,10 @@
 """components.distribution: the strategy rule, the chief, scratch folders."""
 
+import json
 import os
 
 import pytest
+import tensorflow as tf
 
 from components import distribution
 
@@ -65,6 +67,24 @@ def test_choose(tf_config, gpus, tpu, expected):
       },
       True,
     ),
+    # 'master' is a chief too: worker 0 is then not the chief.
+    (
+      {
+        'cluster': {'master': ['a:1'], 'worker': ['b:1']},
+        'task': {'type': 'worker', 'index': 0},
+      },
+      False,
+    ),
+    # A task without an index is task 0.
+    (
+      {
+        'cluster': {'chief': ['a:1'], 'worker': ['b:1']},
+        'task': {'type': 'chief'},
+      },
+      True,
+    ),
+    # A cluster of one training task is its own chief, task or not.
+    ({'cluster': {'worker': ['a:1']}}, True),
   ],
 )
 def test_is_chief(tf_config, chief):
@@ -97,8 +117,64 @@ def test_unknown_strategy_is_refused():
 
 def test_default_strategy_and_barrier_without_a_cluster():
   strategy = distribution.make_strategy('default')
+  assert strategy is tf.distribute.get_strategy()
   assert strategy.num_replicas_in_sync == 1
-  distribution.barrier(strategy)
+  assert distribution.barrier(strategy) == 1
+
+
+def test_mirrored_strategy_by_name():
+  strategy = distribution.make_strategy('mirrored')
+  assert isinstance(strategy, tf.distribute.MirroredStrategy)
+  assert distribution.barrier(strategy) == strategy.num_replicas_in_sync
+
+
+def test_without_a_name_the_strategy_is_chosen_from_the_environment(
+  monkeypatch,
+):
+  tf_config = _cluster(chief=1, workers=0)
+  monkeypatch.setenv('TF_CONFIG', json.dumps(tf_config))
+  monkeypatch.setenv('TPU_NAME', 'my-tpu')
+  seen = []
+
+  def choose(*args):
+    seen.append(args)
+    return distribution.DEFAULT
+
+  monkeypatch.setattr(distribution, 'choose', choose)
+  assert distribution.make_strategy() is tf.distribute.get_strategy()
+  assert seen == [(tf_config, tf.config.list_physical_devices('GPU'), 'my-tpu')]
+
+
+def test_a_tpu_strategy_connects_to_the_tpu_named_in_the_environment(
+  monkeypatch,
+):
+  """No TPU here: TensorFlow's TPU calls are replaced by recorders, which
+  check that each step gets the resolver of TPU_NAME."""
+  monkeypatch.setenv('TPU_NAME', 'my-tpu')
+  calls = []
+
+  def resolver(name):
+    calls.append(('resolve', name))
+    return f'resolver of {name}'
+
+  monkeypatch.setattr(
+    tf.distribute.cluster_resolver, 'TPUClusterResolver', resolver
+  )
+  for step, module, name in (
+    ('connect', tf.config, 'experimental_connect_to_cluster'),
+    ('initialize', tf.tpu.experimental, 'initialize_tpu_system'),
+    ('strategy', tf.distribute, 'TPUStrategy'),
+  ):
+    monkeypatch.setattr(
+      module, name, lambda r, step=step: calls.append((step, r)) or step
+    )
+  assert distribution.make_strategy('tpu') == 'strategy'
+  assert calls == [
+    ('resolve', 'my-tpu'),
+    ('connect', 'resolver of my-tpu'),
+    ('initialize', 'resolver of my-tpu'),
+    ('strategy', 'resolver of my-tpu'),
+  ]
 
 
 def test_local_cluster_gives_each_task_its_own_port():
@@ -126,6 +202,21 @@ def test_local_cluster_gives_each_task_its_own_port():
         'task': {'type': 'worker', 'index': 1},
       },
       (3, 2),
+    ),
+    (
+      {
+        'cluster': {'master': ['a:1'], 'worker': ['b:1']},
+        'task': {'type': 'master', 'index': 0},
+      },
+      (2, 0),
+    ),
+    # A task without an index is task 0.
+    (
+      {
+        'cluster': {'chief': ['a:1'], 'worker': ['b:1', 'c:1']},
+        'task': {'type': 'worker'},
+      },
+      (3, 1),
     ),
   ],
 )

@@ -53,6 +53,62 @@ def test_poly_schedule_as_deeplab(name):
     assert float(optimizer.momentum) == pytest.approx(0.9)
 
 
+def test_weight_decay_zero_means_none():
+  assert (
+    training.make_optimizer(TrainConfig(weight_decay=0.0)).weight_decay is None
+  )
+  optimizer = training.make_optimizer(TrainConfig(weight_decay=4e-5))
+  assert optimizer.weight_decay == pytest.approx(4e-5)
+
+
+def test_mixed_precision_scales_the_loss_of_the_same_optimizer():
+  optimizer = training.make_optimizer(
+    TrainConfig(mixed_precision=True, optimizer='adam')
+  )
+  assert isinstance(
+    optimizer, training.tf_keras.mixed_precision.LossScaleOptimizer
+  )
+  assert type(optimizer.inner_optimizer).__name__ == 'Adam'
+  assert float(optimizer.inner_optimizer.learning_rate) == pytest.approx(
+    TrainConfig().base_lr
+  )
+
+
+@pytest.mark.parametrize('multiplier', [0.1, 0.0])
+@pytest.mark.parametrize('name', ['sgd', 'adam'])
+def test_the_backbone_steps_and_decays_at_the_multiplier(name, multiplier):
+  """Two equal variables with equal gradients: the backbone's moves that
+  fraction as far, weight decay included (at 0 it does not move at all).
+  Momentum and Adam's moments are those of the plain optimizer."""
+  start = [1.0, -2.0]
+  backbone, head = tf.Variable(start), tf.Variable(start)
+  config = TrainConfig(
+    optimizer=name,
+    base_lr=0.01,
+    weight_decay=1e-3,
+    backbone_lr_multiplier=multiplier,
+  )
+  optimizer = training.make_optimizer(config, [backbone])
+  assert type(optimizer).__name__ == {'sgd': 'SGD', 'adam': 'Adam'}[name]
+  assert optimizer.weight_decay == pytest.approx(1e-3)
+  gradient = tf.constant([0.5, -0.25])
+  for _ in range(2):
+    optimizer.apply_gradients([(gradient, backbone), (gradient, head)])
+  head_step = head.numpy() - start
+  assert np.all(np.abs(head_step) > 1e-3)
+  np.testing.assert_allclose(
+    backbone.numpy() - start, multiplier * head_step, rtol=1e-4, atol=1e-9
+  )
+
+
+def test_a_backbone_multiplier_needs_the_backbone():
+  with pytest.raises(
+    ValueError,
+    match=r'^backbone_lr_multiplier=0.1 needs the backbone variables$',
+  ):
+    training.make_optimizer(TrainConfig(backbone_lr_multiplier=0.1))
+
+
 @pytest.mark.slow
 def test_short_training_on_demo_data_learns_more_than_the_class_prior(tmp_path):
   training.tf_keras.utils.set_random_seed(0)
