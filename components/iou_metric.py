@@ -121,7 +121,7 @@ def _segmentation_computations(
 
 
 def output_keys(
-  class_names: List[str], model_name: str = '', name: str = metrics.MEAN_IOU
+  class_names: List[str], model_name: str, name: str
 ) -> List[metric_types.MetricKey]:
   """Every key the metric may output, in extract_output's order."""
   names = [

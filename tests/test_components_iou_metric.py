@@ -1,5 +1,8 @@
 """components.iou_metric: the TFMA plug-in against an independent mIoU."""
 
+import itertools
+import re
+
 import numpy as np
 import pytest
 
@@ -155,3 +158,48 @@ def test_an_all_void_image_and_an_absent_class_are_counted_not_scored():
   assert output['mean_iou'] == 1.0 and output['mean_boundary_iou'] == 1.0
   assert output['label_pixels/cat'] == 0
   assert 'iou/cat' not in output and 'boundary_iou/cat' not in output
+
+
+def _mask_pair_extracts(label, prediction):
+  return {
+    'features': {
+      features.MASK_ENCODED: np.array([png_bytes(label)], dtype=object),
+      features.IMAGE_FILENAME: np.array([b'photo.jpg'], dtype=object),
+    },
+    'predictions': {signatures.CLASS_IDS_ORIGINAL: prediction},
+  }
+
+
+def _preprocessor(model_name=''):
+  return iou_metric._MaskPairPreprocessor(
+    features.MASK_ENCODED, signatures.CLASS_IDS_ORIGINAL, model_name
+  )
+
+
+@pytest.mark.parametrize('shape', [(3, 6), (4, 5)])
+def test_a_prediction_smaller_than_its_label_names_the_image(shape):
+  extracts = _mask_pair_extracts(np.zeros((4, 6)), np.zeros(shape))
+  message = f'prediction of shape {shape} is smaller than the label (4, 6) of '
+  with pytest.raises(ValueError, match=re.escape(message) + '.*photo.jpg'):
+    list(_preprocessor().process(extracts))
+
+
+def test_a_padded_prediction_is_cropped_to_its_label():
+  label = np.arange(24).reshape(4, 6) % 3
+  padded = np.full((5, 8), 7)
+  padded[:4, :6] = label[::-1]
+  (inputs,) = _preprocessor().process(_mask_pair_extracts(label, padded))
+  np.testing.assert_array_equal(inputs.label, label)
+  np.testing.assert_array_equal(inputs.prediction, label[::-1])
+
+
+def test_each_key_and_model_gets_its_own_preprocessor():
+  """TFMA runs one preprocessor per name: two metrics reading different
+  keys, or the candidate and the baseline, must not share one."""
+  names = {
+    iou_metric._MaskPairPreprocessor(label, prediction, model).name
+    for label, prediction, model in itertools.product(
+      ('mask_a', 'mask_b'), ('pred_a', 'pred_b'), ('', 'baseline')
+    )
+  }
+  assert len(names) == 8

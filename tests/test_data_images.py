@@ -207,3 +207,68 @@ def test_a_bitmap_larger_than_its_image_is_not_decoded():
   assert '13000x13000 (HxW) on an image of 100x120' in error.value.detail
   small = _encode(np.full((5, 6), 255, np.uint8), 'PNG')
   assert images.open_bitmap(small, 'ann.json', 100, 120).size == (6, 5)
+
+
+# --- read_photo: what a person sees, as RGB -----------------------------------
+
+GRAY = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+
+
+def _photo(data):
+  return images.read_photo(data, 'p.png', LIMIT)
+
+
+def _png_of(image):
+  buffer = io.BytesIO()
+  image.save(buffer, 'PNG')
+  return buffer.getvalue()
+
+
+def test_a_gray_photo_becomes_three_equal_channels():
+  photo = _photo(_encode(GRAY, 'PNG'))
+  assert photo.shape == (3, 4, 3) and photo.dtype == np.uint8
+  for channel in range(3):
+    np.testing.assert_array_equal(photo[..., channel], GRAY)
+
+
+def test_a_palette_photo_takes_its_colours_and_alpha_is_dropped():
+  palette = Image.fromarray(GRAY % 3).convert('P')
+  palette.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 759)
+  colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+  np.testing.assert_array_equal(_photo(_png_of(palette)), colours[GRAY % 3])
+  rgba = np.dstack([PIXELS, np.full(PIXELS.shape[:2], 7, np.uint8)])
+  np.testing.assert_array_equal(_photo(_encode(rgba, 'PNG')), PIXELS)
+
+
+def test_a_16_bit_photo_keeps_its_top_byte():
+  deep = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000 + 255
+  photo = _photo(_encode(deep, 'PNG'))
+  for channel in range(3):
+    np.testing.assert_array_equal(photo[..., channel], deep >> 8)
+
+
+def test_the_exif_orientation_is_applied():
+  exif = Image.Exif()
+  exif[0x0112] = 6  # Shown rotated 90 degrees clockwise.
+  stored = np.zeros((20, 30, 3), np.uint8)
+  stored[:, :10] = 255  # The stored left third is white.
+  photo = _photo(_encode(stored, 'PNG', exif=exif))
+  assert photo.shape == (30, 20, 3)
+  # Turned clockwise, the stored left side is the top.
+  assert photo[:10].min() == 255 and photo[10:].max() == 0
+
+
+def test_an_exif_block_pil_cannot_apply_is_a_corrupt_image(monkeypatch):
+  """PIL raises many kinds of error on malformed EXIF; each is named."""
+
+  def fail(image):
+    raise SyntaxError('bad IFD')
+
+  monkeypatch.setattr(images.ImageOps, 'exif_transpose', fail)
+  with pytest.raises(problems.BadExample) as raised:
+    _photo(_encode(PIXELS, 'PNG'))
+  assert (raised.value.problem, raised.value.path, raised.value.detail) == (
+    problems.CORRUPT_IMAGE,
+    'p.png',
+    'cannot apply its EXIF orientation: bad IFD',
+  )

@@ -133,8 +133,12 @@ def test_split_counts_merge_like_one_pass():
   ):
     one.add(label, prediction)
     halves[i % 2].add(label, prediction)
+  void = np.full((4, 4), IGNORE, np.uint8)
+  for counts in (one, one, *halves):  # One all-void image in each half.
+    counts.add(void, np.zeros((4, 4), np.int64))
   merged = halves[0].merge(halves[1])
   assert merged.scores(['x', 'y', 'z']) == one.scores(['x', 'y', 'z'])
+  assert (merged.images, merged.void_images) == (len(label_maps) + 2, 2)
 
 
 def test_nothing_labelled_means_no_scores_not_nan():

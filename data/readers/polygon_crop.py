@@ -48,8 +48,10 @@ def crop_to_image(
 def _coords_list(shape: dict) -> list:
   """Pieces of a shapely `mapping`, as the SDK's shapely_figure_to_coords_list.
 
-  Each piece is [exterior, *holes], rings without the repeated end point;
-  line pieces come out as point lists that the caller drops, as the SDK does.
+  Each piece is [exterior, *holes], rings without the repeated end point.
+  Points and lines (where the polygon only touches the image's border) have
+  no area and give no piece: the SDK turns them into point lists that it
+  then drops.
   """
   kind = shape['type']
 
@@ -62,10 +64,6 @@ def _coords_list(shape: dict) -> list:
     return [dedupe(shape['coordinates'])]
   if kind == 'MultiPolygon':
     return [dedupe(p) for p in shape['coordinates']]
-  if kind == 'LineString':
-    return [list(shape['coordinates'])]
-  if kind == 'MultiLineString':
-    return [list(c) for c in shape['coordinates']]
   if kind == 'GeometryCollection':
     return [piece for g in shape['geometries'] for piece in _coords_list(g)]
   return []
