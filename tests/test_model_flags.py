@@ -119,3 +119,28 @@ def test_every_model_and_train_field_is_a_flag():
     assert model_flags.flag_fields(config_class) == list(
       dataclasses.fields(config_class)
     )
+
+
+@pytest.mark.parametrize(
+  'config_class', [model_config.ModelConfig, model_config.TrainConfig]
+)
+def test_each_field_not_excluded_gets_its_default_and_help_suffix(
+  config_class,
+):
+  fields = list(model_flags.flag_fields(config_class))
+  defaults = config_class()
+  values = _flags(
+    [],
+    config_class=config_class,
+    defaults=defaults,
+    exclude=(fields[0].name,),  # Those after an excluded field still come.
+    help_suffix=lambda name: f' (preset: {name})',
+  )
+  assert fields[0].name not in values
+  for field in fields[1:]:
+    flag = values[field.name]
+    assert flag.default == getattr(defaults, field.name), field.name
+    # An enum flag's help starts with its choices: <sgd|adam>: ...
+    assert flag.help.endswith(
+      f'{field.metadata["help"]} (preset: {field.name})'
+    )
