@@ -15,9 +15,9 @@ from PIL import Image
 import pytest
 
 from components import batch_inference
-from components import bilinear
 from data import problems
 from pipeline import visualize
+from tests.fixtures import tiny_model
 
 
 def _photo(path, height, width, seed=0):
@@ -162,36 +162,6 @@ def test_bucket_paths_are_relative_to_the_bucket_folder():
 
 # --- The job on a committed tiny TFLite file ---------------------------------
 
-_TINY = os.path.join(
-  os.path.dirname(__file__), 'fixtures', 'tiny_segmenter', 'model.tflite'
-)
-
-
-def _tiny_class_ids(photo):
-  """The tiny model's class ids for `photo`, computed without the job:
-  tflite_runtime's interpreter called through its signature by hand, on
-  the photo resized as the Transform graph resizes it (components.bilinear,
-  tested against TensorFlow), its probabilities resized back and argmaxed.
-  """
-  from tflite_runtime import interpreter as tflite_runtime
-
-  serve = tflite_runtime.Interpreter(model_path=_TINY).get_signature_runner()
-  size = serve.get_input_details()['image']['shape'][1]
-  resized = bilinear.resize_image(photo, size)
-  probabilities = serve(image=resized[None])['probabilities'][0]
-  return bilinear.class_ids_at(probabilities, *photo.shape[:2])
-
-
-def test_the_tiny_model_marks_pixels_redder_than_blue():
-  """What tests/fixtures/make_tiny_segmenter.py says it wrote."""
-  photo = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
-  red, blue = photo[..., 0].astype(int), photo[..., 2].astype(int)
-  class_ids = _tiny_class_ids(photo)
-  assert class_ids.shape == (16, 16)
-  np.testing.assert_array_equal(
-    class_ids[red != blue], (red > blue)[red != blue]
-  )
-
 
 def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
   sizes = {'one': (45, 70), 'sub/two': (16, 16), 'sub/deep/three': (33, 90)}
@@ -202,12 +172,14 @@ def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
   broken = tmp_path / 'in' / 'sub' / 'broken.jpg'
   broken.write_bytes(b'not a jpeg')
   out = str(tmp_path / 'out')
-  job = batch_inference.Job(_TINY, str(tmp_path / 'in'), out, batch_size=2)
+  job = batch_inference.Job(
+    tiny_model.TFLITE, str(tmp_path / 'in'), out, batch_size=2
+  )
   _run(job, tint=visualize.overlay)
   lines = {line['input']: line for line in _lines(out, 'predictions.jsonl')}
   assert len(lines) == len(photos)
   for stem, photo in photos.items():
-    want = _tiny_class_ids(photo)
+    want = tiny_model.class_ids(photo)
     assert 0 < want.mean() < 1, 'the photo should show two classes'
     np.testing.assert_array_equal(_mask(out, stem), want)
     overlay = os.path.join(out, 'overlays', stem + '.png')
@@ -243,7 +215,7 @@ def test_rerun_skips_done_photos_and_overwrite_recomputes(tmp_path):
   for i in range(3):
     _photo(str(tmp_path / 'in' / f'p{i}.jpg'), 40, 50 + i, seed=i)
   out = str(tmp_path / 'out')
-  job = batch_inference.Job(_TINY, str(tmp_path / 'in'), out)
+  job = batch_inference.Job(tiny_model.TFLITE, str(tmp_path / 'in'), out)
   _run(job)
   first = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
   mask = os.path.join(out, 'masks', 'p1.png')
@@ -254,7 +226,11 @@ def test_rerun_skips_done_photos_and_overwrite_recomputes(tmp_path):
   assert os.path.isfile(os.path.join(out, 'masks', 'p2.png'))  # Redone.
   second = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
   assert second == first
-  _run(batch_inference.Job(_TINY, str(tmp_path / 'in'), out, overwrite=True))
+  _run(
+    batch_inference.Job(
+      tiny_model.TFLITE, str(tmp_path / 'in'), out, overwrite=True
+    )
+  )
   assert os.stat(mask).st_mtime > 1
 
 
@@ -323,7 +299,7 @@ def test_a_tflite_job_runs_without_tensorflow(tmp_path):
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
 
-  model = _TINY
+  model = tiny_model.TFLITE
   photo = _photo(str(tmp_path / 'in' / 'a.png'), 61, 83)
   out = str(tmp_path / 'out')
   code = _JOB_IN_A_FRESH_PROCESS.format(
@@ -337,4 +313,4 @@ def test_a_tflite_job_runs_without_tensorflow(tmp_path):
     check=True,
   )
   assert completed.stdout.strip().splitlines()[-1] == '[]'
-  np.testing.assert_array_equal(_mask(out, 'a'), _tiny_class_ids(photo))
+  np.testing.assert_array_equal(_mask(out, 'a'), tiny_model.class_ids(photo))

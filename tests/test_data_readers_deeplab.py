@@ -128,6 +128,9 @@ def test_mask_values_beyond_the_labels_are_found_at_import(tmp_path):
   assert results[0].path.endswith('train-00000-of-00002.tfrecord#0 (t0)')
   good = [r for s in source.list_keys('val-*')[0] for r in source.read_all(s)]
   assert [r[0].filename for r in good] == ['v0', 'v1']
+  # A shard is many examples: one read of one key would lose the rest.
+  with pytest.raises(NotImplementedError, match='see read_all$'):
+    source.read(source.list_keys('val-*')[0][0])
 
 
 def test_a_truncated_shard_keeps_what_it_read_and_counts_the_rest(tmp_path):

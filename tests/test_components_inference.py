@@ -1,0 +1,80 @@
+"""components.inference and components.tflite_runner on the committed tiny
+TFLite file (tests/fixtures/tiny_segmenter): the one prediction every
+photo gets, against the same computed by hand (tests.fixtures.tiny_model).
+
+SavedModels are loaded in the slow tests, on a trained model
+(test_components_batch_inference.py, test_pipeline_batch_predict.py).
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+from tflite_runtime import interpreter as tflite_runtime
+
+from components import batch_inference
+from components import inference
+from components.tflite_runner import TFLiteSegmenter
+from tests.fixtures import tiny_model
+
+PHOTO = np.random.default_rng(0).integers(0, 256, (37, 53, 3), np.uint8)
+
+
+def test_the_tiny_model_marks_pixels_redder_than_blue():
+  """What tests/fixtures/make_tiny_segmenter.py says it wrote."""
+  photo = np.random.default_rng(1).integers(0, 256, (16, 16, 3), np.uint8)
+  red, blue = photo[..., 0].astype(int), photo[..., 2].astype(int)
+  class_ids = tiny_model.class_ids(photo)
+  assert class_ids.shape == (16, 16)
+  np.testing.assert_array_equal(
+    class_ids[red != blue], (red > blue)[red != blue]
+  )
+
+
+def test_load_segmenter_segments_a_photo_at_its_own_size():
+  segment, names = inference.load_segmenter(tiny_model.TFLITE)
+  assert names == tiny_model.LABELS
+  class_ids = segment(PHOTO)
+  assert class_ids.dtype == np.uint8
+  expected = tiny_model.class_ids(PHOTO)
+  assert 0 < expected.mean() < 1
+  np.testing.assert_array_equal(class_ids, expected)
+
+
+def test_tflite_segmenter_segment_is_the_same_prediction():
+  with open(tiny_model.TFLITE, 'rb') as f:
+    segmenter = TFLiteSegmenter(
+      f.read(), interpreter=tflite_runtime.Interpreter, xnnpack=True
+    )
+  assert segmenter.input_size == 16
+  np.testing.assert_array_equal(
+    segmenter.segment(PHOTO), tiny_model.class_ids(PHOTO)
+  )
+
+
+def test_model_size_and_labels_of_a_tflite_file(tmp_path):
+  assert inference.input_size_of(tiny_model.TFLITE) == 16
+  assert inference.labels_of(tiny_model.TFLITE) == tiny_model.LABELS
+  alone = str(tmp_path / 'model.tflite')
+  shutil.copy(tiny_model.TFLITE, alone)
+  with pytest.raises(ValueError, match=f'^no labels.txt in {tmp_path} '):
+    inference.labels_of(alone)
+
+
+def test_a_model_path_must_be_a_tflite_file_or_a_saved_model(tmp_path):
+  missing = str(tmp_path / 'm.tflite')
+  with pytest.raises(ValueError, match=f'^--model={missing}: no such file$'):
+    inference.load_model(missing)
+  with pytest.raises(ValueError, match='neither a .tflite file nor a'):
+    inference.input_size_of(str(tmp_path))
+
+
+def test_local_runs_pick_processes_for_tflite_and_threads_for_tensorflow():
+  assert batch_inference.local_beam_args('a/model.tflite') == (
+    '--direct_running_mode=multi_processing',
+    '--direct_num_workers=0',
+  )
+  assert batch_inference.local_beam_args('a/serving_model') == (
+    '--direct_running_mode=multi_threading',
+    '--direct_num_workers=0',
+  )
