@@ -122,13 +122,18 @@ def test_every_model_and_train_field_is_a_flag():
 
 
 @pytest.mark.parametrize(
-  'config_class', [model_config.ModelConfig, model_config.TrainConfig]
+  'config_class, text',
+  [
+    (model_config.ModelConfig, {'backbone_weights': 'imagenet'}),
+    (model_config.TrainConfig, {'init_from': '/runs/parent'}),
+  ],
 )
 def test_each_field_not_excluded_gets_its_default_and_help_suffix(
-  config_class,
+  config_class, text
 ):
   fields = list(model_flags.flag_fields(config_class))
-  defaults = config_class()
+  # The free-text fields default to None: give them a value to carry.
+  defaults = config_class(**text)
   values = _flags(
     [],
     config_class=config_class,

@@ -55,10 +55,8 @@ def _coords_list(shape: dict) -> list:
   """
   kind = shape['type']
 
-  def dedupe(rings):
-    return [
-      list(r[:-1]) if len(r) >= 2 and r[0] == r[-1] else list(r) for r in rings
-    ]
+  def dedupe(rings):  # shapely closes every ring: drop the repeated point.
+    return [list(r[:-1]) for r in rings]
 
   if kind == 'Polygon':
     return [dedupe(shape['coordinates'])]
