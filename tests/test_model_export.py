@@ -255,7 +255,12 @@ def test_training_model_is_refused(export_fn):
 
 def test_int8_and_float16_exclude_each_other():
   decoder = export.inference_model(make_tiny_segmenter.tiny_model())
-  with pytest.raises(ValueError, match='exclude each other'):
+  with pytest.raises(
+    ValueError,
+    match=r"^convert_to_tflite\('tiny_segmenter_inference'\): "
+    r'representative_images \(int8\) and float16_weights exclude each '
+    'other; pass one$',
+  ):
     export.convert_to_tflite(
       decoder, _images(1, size=make_tiny_segmenter.SIZE), float16_weights=True
     )
