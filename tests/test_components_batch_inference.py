@@ -169,8 +169,11 @@ def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
     stem: _photo(str(tmp_path / 'in' / (stem + '.png')), *size, seed=i)
     for i, (stem, size) in enumerate(sizes.items())
   }
-  broken = tmp_path / 'in' / 'sub' / 'broken.jpg'
-  broken.write_bytes(b'not a jpeg')
+  # Two of one kind are counted as two; names keep their letters in the
+  # .jsonl files rather than JSON escapes.
+  broken = [tmp_path / 'in' / 'sub' / n for n in ('broken.jpg', 'brisé.jpg')]
+  for path in broken:
+    path.write_bytes(b'not a jpeg')
   out = str(tmp_path / 'out')
   job = batch_inference.Job(
     tiny_model.TFLITE, str(tmp_path / 'in'), out, batch_size=2
@@ -199,15 +202,16 @@ def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
         'person': round(float(np.mean(want == 1)), 6),
       },
     }
-  (error,) = _lines(out, 'errors.jsonl')
-  assert (error['input'], error['problem']) == (
-    str(broken),
-    problems.CORRUPT_IMAGE,
-  )
-  assert error['detail'].startswith('cannot decode image')
+  errors = sorted(_lines(out, 'errors.jsonl'), key=lambda e: e['input'])
+  assert [(e['input'], e['problem']) for e in errors] == [
+    (str(path), problems.CORRUPT_IMAGE) for path in sorted(broken)
+  ]
+  assert all(e['detail'].startswith('cannot decode image') for e in errors)
+  with open(os.path.join(out, 'errors.jsonl'), encoding='utf-8') as f:
+    assert 'brisé.jpg' in f.read()
   assert batch_inference.count_lines(job) == {
     'masks': 3,
-    'errors': {problems.CORRUPT_IMAGE: 1},
+    'errors': {problems.CORRUPT_IMAGE: 2},
   }
 
 

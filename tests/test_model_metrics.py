@@ -62,6 +62,10 @@ def test_dataset_iou_is_not_mean_of_image_ious():
   [
     (np.array([[7]]), np.array([[0]]), 'label value 7'),
     (np.array([[0]]), np.array([[5]]), 'prediction value 5'),
+    # The first value past the last class, and the first below class 0.
+    (np.array([[2]]), np.array([[0]]), 'label value 2 is outside the 2 '),
+    (np.array([[0]]), np.array([[2]]), 'prediction value 2 is outside'),
+    (np.array([[0]]), np.array([[-1]]), 'prediction value -1 is outside'),
     (np.array([[0, 1]]), np.array([[0]]), '2 pixels'),
   ],
 )
