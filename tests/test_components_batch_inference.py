@@ -215,27 +215,34 @@ def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
   }
 
 
-def test_rerun_skips_done_photos_and_overwrite_recomputes(tmp_path):
+@pytest.mark.parametrize('tint', [None, visualize.overlay])
+def test_rerun_skips_done_photos_and_overwrite_recomputes(tmp_path, tint):
   for i in range(3):
     _photo(str(tmp_path / 'in' / f'p{i}.jpg'), 40, 50 + i, seed=i)
   out = str(tmp_path / 'out')
   job = batch_inference.Job(tiny_model.TFLITE, str(tmp_path / 'in'), out)
-  _run(job)
+  _run(job, tint)
   first = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
-  mask = os.path.join(out, 'masks', 'p1.png')
-  os.utime(mask, (1, 1))
-  os.remove(os.path.join(out, 'masks', 'p2.png'))
-  _run(job)
-  assert os.stat(mask).st_mtime == 1  # Skipped, not written again.
-  assert os.path.isfile(os.path.join(out, 'masks', 'p2.png'))  # Redone.
+  assert all(('overlay' in line) == bool(tint) for line in first)
+  masks = [os.path.join(out, 'masks', f'p{i}.png') for i in range(3)]
+  for mask in masks:
+    os.utime(mask, (1, 1))
+  os.remove(masks[2])
+  if tint:  # With overlays, a photo is done once both files exist.
+    os.remove(os.path.join(out, 'overlays', 'p0.png'))
+  _run(job, tint)
+  assert os.stat(masks[1]).st_mtime == 1  # Skipped, not written again.
+  assert os.path.isfile(masks[2])  # Redone.
+  assert (os.stat(masks[0]).st_mtime > 1) == bool(tint)
   second = sorted(_lines(out, 'predictions.jsonl'), key=lambda x: x['input'])
   assert second == first
   _run(
     batch_inference.Job(
       tiny_model.TFLITE, str(tmp_path / 'in'), out, overwrite=True
-    )
+    ),
+    tint,
   )
-  assert os.stat(mask).st_mtime > 1
+  assert os.stat(masks[1]).st_mtime > 1
 
 
 # --- The job on a small model -----------------------------------------------
