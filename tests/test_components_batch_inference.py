@@ -10,6 +10,7 @@ import json
 import os
 
 import apache_beam as beam
+from apache_beam.ml.inference import base
 import numpy as np
 from PIL import Image
 import pytest
@@ -164,16 +165,24 @@ def test_bucket_paths_are_relative_to_the_bucket_folder():
 
 
 def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
-  sizes = {'one': (45, 70), 'sub/two': (16, 16), 'sub/deep/three': (33, 90)}
+  # Names with spaces and letters beyond ASCII keep them, in the outputs'
+  # paths and in the .jsonl files (rather than JSON escapes).
+  sizes = {'one': (45, 70), 'sub/two': (16, 16), 'sub/deep/été 3': (33, 90)}
   photos = {
     stem: _photo(str(tmp_path / 'in' / (stem + '.png')), *size, seed=i)
     for i, (stem, size) in enumerate(sizes.items())
   }
-  # Two of one kind are counted as two; names keep their letters in the
-  # .jsonl files rather than JSON escapes.
+  # A photo without the second class still lists it, at 0.
+  blue = np.zeros((20, 30, 3), np.uint8)
+  blue[..., 2] = 200
+  Image.fromarray(blue).save(tmp_path / 'in' / 'blue.png')
+  photos['blue'] = blue
+  # Two of one kind are counted as two; a listed file gone when read is
+  # missing.
   broken = [tmp_path / 'in' / 'sub' / n for n in ('broken.jpg', 'brisé.jpg')]
   for path in broken:
     path.write_bytes(b'not a jpeg')
+  os.symlink(tmp_path / 'in' / 'nowhere.jpg', tmp_path / 'in' / 'gone.jpg')
   out = str(tmp_path / 'out')
   job = batch_inference.Job(
     tiny_model.TFLITE, str(tmp_path / 'in'), out, batch_size=2
@@ -183,7 +192,7 @@ def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
   assert len(lines) == len(photos)
   for stem, photo in photos.items():
     want = tiny_model.class_ids(photo)
-    assert 0 < want.mean() < 1, 'the photo should show two classes'
+    assert (0 < want.mean() < 1) != (stem == 'blue'), stem
     np.testing.assert_array_equal(_mask(out, stem), want)
     overlay = os.path.join(out, 'overlays', stem + '.png')
     with Image.open(overlay) as image:
@@ -202,17 +211,49 @@ def test_job_writes_each_photo_s_mask_overlay_and_lines(tmp_path):
         'person': round(float(np.mean(want == 1)), 6),
       },
     }
+  assert lines[str(tmp_path / 'in' / 'blue.png')]['class_fractions'] == {
+    'background': 1.0,
+    'person': 0.0,
+  }
+  for name in ('errors.jsonl', 'predictions.jsonl'):
+    with open(os.path.join(out, name), encoding='utf-8') as f:
+      assert 'bris\\u' not in f.read()
+  with open(os.path.join(out, 'predictions.jsonl'), encoding='utf-8') as f:
+    assert 'été 3.png' in f.read()
   errors = sorted(_lines(out, 'errors.jsonl'), key=lambda e: e['input'])
   assert [(e['input'], e['problem']) for e in errors] == [
-    (str(path), problems.CORRUPT_IMAGE) for path in sorted(broken)
+    (str(tmp_path / 'in' / 'gone.jpg'), problems.MISSING_IMAGE),
+    *((str(path), problems.CORRUPT_IMAGE) for path in sorted(broken)),
   ]
-  assert all(e['detail'].startswith('cannot decode image') for e in errors)
-  with open(os.path.join(out, 'errors.jsonl'), encoding='utf-8') as f:
-    assert 'brisé.jpg' in f.read()
+  assert all(e['detail'].startswith('cannot decode') for e in errors[1:])
   assert batch_inference.count_lines(job) == {
-    'masks': 3,
-    'errors': {problems.CORRUPT_IMAGE: 2},
+    'masks': 4,
+    'errors': {problems.CORRUPT_IMAGE: 2, problems.MISSING_IMAGE: 1},
   }
+
+
+def test_a_photo_that_changed_before_its_overlay_is_an_errors_line(tmp_path):
+  """The overlay reads the photo a second time: one that has become
+  unreadable or gone since the first read gives an errors line and no
+  file, rather than failing the job."""
+  folder = tmp_path / 'in'
+  folder.mkdir()
+  (folder / 'corrupt.png').write_bytes(b'not a png')
+  out = tmp_path / 'out'
+  job = batch_inference.Job(tiny_model.TFLITE, str(folder), str(out))
+  write = batch_inference._WriteMask(job, visualize.overlay)
+  write.setup()
+  scores = base.PredictionResult(None, np.zeros((16, 16, 2), np.float32))
+  for name, problem in (
+    ('corrupt.png', problems.CORRUPT_IMAGE),
+    ('gone.png', problems.MISSING_IMAGE),
+  ):
+    path = str(folder / name)
+    (output,) = write.process(((path, name[:-4], 5, 7), scores))
+    assert output.tag == 'errors'
+    line = json.loads(output.value)
+    assert (line['input'], line['problem']) == (path, problem)
+  assert not out.exists()
 
 
 @pytest.mark.parametrize('tint', [None, visualize.overlay])
