@@ -6,7 +6,11 @@ SavedModels are loaded in the slow tests, on a trained model
 (test_components_batch_inference.py, test_pipeline_batch_predict.py).
 """
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,7 +18,10 @@ from tflite_runtime import interpreter as tflite_runtime
 
 from components import batch_inference
 from components import inference
+from components import model_io
 from components.tflite_runner import TFLiteSegmenter
+from data import labels
+from model.config import ModelConfig
 from tests.fixtures import tiny_model
 
 PHOTO = np.random.default_rng(0).integers(0, 256, (37, 53, 3), np.uint8)
@@ -65,8 +72,62 @@ def test_a_model_path_must_be_a_tflite_file_or_a_saved_model(tmp_path):
   missing = str(tmp_path / 'm.tflite')
   with pytest.raises(ValueError, match=f'^--model={missing}: no such file$'):
     inference.load_model(missing)
-  with pytest.raises(ValueError, match='neither a .tflite file nor a'):
+  with pytest.raises(
+    ValueError,
+    match=f'^--model={tmp_path}: neither a .tflite file nor a SavedModel '
+    r'folder \(no saved_model.pb\)$',
+  ):
     inference.input_size_of(str(tmp_path))
+
+
+def test_size_and_labels_of_a_saved_model_come_from_its_extras(tmp_path):
+  """Read without loading the SavedModel (or TensorFlow): a folder with a
+  saved_model.pb and model_io's extras is all they need."""
+  folder = str(tmp_path / 'serving_model')
+  os.makedirs(os.path.dirname(model_io.config_path(folder)))
+  with open(os.path.join(folder, 'saved_model.pb'), 'wb'):
+    pass
+  with open(model_io.config_path(folder), 'w', encoding='utf-8') as f:
+    json.dump(ModelConfig(input_size=96).to_dict(), f)
+  labels.write_labels(model_io.labels_path(folder), ('sky', 'boat'))
+  inference.check_model_path(folder)
+  assert inference.input_size_of(folder) == 96
+  assert inference.labels_of(folder) == ['sky', 'boat']
+  # labels.txt beside the model comes first (a pushed version's).
+  labels.write_labels(os.path.join(folder, 'labels.txt'), ('a', 'b'))
+  assert inference.labels_of(folder) == ['a', 'b']
+
+
+def test_tensorflow_s_interpreter_by_default_gives_the_same_prediction():
+  """TFLiteSegmenter's default: TensorFlow's interpreter and its builtin
+  kernels (the evaluation's), equal here to tflite_runtime's XNNPACK."""
+  with open(tiny_model.TFLITE, 'rb') as f:
+    segmenter = TFLiteSegmenter(f.read())
+  assert type(segmenter._interpreter).__module__.startswith('tensorflow')
+  np.testing.assert_array_equal(
+    segmenter.segment(PHOTO), tiny_model.class_ids(PHOTO)
+  )
+
+
+_CREATE = f"""
+from components import inference
+inference.TFLiteModel({tiny_model.TFLITE!r})
+"""
+
+
+@pytest.mark.parametrize('level, logged', [('1', False), ('0', True)])
+def test_xnnpack_s_log_line_follows_the_quiet_setting(level, logged):
+  """tflite_runtime prints its XNNPACK line whatever TF_CPP_MIN_LOG_LEVEL
+  says, once per process: a fresh process each time."""
+  completed = subprocess.run(
+    [sys.executable, '-c', _CREATE],
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=True,
+    env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': level},
+  )
+  assert ('XNNPACK delegate' in completed.stderr) == logged, completed.stderr
 
 
 def test_local_runs_pick_processes_for_tflite_and_threads_for_tensorflow():
