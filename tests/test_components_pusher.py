@@ -67,9 +67,18 @@ def _card(version):
   return f'# card of version {version}\n'
 
 
-def test_refuses_when_the_eval_split_left_no_mean_iou(tmp_path):
-  reason = pusher.refusal_reason(*artifacts(tmp_path, True, None, None), 0.05)
-  assert 'no labelled pixel' in reason
+@pytest.mark.parametrize(
+  'float_iou, int8_iou', [(None, None), (0.8, None), (None, 0.8)]
+)
+def test_refuses_when_the_eval_split_left_no_mean_iou(
+  tmp_path, float_iou, int8_iou
+):
+  reason = pusher.refusal_reason(
+    *artifacts(tmp_path, True, float_iou, int8_iou), 0.05
+  )
+  assert reason == (
+    'the TFLite models have no mean IoU: the eval split has no labelled pixel'
+  )
 
 
 def test_push_when_blessed_and_int8_close_enough(tmp_path):
