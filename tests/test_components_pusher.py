@@ -212,6 +212,9 @@ def test_model_card_facts_come_from_the_runs_artifacts(tmp_path):
     head='lraspp',
     output_stride=32,
     input_size=64,
+    # Where the run took its ImageNet weights: the card's profile counts
+    # parameters without loading them (this file is not there).
+    backbone_weights=str(tmp_path / 'gone' / 'imagenet.h5'),
   )
   serving = tmp_path / 'serving'
   extra = serving / 'assets.extra'
@@ -248,8 +251,9 @@ def test_model_card_facts_come_from_the_runs_artifacts(tmp_path):
     'people',
     train,
   )
-  size = profile.profile(config)
+  size = profile.profile(dataclasses.replace(config, backbone_weights=None))
   assert (facts.params, facts.madds) == (size['params'], size['madds'])
+  assert (facts.version, facts.dataset) == ('42', 'people')
   assert facts.model == config and facts.labels == ['bg', 'fg']
   assert facts.file_bytes == {
     'model.tflite': 1000,
