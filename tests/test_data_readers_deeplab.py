@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -150,6 +151,47 @@ def test_a_truncated_shard_keeps_what_it_read_and_counts_the_rest(tmp_path):
   assert [r[0].filename for r in results[:2]] == ['t0', 't1']
   assert results[2].problem == problems.CORRUPT_RECORD
   assert results[2].path == f'{path}#2'
+  assert re.match(
+    r'the shard cannot be read past record 2: .+; the records before it '
+    'were read$',
+    results[2].detail,
+  )
+  # Broken in its first record: nothing read, the error at record 0.
+  with open(path, 'wb') as f:
+    f.write(data[:20])
+  (result,) = source.read_all(path)
+  assert (result.problem, result.path) == (problems.CORRUPT_RECORD, f'{path}#0')
+  assert result.detail.startswith('the shard cannot be read past record 0: ')
+
+
+@pytest.mark.parametrize('keep', [0, 1])
+def test_a_shard_cut_inside_a_record_header_is_reported(tmp_path, keep):
+  """TensorFlow's reader stops without an error when a shard ends inside
+  the 12 bytes that open a record; the reader counts the bytes left."""
+  folder = tmp_path / 'records'
+  folder.mkdir()
+  (path,) = deeplab_format.write_split(
+    str(folder), 'train', _examples('t', 2, 0), num_shards=1
+  )
+  data = open(path, 'rb').read()
+  first = 16 + int.from_bytes(data[:8], 'little')  # The first record's size.
+  cut = first * keep + 10
+  with open(path, 'wb') as f:
+    f.write(data[:cut])
+  source = deeplab.RecordSource(
+    str(folder),
+    data_config.DataConfig('tfrecord', str(folder), labels.VOC_CLASSES),
+  )
+  *read, error = source.read_all(path)
+  assert [r[0].filename for r in read] == ['t0'] * keep
+  assert (error.problem, error.path) == (
+    problems.CORRUPT_RECORD,
+    f'{path}#{keep}',
+  )
+  assert error.detail == (
+    f"the shard ends inside record {keep}'s header (10 bytes left over); "
+    'the records before it were read'
+  )
 
 
 def test_the_pipeline_reads_records_through_the_same_reader(

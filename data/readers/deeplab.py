@@ -91,12 +91,14 @@ class RecordSource(source.Source):
       return
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
+    gzip = _is_gzip(path)
     records = tf.data.TFRecordDataset(
-      path, compression_type='GZIP' if _is_gzip(path) else ''
+      path, compression_type='GZIP' if gzip else ''
     )
-    index = -1
+    index, read_bytes = -1, 0
     try:
       for index, record in enumerate(records.as_numpy_iterator()):
+        read_bytes += _FRAMING_BYTES + len(record)
         where = f'{key}#{index}'
         try:
           yield self._example(record, where, tf), {}
@@ -108,6 +110,17 @@ class RecordSource(source.Source):
         f'{key}#{index + 1}',
         f'the shard cannot be read past record {index + 1}: {e.message}; '
         'the records before it were read',
+      )
+      return
+    # TensorFlow ends a shard cut inside a record's 12-byte header as if it
+    # ended there, without an error: the bytes left over tell.
+    left_over = 0 if gzip else tf.io.gfile.stat(path).length - read_bytes
+    if left_over:
+      yield problems.BadExample(
+        problems.CORRUPT_RECORD,
+        f'{key}#{index + 1}',
+        f"the shard ends inside record {index + 1}'s header ({left_over} "
+        'bytes left over); the records before it were read',
       )
 
   def _example(self, record: bytes, where: str, tf):
@@ -156,6 +169,11 @@ class RecordSource(source.Source):
     return example_lib.segmentation_example(
       filename, origin, image_bytes, info, mask, mask_png
     )
+
+
+# A TFRecord's framing: length (8 bytes) and its CRC (4), then the data and
+# its CRC (4).
+_FRAMING_BYTES = 16
 
 
 def _is_gzip(path: str) -> bool:
