@@ -129,6 +129,9 @@ def test_mask_values_beyond_the_labels_are_found_at_import(tmp_path):
   assert results[0].path.endswith('train-00000-of-00002.tfrecord#0 (t0)')
   good = [r for s in source.list_keys('val-*')[0] for r in source.read_all(s)]
   assert [r[0].filename for r in good] == ['v0', 'v1']
+  # A shard gone since it was listed.
+  (gone,) = source.read_all(str(folder / 'val-gone.tfrecord'))
+  assert gone.problem == problems.MISSING_IMAGE
   # A shard is many examples: one read of one key would lose the rest.
   with pytest.raises(NotImplementedError, match='see read_all$'):
     source.read(source.list_keys('val-*')[0][0])
