@@ -76,6 +76,46 @@ def test_aspp_rates_scale_with_output_stride(output_stride, rates):
   )
 
 
+@pytest.mark.parametrize('quant_friendly', [False, True])
+def test_separable_convs_are_3x3_depthwise_without_bias(quant_friendly):
+  """DeepLabV3+ (arXiv 1802.02611, section 3.1): ASPP's atrous branches
+  and the decoder's two convs are 3x3 depthwise (the decoder's at rate 1),
+  each followed by BatchNorm, so no bias; 1x1 pointwise after them."""
+  model = builder.build_model(
+    ModelConfig(
+      aspp=True, decoder=True, input_size=SIZE, quant_friendly=quant_friendly
+    )
+  )
+  depthwise = {
+    layer.name: layer
+    for layer in model.layers
+    if layer.name.startswith(('aspp/', 'decoder/'))
+    and layer.name.endswith('/depthwise')
+  }
+  assert sorted(depthwise) == [
+    'aspp/atrous_rate_12/depthwise',
+    'aspp/atrous_rate_18/depthwise',
+    'aspp/atrous_rate_6/depthwise',
+    'decoder/conv1/depthwise',
+    'decoder/conv2/depthwise',
+  ]
+  for name, layer in depthwise.items():
+    assert isinstance(layer, tf_keras.layers.DepthwiseConv2D), name
+    assert (layer.kernel_size, layer.use_bias) == ((3, 3), False), name
+    assert layer.padding == 'same', name
+    if name.startswith('decoder/'):
+      assert layer.dilation_rate == (1, 1), name
+    pointwise = model.get_layer(name.replace('/depthwise', '/pointwise'))
+    assert (pointwise.kernel_size, pointwise.use_bias) == ((1, 1), False)
+    # Quant-friendly drops BatchNorm and ReLU between the two convs.
+    between = {
+      layer.name for layer in model.layers if layer.name.startswith(name + '/')
+    }
+    assert between == (
+      set() if quant_friendly else {name + '/BatchNorm', name + '/relu'}
+    ), name
+
+
 def test_without_aspp_head_is_image_pooling_and_1x1():
   model = builder.build_model(ModelConfig(aspp=False, input_size=SIZE))
   aspp = {
