@@ -94,7 +94,7 @@ def v2():
 )
 def exported(request):
   if request.param == 'tiny':
-    return _exported(make_tiny_segmenter.tiny_model())
+    return _exported(make_tiny_segmenter.build())
   return request.getfixturevalue('v2')
 
 
@@ -250,11 +250,11 @@ def test_training_model_is_refused(export_fn):
     match="^'tiny_segmenter': input dtype is float32, expected uint8; pass "
     r'inference_model\(model\), not the training model$',
   ):
-    export_fn(make_tiny_segmenter.tiny_model())
+    export_fn(make_tiny_segmenter.build())
 
 
 def test_int8_and_float16_exclude_each_other():
-  decoder = export.inference_model(make_tiny_segmenter.tiny_model())
+  decoder = export.inference_model(make_tiny_segmenter.build())
   with pytest.raises(
     ValueError,
     match=r"^convert_to_tflite\('tiny_segmenter_inference'\): "
