@@ -358,7 +358,10 @@ def build(strategy, sync_batchnorm):
   with strategy.scope(), model_layers.synchronized_batch_norm(sync_batchnorm):
     return builder.build_model(model_config)
 
-tf.random.set_seed(0)
+# Keras draws its initializers' seeds from Python's random module, which
+# tf.random.set_seed leaves alone: without this, every process starts from
+# another model.
+tf_keras.utils.set_random_seed(0)
 initial = build(tf.distribute.get_strategy(), False).get_weights()
 mirrored = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
 losses, weights = {{}}, {{}}
@@ -445,9 +448,12 @@ def test_mirrored_on_two_logical_cpus_follows_the_single_device_loss(
   mirrored_runs,
 ):
   # Two replicas of 4 with synchronized BatchNorm train exactly as one
-  # device on the global batch of 8, through 6 steps and a data repeat:
-  # measured 5e-8 to 3e-7 relative on the losses (the loss itself is
-  # computed in float32) and 2e-9 on the weights.
+  # device on the global batch of 8, through 6 steps and a data repeat.
+  # Measured from 8 seeded starts: 2e-7 to 8e-7 relative on the losses (the
+  # loss itself is computed in float32) and 3e-8 to 4e-7 on the weights,
+  # the largest always a BatchNorm moving variance near 1 (7e-8 from this
+  # seed). One unseeded start, in a CI run, reached 6.7e-5 on the weights:
+  # the start is seeded so that the bound is checked on one known model.
   losses = mirrored_runs
   np.testing.assert_allclose(losses['mirrored_sync'], losses['one'], rtol=1e-5)
   assert losses['mirrored_sync_max_weight_difference'] < 1e-6, losses
