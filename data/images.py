@@ -196,6 +196,11 @@ def _png_chunks(data: bytes, kind: bytes) -> Iterator[bytes]:
     at += 12 + length
 
 
+def png_bit_depth(data: bytes) -> int:
+  """Bits per sample (1, 2, 4, 8 or 16) of verified PNG bytes."""
+  return next(_png_chunks(data, b'IHDR'))[8]
+
+
 def _png_raw_length(data: bytes) -> int:
   """Bytes of filtered scanlines the IHDR of verified PNG bytes promises."""
   ihdr = next(_png_chunks(data, b'IHDR'))

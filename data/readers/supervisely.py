@@ -237,26 +237,39 @@ def rasterize_polygon(
 def decode_bitmap(data: str, path: str, height: int, width: int) -> np.ndarray:
   """Boolean mask from a bitmap's `data`: base64 -> zlib -> PNG.
 
-  The mask is the alpha channel when there is one (RGBA, LA, or a palette or
-  gray image with transparency), else the single channel (L, 1, I;16) != 0.
-  An RGB PNG without alpha has no mask in it: the SDK refuses it too. Raw
-  (not zlib-compressed) PNGs, which recent SDKs also accept, are read too.
+  The mask is what the Supervisely SDK reads (Bitmap.base64_2_data, which
+  decodes with OpenCV): the non-zero pixels of the alpha channel when the
+  PNG has one (gray or colour with alpha, a palette or RGB image with a
+  tRNS chunk), else the non-zero pixels of a gray PNG, whose tRNS chunk
+  OpenCV ignores. An RGB or palette PNG without transparency has no mask in
+  it: the SDK refuses it too. Refused here and read by the SDK: 16-bit
+  colour and gray-alpha PNGs, whose samples PIL cuts to their high byte (an
+  alpha of 255 in 65535 would read as 0). Raw (not zlib-compressed) PNGs,
+  which recent SDKs also accept, are read by the same rule. The base64 is
+  read as the SDK reads it, line breaks and other stray characters skipped.
   Nothing is inflated or decoded past what a bitmap as large as the image
   (height x width) can need.
   """
   try:
-    raw = base64.b64decode(data, validate=True)
-  except (binascii.Error, ValueError, TypeError) as e:
+    raw = base64.b64decode(data)
+  except (binascii.Error, ValueError) as e:
     raise problems.BadExample(
       problems.BAD_BITMAP, path, f'bitmap data is not base64: {e}'
     ) from e
   raw = _inflate(raw, path, height, width)
   image = images.open_bitmap(raw, path, height, width)
-  if image.mode in ('P', 'L', 'RGB') and 'transparency' in image.info:
-    image = image.convert('RGBA' if image.mode != 'L' else 'LA')
-  if image.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
+  if images.png_bit_depth(raw) == 16 and image.mode != 'I;16':
+    raise problems.BadExample(
+      problems.BAD_BITMAP,
+      path,
+      'a 16-bit colour or gray-alpha bitmap PNG: it would be read from the '
+      'high byte of each sample only; save it with 8 bits per sample',
+    )
+  if image.mode in ('P', 'RGB') and 'transparency' in image.info:
+    image = image.convert('RGBA')
+  if image.mode in ('RGBA', 'LA'):
     return np.asarray(image.getchannel('A')) != 0
-  if image.mode in ('L', '1', 'I;16', 'I', 'I;16B', 'F'):
+  if image.mode in ('1', 'L', 'I;16'):
     return np.asarray(image) != 0
   raise problems.BadExample(
     problems.BAD_BITMAP,
