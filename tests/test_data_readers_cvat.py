@@ -1,7 +1,9 @@
 """data.readers.cvat: CVAT "Segmentation mask 1.1" exports."""
 
+import glob
 import io
 import os
+import shutil
 
 import numpy as np
 from PIL import Image
@@ -136,3 +138,176 @@ def test_convert_cvat(tmp_path):
     'person',
     'car',
   )
+
+
+@pytest.mark.parametrize(
+  'lists', [{'train': ['a'], 'val': ['b']}, {'default': ['a', 'b']}]
+)
+def test_every_file_of_the_export_is_in_the_fingerprint(tmp_path, lists):
+  # ExampleGen runs again when one of them changes (components.example_gen).
+  root = str(tmp_path)
+  write_export(root, lists)
+  layout = cvat.layout(data_config.build('cvat', root))
+  fingerprinted = {
+    os.path.relpath(path, root)
+    for pattern in layout.fingerprint_patterns
+    for path in glob.glob(os.path.join(root, pattern))
+  }
+  written = {
+    os.path.relpath(os.path.join(folder, name), root)
+    for folder, _, names in os.walk(root)
+    for name in names
+  }
+  assert fingerprinted == written
+
+
+@pytest.mark.parametrize(
+  'missing', [cvat.IMAGE_DIR, cvat.MASK_DIR, cvat.LIST_DIR]
+)
+def test_a_missing_folder_is_named(tmp_path, missing):
+  root = str(tmp_path)
+  write_export(root, {'default': ['a']})
+  shutil.rmtree(os.path.join(root, missing))
+  with pytest.raises(FileNotFoundError) as error:
+    cvat.layout(data_config.build('cvat', root))
+  assert str(error.value) == (
+    f'{root}: not a CVAT "Segmentation mask 1.1" export: {missing}/ is missing'
+  )
+
+
+def test_a_missing_labelmap_or_list_is_named(tmp_path):
+  root = str(tmp_path)
+  write_export(root, {'default': ['a']})
+  config = data_config.build('cvat', root, labels='people')
+  os.remove(os.path.join(root, cvat.LIST_DIR, 'default.txt'))
+  with pytest.raises(FileNotFoundError) as error:
+    cvat.layout(config)
+  assert str(error.value) == (
+    f'{root}: no split lists in ImageSets/Segmentation/*.txt'
+  )
+  os.remove(os.path.join(root, cvat.LABELMAP))
+  with pytest.raises(FileNotFoundError) as error:
+    cvat.layout(config)
+  assert str(error.value) == (
+    f'{os.path.join(root, cvat.LABELMAP)}: missing; the export names its '
+    'mask colours there'
+  )
+
+
+def test_val_without_train_is_an_error_saying_what_to_do(tmp_path):
+  root = str(tmp_path)
+  write_export(root, {'val': ['a']})
+  with pytest.raises(ValueError) as error:
+    cvat.layout(data_config.build('cvat', root))
+  assert str(error.value) == (
+    f'{root}: ImageSets/Segmentation has val.txt but not train.txt: give '
+    'both, or neither (then every list is split by --eval_fraction)'
+  )
+
+
+@pytest.mark.parametrize(
+  'names',
+  [('person', 'car'), ('person', 'background', 'car'), ('background', 'car')],
+)
+def test_labelmap_names_are_the_labels_with_background_first(tmp_path, names):
+  root = str(tmp_path)
+  write_export(
+    root,
+    {'default': ['a']},
+    labelmap=[(n, (i, i, i)) for i, n in enumerate(names)],
+  )
+  expected = ('background',) + tuple(n for n in names if n != 'background')
+  assert cvat.default_labels(root) == (expected, ())
+
+
+def test_a_labelmap_without_colours_is_refused(tmp_path):
+  root = str(tmp_path)
+  write_export(root, {'default': ['a']})
+  with open(os.path.join(root, cvat.LABELMAP), 'w') as f:
+    f.write('background\nperson\n')
+  with pytest.raises(ValueError) as error:
+    cvat.CvatSource(root, data_config.build('cvat', root, labels='people'))
+  assert str(error.value) == (
+    f'{os.path.join(root, cvat.LABELMAP)}: no colours; CVAT writes '
+    '`name:r,g,b::` lines'
+  )
+
+
+def test_a_list_that_is_not_utf8_is_named(tmp_path):
+  path = str(tmp_path / 'default.txt')
+  with open(path, 'wb') as f:
+    f.write(b'a\n\xff\xfe\n')
+  with pytest.raises(ValueError) as error:
+    cvat.read_list(path)
+  assert str(error.value).startswith(f'{path}: not UTF-8 text (')
+
+
+def test_missing_ambiguous_and_corrupt_files_are_bad_examples(tmp_path):
+  root = str(tmp_path)
+  write_export(
+    root, {'train': ['gone', 'twice', 'broken', 'nomask', 'ok'], 'val': ['v']}
+  )
+  images, masks_dir = (
+    os.path.join(root, d) for d in (cvat.IMAGE_DIR, cvat.MASK_DIR)
+  )
+  os.remove(os.path.join(images, 'gone.jpg'))
+  Image.new('RGB', (8, 8)).save(os.path.join(images, 'twice.png'))
+  with open(os.path.join(images, 'broken.jpg'), 'wb') as f:
+    f.write(b'\xff\xd8 not a JPEG')
+  os.remove(os.path.join(masks_dir, 'nomask.png'))
+  _, read = _read(root)
+  found = {
+    bad.problem: (bad.path, bad.detail)
+    for bad in read['train']
+    if isinstance(bad, problems.BadExample)
+  }
+  corrupt = found.pop(problems.CORRUPT_IMAGE)
+  assert corrupt[0] == os.path.join(images, 'broken.jpg')
+  assert corrupt[1].startswith('cannot decode image: ')
+  assert found == {
+    problems.MISSING_IMAGE: (
+      os.path.join(images, 'gone.jpg'),
+      "no image of id 'gone' in JPEGImages/",
+    ),
+    problems.AMBIGUOUS_NAME: (
+      os.path.join(images, 'twice'),
+      "id 'twice' matches images ('twice.jpg', 'twice.png')",
+    ),
+    problems.MISSING_MASK: (
+      os.path.join(masks_dir, 'nomask.png'),
+      'no such file',
+    ),
+  }
+  (ok,) = [
+    e
+    for e, _ in (
+      r for r in read['train'] if not isinstance(r, problems.BadExample)
+    )
+  ]
+  assert ok.filename == 'ok' and ok.source == 'train'
+
+
+def test_every_other_list_is_hashed_beside_train_and_val(tmp_path):
+  # Lists sorting before and after train and val alike.
+  root = str(tmp_path)
+  others = {'default': [f'd{k}' for k in range(8)], 'zoo': ['z1', 'z2']}
+  write_export(root, {'train': ['t'], 'val': ['v'], **others})
+  _, read = _read(root)
+  hashed = [i for ids in others.values() for i in ids]
+  names = {split: sorted(e.filename for e, _ in r) for split, r in read.items()}
+  assert names == {
+    'train': sorted(['t'] + [i for i in hashed if not source.is_eval(i, 0.1)]),
+    'eval': sorted(['v'] + [i for i in hashed if source.is_eval(i, 0.1)]),
+  }
+
+
+def test_a_mask_of_another_size_names_its_image(tmp_path):
+  root = str(tmp_path)
+  write_export(root, {'train': ['a'], 'val': ['b']})
+  mask_path = os.path.join(root, cvat.MASK_DIR, 'a.png')
+  Image.new('RGB', (3, 2)).save(mask_path)
+  _, read = _read(root)
+  (bad,) = read['train']
+  image_path = os.path.join(root, cvat.IMAGE_DIR, 'a.jpg')
+  assert (bad.problem, bad.path) == (problems.SIZE_MISMATCH, mask_path)
+  assert bad.detail.startswith(f'mask is 2x3 (HxW) but image {image_path} is ')
