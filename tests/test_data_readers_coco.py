@@ -393,13 +393,40 @@ HOSTILE = [
     'orphan',
     lambda d: d['annotations'].append(dict(_first_ann(d), id=555, image_id=77)),
     problems.MISSING_IMAGE,
-    'annotation id 555 is of image id 77',
+    'annotation id 555 is of image id 77, which the file does not list in '
+    'images',
+  ),
+  (
+    'image_entry_type',
+    lambda d: d['images'].insert(0, 'x.jpg'),
+    problems.WRONG_TYPE,
+    'images[0] is a string, expected an object',
+  ),
+  (
+    'image_id_type',
+    lambda d: d['images'].insert(0, dict(d['images'][0], id='1000')),
+    problems.WRONG_TYPE,
+    'images[0].id is a string, expected a number',
+  ),
+  (
+    'annotation_entry_type',
+    lambda d: d['annotations'].insert(0, 7),
+    problems.WRONG_TYPE,
+    'annotations[0] is a number, expected an object',
+  ),
+  (
+    'annotation_image_id_type',
+    lambda d: d['annotations'].insert(
+      0, dict(_first_ann(d), id=556, image_id='1000')
+    ),
+    problems.WRONG_TYPE,
+    'annotations[0] (id 556).image_id is a string, expected a number',
   ),
   (
     'duplicate_id',
     lambda d: d['images'].append(dict(d['images'][1], id=1000)),
     problems.BAD_ANNOTATION,
-    'image id 1000 is listed 2 times',
+    "image id 1000 is listed 2 times (file_name '000000000000.png')",
   ),
   (
     'escape',
@@ -436,16 +463,89 @@ def test_hostile_annotations_are_bad_examples_naming_them(
   assert len(read['train']) - 1 >= 2
 
 
+def _categories(*entries):
+  return json.dumps(
+    {'images': [], 'annotations': [], 'categories': list(entries)}
+  ).encode()
+
+
 @pytest.mark.parametrize(
-  'content,problem',
+  'edit',
   [
-    (b'{"images": [{"id": 1, "file_', problems.BAD_ANNOTATION),
-    (b'[1, 2, 3]', problems.WRONG_TYPE),
-    (b'{"images": {}, "categories": []}', problems.WRONG_TYPE),
+    lambda d: d['images'].insert(0, 'x.jpg'),
+    lambda d: d['annotations'].insert(0, 7),
+    lambda d: d['annotations'].insert(
+      0, dict(_first_ann(d), id=555, image_id=77)
+    ),
+  ],
+  ids=['image_entry', 'annotation_entry', 'orphan_annotation'],
+)
+def test_a_bad_entry_costs_only_itself(tmp_path, edit):
+  good = {}
+  for name, change in (('clean', None), ('hostile', edit)):
+    root = str(tmp_path / name)
+    write_coco(root, 'train2017', images=3, seed=5, edit=change)
+    write_coco(root, 'val2017', images=2, seed=6)
+    read = _read_all(root, labels.VOC_CLASSES)['train']
+    good[name] = {
+      example.filename: example.mask_png
+      for example, _ in (
+        r for r in read if not isinstance(r, problems.BadExample)
+      )
+    }
+  assert len(good['clean']) == 3
+  # Annotations drawn (airplane, couch, dog), not all background.
+  foreground = [
+    np.any(np.asarray(Image.open(io.BytesIO(png))) != 0)
+    for png in good['clean'].values()
+  ]
+  assert sum(foreground) == 2
+  assert good['hostile'] == good['clean']
+
+
+@pytest.mark.parametrize(
+  'content,problem,detail',
+  [
+    (b'{"images": [{"id": 1, "file_', problems.BAD_ANNOTATION, 'JSON'),
+    (
+      b'[1, 2, 3]',
+      problems.WRONG_TYPE,
+      'the file is a list, expected an object',
+    ),
+    (
+      b'{"images": {}, "categories": []}',
+      problems.WRONG_TYPE,
+      'images is an object, expected a list',
+    ),
+    (
+      b'{"images": [], "annotations": [], "categories": {}}',
+      problems.WRONG_TYPE,
+      'categories is an object, expected a list',
+    ),
+    (
+      _categories(5),
+      problems.WRONG_TYPE,
+      'categories[0] is a number, expected an object',
+    ),
+    (
+      _categories({'id': '1', 'name': 'person'}),
+      problems.WRONG_TYPE,
+      'categories[0].id is a string, expected a number',
+    ),
+    (
+      _categories({'id': 1, 'name': 5}),
+      problems.WRONG_TYPE,
+      'categories[0].name is a number, expected a string',
+    ),
+    (
+      _categories({'id': 0, 'name': 'person'}, {'id': 0, 'name': 'rider'}),
+      problems.BAD_ANNOTATION,
+      "categories[1]: category id 0 is also 'person'",
+    ),
   ],
 )
 def test_an_unreadable_annotation_file_is_one_bad_example(
-  tmp_path, content, problem
+  tmp_path, content, problem, detail
 ):
   root = str(tmp_path / 'coco')
   write_coco(root, 'train2017', images=2)
@@ -455,6 +555,7 @@ def test_an_unreadable_annotation_file_is_one_bad_example(
   read = _read_all(root, labels.PEOPLE_CLASSES)
   (bad,) = read['eval']
   assert bad.problem == problem and bad.path == path
+  assert detail in bad.detail
 
 
 def test_images_that_are_symlinks_out_or_fifos_are_refused(tmp_path):
@@ -479,7 +580,7 @@ def test_images_that_are_symlinks_out_or_fifos_are_refused(tmp_path):
 
 
 def test_valid_oddities_are_converted(tmp_path):
-  """No bbox or area, an image without annotations: both fine."""
+  """No bbox or area, an image without annotations, image id 0: fine."""
   root = str(tmp_path / 'coco')
 
   def strip(data):
@@ -487,7 +588,16 @@ def test_valid_oddities_are_converted(tmp_path):
       ann.pop('bbox', None)
       ann.pop('area', None)
 
-  write_coco(root, 'train2017', images=3, edit=strip)
+  def strip_and_number_from_zero(data):
+    # Ids are whole numbers from 0, as pycocotools allows.
+    strip(data)
+    first = data['images'][0]['id']
+    data['images'][0]['id'] = 0
+    for ann in data['annotations']:
+      if ann['image_id'] == first:
+        ann['image_id'] = 0
+
+  write_coco(root, 'train2017', images=3, edit=strip_and_number_from_zero)
   write_coco(root, 'val2017', images=2)
   read = _read_all(root, labels.PEOPLE_CLASSES)
   assert not [
