@@ -70,9 +70,9 @@ def _rle(rng, height, width, compressed):
 
 def write_coco(root, split='val2017', images=6, seed=0, edit=None):
   """A COCO folder: images of several instances each (polygons of one and
-  several parts, compressed and uncompressed RLE, crowds, overlaps of one
-  class and of two, an image without annotations, annotations without bbox
-  or area). Returns the annotation file's path."""
+  several parts, compressed and uncompressed RLE, one or two crowds,
+  overlaps of one class and of two, an image without annotations,
+  annotations without bbox or area). Returns the annotation file's path."""
   rng = np.random.default_rng(seed)
   os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
   os.makedirs(os.path.join(root, split), exist_ok=True)
@@ -91,7 +91,7 @@ def write_coco(root, split='val2017', images=6, seed=0, edit=None):
       continue  # No annotation: all background.
     for k in range(int(rng.integers(2, 7))):
       category = CATEGORIES[int(rng.integers(0, len(CATEGORIES)))]['id']
-      crowd = int(k == 0 and index % 2 == 0)
+      crowd = int(k in (0, 2) and index % 2 == 0)
       if crowd or k == 1:
         segmentation = _rle(rng, height, width, compressed=bool(index % 3))
       else:
@@ -176,6 +176,8 @@ def coco_root(tmp_path):
       },
     ),
     (('background', 'car', 'dog'), {'car': 1, 'dog': 2}),
+    # COCO's own names: mapped to VOC's only for the VOC label set.
+    (('background', 'airplane', 'couch'), {'airplane': 1, 'couch': 2}),
   ],
 )
 def test_every_mask_matches_the_rule_on_pycocotools_masks(
@@ -203,7 +205,8 @@ def test_every_mask_matches_the_rule_on_pycocotools_masks(
 
 
 def test_the_fixture_holds_every_case_the_rule_names(coco_root):
-  """Overlaps of two classes, crowd-only pixels and an empty image occur."""
+  """Overlaps of two classes, crowd-only pixels, two crowds on an image and
+  an empty image occur."""
   api = coco_api.COCO(
     os.path.join(coco_root, 'annotations', 'instances_train2017.json')
   )
@@ -213,6 +216,16 @@ def test_the_fixture_holds_every_case_the_rule_names(coco_root):
   ]
   assert any((m == 255).any() for m in masks)
   assert sum(not m.any() for m in masks) >= 1
+  # Two crowds on one image, each with pixels of its own: their union is
+  # ignored, not the last one alone nor their intersection.
+  crowds = {}
+  for ann in api.anns.values():
+    if ann['iscrowd']:
+      crowds.setdefault(ann['image_id'], []).append(api.annToMask(ann) > 0)
+  assert any(
+    len(c) == 2 and (c[0] & ~c[1]).any() and (c[1] & ~c[0]).any()
+    for c in crowds.values()
+  )
   kinds = {
     type(a['segmentation']).__name__
     + (
@@ -375,7 +388,7 @@ HOSTILE = [
     'declared_too_large',
     lambda d: d['images'][0].update(width=60000, height=60000),
     problems.IMAGE_TOO_LARGE,
-    'image id 1000 declares 60000x60000',
+    'image id 1000 declares 60000x60000 = 3600000000 pixels',
   ),
   (
     'rle_too_large',
@@ -421,6 +434,38 @@ HOSTILE = [
     ),
     problems.WRONG_TYPE,
     'annotations[0] (id 556).image_id is a string, expected a number',
+  ),
+  (
+    'category_id_type',
+    _set(category_id='1'),
+    problems.WRONG_TYPE,
+    'annotation id 100: category_id is a string, expected a number',
+  ),
+  (
+    'file_name_type',
+    lambda d: d['images'][0].update(file_name=5),
+    problems.WRONG_TYPE,
+    'image id 1000: file_name is a number, expected a string',
+  ),
+  (
+    'height_type',
+    lambda d: d['images'][0].update(height='20'),
+    problems.WRONG_TYPE,
+    'image id 1000: height is a string, expected a number',
+  ),
+  (
+    'missing_image',
+    lambda d: d['images'][0].update(file_name='gone.png'),
+    problems.MISSING_IMAGE,
+    'train2017/gone.png',
+  ),
+  (
+    'corrupt_image',
+    lambda d: d['images'][0].update(
+      file_name='../annotations/instances_val2017.json'
+    ),
+    problems.CORRUPT_IMAGE,
+    'annotations/instances_val2017.json: corrupt_image',
   ),
   (
     'duplicate_id',
@@ -495,10 +540,7 @@ def test_a_bad_entry_costs_only_itself(tmp_path, edit):
     }
   assert len(good['clean']) == 3
   # Annotations drawn (airplane, couch, dog), not all background.
-  foreground = [
-    np.any(np.asarray(Image.open(io.BytesIO(png))) != 0)
-    for png in good['clean'].values()
-  ]
+  foreground = [_class_ids(png).any() for png in good['clean'].values()]
   assert sum(foreground) == 2
   assert good['hostile'] == good['clean']
 
@@ -579,33 +621,57 @@ def test_images_that_are_symlinks_out_or_fifos_are_refused(tmp_path):
   assert bad == {first: problems.OUTSIDE_ROOT, second: problems.NOT_A_FILE}
 
 
-def test_valid_oddities_are_converted(tmp_path):
-  """No bbox or area, an image without annotations, image id 0: fine."""
-  root = str(tmp_path / 'coco')
+def _without_bbox_or_area(data):
+  for ann in data['annotations']:
+    ann.pop('bbox', None)
+    ann.pop('area', None)
 
-  def strip(data):
-    for ann in data['annotations']:
-      ann.pop('bbox', None)
-      ann.pop('area', None)
 
-  def strip_and_number_from_zero(data):
-    # Ids are whole numbers from 0, as pycocotools allows.
-    strip(data)
-    first = data['images'][0]['id']
-    data['images'][0]['id'] = 0
-    for ann in data['annotations']:
-      if ann['image_id'] == first:
-        ann['image_id'] = 0
+def _without_iscrowd_0(data):
+  for ann in data['annotations']:
+    if ann['iscrowd'] == 0:
+      del ann['iscrowd']
 
-  write_coco(root, 'train2017', images=3, edit=strip_and_number_from_zero)
-  write_coco(root, 'val2017', images=2)
-  read = _read_all(root, labels.PEOPLE_CLASSES)
-  assert not [
-    r
-    for r in read['train'] + read['eval']
-    if isinstance(r, problems.BadExample)
+
+def _ids_from_0(data):
+  # Whole numbers from 0 are ids, as pycocotools takes them.
+  data['categories'] = [
+    dict(c, id=0) if c['id'] == 3 else c for c in data['categories']
   ]
-  copy.deepcopy(read)  # Examples are plain data.
+  first = data['images'][0]['id']
+  data['images'][0]['id'] = 0
+  for ann in data['annotations']:
+    ann['image_id'] = 0 if ann['image_id'] == first else ann['image_id']
+    ann['category_id'] = 0 if ann['category_id'] == 3 else ann['category_id']
+
+
+@pytest.mark.parametrize(
+  'edit', [_without_bbox_or_area, _without_iscrowd_0, _ids_from_0]
+)
+def test_valid_oddities_read_as_the_plain_file(tmp_path, edit):
+  good = {}
+  for name, change in (('plain', None), ('odd', edit)):
+    root = str(tmp_path / name)
+    write_coco(root, 'train2017', images=5, seed=3, edit=change)
+    write_coco(root, 'val2017', images=2, edit=lambda d: d.pop('annotations'))
+    read = _read_all(root, labels.VOC_CLASSES)
+    assert not [
+      r
+      for r in read['train'] + read['eval']
+      if isinstance(r, problems.BadExample)
+    ]
+    # A file without `annotations`: its images are all background.
+    for example, _ in read['eval']:
+      assert not _class_ids(example.mask_png).any()
+    good[name] = {e.filename: e.mask_png for e, _ in read['train']}
+    copy.deepcopy(read)  # Examples are plain data.
+  assert good['odd'] == good['plain']
+  # The edits touch annotations that are drawn: cars, and plain instances.
+  assert sum(_class_ids(m).any() for m in good['plain'].values()) == 4
+
+
+def _class_ids(mask_png):
+  return np.asarray(Image.open(io.BytesIO(mask_png)))
 
 
 @pytest.mark.slow
