@@ -18,6 +18,7 @@ from data import features
 from data import labels
 from data import problems
 from data.readers import coco
+from tests.fixtures import layouts
 
 _IN_MEMORY = ['--direct_running_mode=in_memory']
 CATEGORIES = [
@@ -53,9 +54,11 @@ def _polygon(rng, height, width, parts=1):
   return shapes
 
 
-def _rle(rng, height, width, compressed):
+def _rle(rng, height, width, compressed, corner=False):
   mask = np.zeros((height, width), np.uint8)
   top, left = rng.integers(0, height // 2), rng.integers(0, width // 2)
+  if corner:  # Foreground from the first pixel: counts start with 0.
+    top, left = 0, 0
   mask[top : top + height // 2, left : left + width // 2] = 1
   encoded = coco_mask.encode(np.asfortranarray(mask))
   if compressed:
@@ -93,7 +96,9 @@ def write_coco(root, split='val2017', images=6, seed=0, edit=None):
       category = CATEGORIES[int(rng.integers(0, len(CATEGORIES)))]['id']
       crowd = int(k in (0, 2) and index % 2 == 0)
       if crowd or k == 1:
-        segmentation = _rle(rng, height, width, compressed=bool(index % 3))
+        segmentation = _rle(
+          rng, height, width, bool(index % 3), corner=index == 0 and k == 1
+        )
       else:
         segmentation = _polygon(rng, height, width, parts=1 + k % 2)
       ann = {
@@ -236,6 +241,10 @@ def test_the_fixture_holds_every_case_the_rule_names(coco_root):
     for a in api.anns.values()
   }
   assert kinds == {'list', 'dictstr', 'dictlist'}
+  assert any(
+    isinstance(a['segmentation'], dict) and a['segmentation']['counts'][0] == 0
+    for a in api.anns.values()
+  )
 
 
 def test_class_map_merges_categories(coco_root):
@@ -303,6 +312,15 @@ def test_layout_needs_one_file_per_split_and_its_images(tmp_path):
   os.rename(os.path.join(root, 'train2017'), os.path.join(root, 'other'))
   with pytest.raises(FileNotFoundError, match='needs its images in train2017/'):
     coco.layout(config)
+
+
+def test_every_file_of_the_dataset_is_in_the_fingerprint(tmp_path):
+  # ExampleGen runs again when one of them changes (components.example_gen).
+  root = str(tmp_path)
+  write_coco(root, 'train2017', images=2)
+  write_coco(root, 'val2017', images=2)
+  config = data_config.DataConfig('coco', root, labels.PEOPLE_CLASSES)
+  assert layouts.unfingerprinted_files(coco.layout(config)) == set()
 
 
 # Hostile annotation files: each edit breaks one image (or the file), and the
@@ -376,7 +394,7 @@ HOSTILE = [
     'segmentation_type',
     _set(segmentation='polygon'),
     problems.WRONG_TYPE,
-    'segmentation is str',
+    'segmentation is str, expected a list of polygons or an RLE object',
   ),
   (
     'size_mismatch',
@@ -466,6 +484,52 @@ HOSTILE = [
     ),
     problems.CORRUPT_IMAGE,
     'annotations/instances_val2017.json: corrupt_image',
+  ),
+  (
+    'no_segmentation',
+    lambda d: _first_ann(d).pop('segmentation'),
+    problems.BAD_ANNOTATION,
+    'annotation id 100 has no segmentation',
+  ),
+  (
+    'rle_size_of_3',
+    _set(segmentation={'size': [4, 4, 4], 'counts': [64]}),
+    problems.WRONG_TYPE,
+    'annotation id 100: segmentation.size has 3 values, expected [h, w]',
+  ),
+  (
+    'rle_size_type',
+    _set(segmentation={'size': ['4', 4], 'counts': [16]}),
+    problems.WRONG_TYPE,
+    'annotation id 100: segmentation.size is a string, expected a number',
+  ),
+  (
+    'rle_of_another_size',
+    _set(segmentation={'size': [4, 5], 'counts': [20]}),
+    problems.SIZE_MISMATCH,
+    'annotation id 100: the RLE is 4x5 (HxW), the image ',
+  ),
+  (
+    'rle_counts_type',
+    lambda d: _first_ann(d).update(
+      segmentation={
+        'size': [d['images'][0]['height'], d['images'][0]['width']],
+        'counts': 5,
+      }
+    ),
+    problems.WRONG_TYPE,
+    'annotation id 100: segmentation.counts is a number',
+  ),
+  (
+    'rle_count_negative',
+    lambda d: _first_ann(d).update(
+      segmentation={
+        'size': [d['images'][0]['height'], d['images'][0]['width']],
+        'counts': [-1, 2],
+      }
+    ),
+    problems.OUT_OF_RANGE,
+    'annotation id 100: segmentation.counts[0] is -1',
   ),
   (
     'duplicate_id',
@@ -558,6 +622,11 @@ def test_a_bad_entry_costs_only_itself(tmp_path, edit):
       b'{"images": {}, "categories": []}',
       problems.WRONG_TYPE,
       'images is an object, expected a list',
+    ),
+    (
+      b'{"images": [], "annotations": 5, "categories": []}',
+      problems.WRONG_TYPE,
+      'annotations is a number, expected a list',
     ),
     (
       b'{"images": [], "annotations": [], "categories": {}}',

@@ -1,6 +1,5 @@
 """data.readers.cvat: CVAT "Segmentation mask 1.1" exports."""
 
-import glob
 import io
 import os
 import shutil
@@ -15,6 +14,7 @@ from data import labels
 from data import problems
 from data.readers import cvat
 from data.readers import source
+from tests.fixtures import layouts
 
 _IN_MEMORY = ['--direct_running_mode=in_memory']
 LABELMAP = (
@@ -148,17 +148,7 @@ def test_every_file_of_the_export_is_in_the_fingerprint(tmp_path, lists):
   root = str(tmp_path)
   write_export(root, lists)
   layout = cvat.layout(data_config.build('cvat', root))
-  fingerprinted = {
-    os.path.relpath(path, root)
-    for pattern in layout.fingerprint_patterns
-    for path in glob.glob(os.path.join(root, pattern))
-  }
-  written = {
-    os.path.relpath(os.path.join(folder, name), root)
-    for folder, _, names in os.walk(root)
-    for name in names
-  }
-  assert fingerprinted == written
+  assert layouts.unfingerprinted_files(layout) == set()
 
 
 @pytest.mark.parametrize(
