@@ -27,6 +27,27 @@ def test_polygons_match_pycocotools_on_random_shapes():
     )
 
 
+def test_polygons_of_level_upright_and_diagonal_edges_match_pycocotools():
+  # Edges where the walk along x and the walk along y tie (|dx| = |dy|),
+  # or one of them is 0, in both directions.
+  rng = np.random.default_rng(1)
+  steps = np.array([(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1)])
+  for _ in range(600):
+    height, width = (int(v) for v in rng.integers(1, 30, 2))
+    start = rng.integers(-4, 34, 2)
+    moves = steps[rng.integers(0, len(steps), int(rng.integers(2, 8)))]
+    lengths = rng.integers(1, 12, len(moves))[:, None]
+    points = np.concatenate([[start], start + np.cumsum(moves * lengths, 0)])
+    if rng.random() < 0.5:
+      points = points + 0.5  # Vertices on pixel centres.
+    polygon = points.ravel().tolist()
+    np.testing.assert_array_equal(
+      rle.polygon_mask(polygon, height, width),
+      _reference(polygon, height, width),
+      err_msg=str(polygon),
+    )
+
+
 def test_a_polygon_of_100000_vertices_matches_pycocotools():
   angles = np.linspace(0, 2 * np.pi, 100_000, endpoint=False)
   radius = 200 + 40 * np.sin(angles * 37)

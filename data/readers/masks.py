@@ -183,7 +183,7 @@ def read_mask(
     return example_lib.class_mask_png(
       data, path, info, image_path, class_names, max_pixels, image
     )
-  rgb = np.asarray(image.convert('RGB') if image.mode == 'RGBA' else image)
+  rgb = np.asarray(image)  # RGB or RGBA: channels 0-2 are read, not alpha.
   if rgb.shape[:2] != (info.height, info.width):
     raise problems.BadExample(
       problems.SIZE_MISMATCH,
