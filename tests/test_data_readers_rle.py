@@ -72,25 +72,50 @@ def test_compressed_counts_round_trip_pycocotools_encoding():
     )
 
 
+_OUTSIDE = (
+  'compressed RLE counts hold characters outside the 64 the encoding uses '
+  "('0' to 'o')"
+)
+
+
 @pytest.mark.parametrize(
   'text,message',
   [
-    ('0~', 'outside the 64'),
-    ('0 ', 'outside the 64'),
-    ('0P', 'end inside a number'),
-    ('PPPPPPPP0', 'spans 9 characters'),
+    ('0~', _OUTSIDE),
+    ('0 ', _OUTSIDE),
+    ('0p', _OUTSIDE),  # One past 'o'.
+    ('0\u00e9', _OUTSIDE),  # Not ASCII: was read as '?'.
+    ('0\ud800', _OUTSIDE),  # A lone surrogate, which JSON can hold.
+    ('0P', 'compressed RLE counts end inside a number'),
+    (
+      'PPPPPPPP0',
+      'a compressed RLE count spans 9 characters; at most 7 encode a count '
+      'of an image',
+    ),
   ],
 )
 def test_bad_compressed_counts_are_refused(text, message):
-  with pytest.raises(rle.SegmentationError, match=message):
+  with pytest.raises(rle.SegmentationError) as error:
     rle.string_counts(text)
+  assert str(error.value) == message
+
+
+def test_compressed_counts_at_their_limits_are_read():
+  assert rle.string_counts('').tolist() == []
+  # Seven characters: 6 of 5 bits with more to come, the last its sign's.
+  assert rle.string_counts('PPPPPP0').tolist() == [0]
+  assert rle.string_counts('O').tolist() == [-1]  # 0x1F: sign bit set.
 
 
 def test_counts_must_cover_the_image_exactly():
-  with pytest.raises(rle.SegmentationError, match='sum to 11 pixels, not'):
+  with pytest.raises(rle.SegmentationError) as error:
     rle.decode_counts(np.array([5, 6]), 3, 4)
-  with pytest.raises(rle.SegmentationError, match='negative run'):
+  assert str(error.value) == (
+    'RLE runs sum to 11 pixels, not height x width = 3 x 4 = 12'
+  )
+  with pytest.raises(rle.SegmentationError) as error:
     rle.decode_counts(np.array([14, -2]), 3, 4)
+  assert str(error.value) == 'RLE counts hold a negative run'
   # A string that decodes to a negative delta-coded count.
   with pytest.raises(rle.SegmentationError, match='negative run'):
     rle.decode_counts(rle.string_counts('11A'), 3, 4)

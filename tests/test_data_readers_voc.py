@@ -125,15 +125,22 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
 def test_parse_id_list_forms():
   text = (
     '2007_000032\r\n\n/JPEGImages/2007_000039.jpg '
-    '/SegmentationClassAug/2007_000039.png\n2008_000002'
+    '/SegmentationClassAug/2007_000039.png\n2008_000002\n'
+    'JPEGImages/more/2008_000003.v2.jpg masks/2008_000003.v2.png\n'
+    '2008_000004.jpg'
   )
   assert voc.parse_id_list(text, 'l.txt') == [
     '2007_000032',
     '2007_000039',
     '2008_000002',
+    '2008_000003.v2',
+    '2008_000004',
   ]
-  with pytest.raises(ValueError, match=r'l.txt:2: .*expected an id'):
+  with pytest.raises(ValueError) as error:
     voc.parse_id_list('a\nb c d\n', 'l.txt')
+  assert str(error.value) == (
+    'l.txt:2: \'b c d\': expected an id or "<image path> <mask path>"'
+  )
 
 
 def test_aug_without_list_or_masks_is_an_error(tmp_path):

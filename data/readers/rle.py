@@ -63,8 +63,12 @@ def decode_counts(counts: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def string_counts(text: str) -> np.ndarray:
   """The counts of a compressed RLE string (the COCO API's encoding)."""
+  # UTF-8 puts every character past ASCII in bytes over 127: refused below
+  # (an 'ascii' encoding with errors replaced would read them as '?').
   codes = (
-    np.frombuffer(text.encode('ascii', 'replace'), np.uint8).astype(np.int64)
+    np.frombuffer(text.encode('utf-8', 'surrogatepass'), np.uint8).astype(
+      np.int64
+    )
     - 48
   )
   if codes.size == 0:

@@ -109,10 +109,8 @@ def parse_id_list(text: str, path: str) -> List[str]:
         f'{path}:{number}: {line!r}: expected an id or '
         '"<image path> <mask path>"'
       )
-    name = fields[0].rsplit('/', 1)[-1]
-    ids.append(
-      name.rsplit('.', 1)[0] if len(fields) == 2 or '.' in name else name
-    )
+    # The file name without its extension (an id has none).
+    ids.append(fields[0].rsplit('/', 1)[-1].rsplit('.', 1)[0])
   return ids
 
 
