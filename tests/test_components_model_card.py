@@ -1,6 +1,9 @@
 """components.model_card: every number of the card comes from its facts."""
 
 import dataclasses
+import os
+
+import pytest
 
 from components import model_card
 from components.evaluation import SliceScores
@@ -32,8 +35,9 @@ def _facts(**changes):
       backbone='mobilenet_v3_small', head='lraspp', num_classes=3
     ),
     params=123456,
-    madds=98_700_000,
-    file_bytes={'model.tflite': 2048, 'model_int8.tflite': 1024},
+    # Values where a rounding off by one unit shows: 98.75 M, 1.05 KB.
+    madds=98_750_000,
+    file_bytes={'model.tflite': 2048, 'model_int8.tflite': 1076},
     labels=LABELS,
     num_examples={'train': 100, 'eval': 12},
     sources={'train': {'ds1': 60, 'ds2': 40}, 'eval': {'ds1': 12}},
@@ -84,8 +88,8 @@ def test_card_sections_carry_the_facts():
   assert '| backbone | mobilenet_v3_small x1.0 |' in card
   assert 'LR-ASPP' in card
   assert '| parameters | 123,456 |' in card
-  assert '| multiply-adds per image | 98.7 M |' in card
-  assert '| `model_int8.tflite` | 1.0 KB |' in card
+  assert '| multiply-adds per image | 98.8 M |' in card
+  assert '| `model_int8.tflite` | 1.1 KB |' in card
   assert '| train | 100 | ds1 (60), ds2 (40) |' in card
   assert '| steps | 1234 |' in card and '| batch | 16 |' in card
   assert '| SavedModel | 0.7531 | 0.4123 |' in card
@@ -116,3 +120,28 @@ def test_a_model_without_scores_says_so():
   )
   assert 'The Evaluator wrote no scores for this model.' in card
   assert 'None found in the eval split.' in card
+
+
+def test_the_whole_card_of_the_facts():
+  # tests/fixtures/model_card.md, read line by line against _facts(): each
+  # number is one of them (98,750,000 multiply-adds: 98.8 M; 1076 bytes:
+  # 1.1 KB), the defaults of TrainConfig, or the card's fixed text.
+  with open(
+    os.path.join(os.path.dirname(__file__), 'fixtures', 'model_card.md')
+  ) as f:
+    assert model_card.render(_facts()) == f.read()
+
+
+@pytest.mark.parametrize(
+  'aspp,decoder,head',
+  [
+    (True, True, 'DeepLabV3+ (ASPP, decoder)'),
+    (False, False, 'DeepLabV3+ (1x1 conv instead of ASPP, no decoder)'),
+  ],
+)
+def test_the_head_row_says_what_the_deeplab_head_holds(aspp, decoder, head):
+  config = ModelConfig(
+    num_classes=3, aspp=aspp, decoder=decoder, output_stride=8
+  )
+  card = model_card.render(_facts(model=config))
+  assert f'| head | {head} |\n| output stride | 8 |\n' in card
