@@ -118,7 +118,10 @@ def test_a_model_without_scores_says_so():
   card = model_card.render(
     _facts(metrics=None, metrics_by_slice={}, metrics_tflite={})
   )
-  assert 'The Evaluator wrote no scores for this model.' in card
+  assert (
+    '(see Limitations).\n\nThe Evaluator wrote no scores for this model.'
+    '\n\n## How to use it'
+  ) in card
   assert 'None found in the eval split.' in card
 
 
@@ -145,3 +148,14 @@ def test_the_head_row_says_what_the_deeplab_head_holds(aspp, decoder, head):
   )
   card = model_card.render(_facts(model=config))
   assert f'| head | {head} |\n| output stride | 8 |\n' in card
+
+
+def test_a_split_without_sources_and_training_without_augmentation():
+  card = model_card.render(
+    _facts(
+      sources={'train': {'ds1': 100}},
+      train=dataclasses.asdict(TrainConfig(train_steps=9, augment=False)),
+    )
+  )
+  assert '| eval | 12 | not recorded |\n| train | 100 | ds1 (100) |\n' in card
+  assert '| augmentation | none |\n' in card
