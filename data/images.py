@@ -196,17 +196,20 @@ def _png_chunks(data: bytes, kind: bytes) -> Iterator[bytes]:
     at += 12 + length
 
 
+def _png_header(data: bytes) -> Tuple[int, ...]:
+  """(width, height, bit depth, colour type, compression, filter,
+  interlace) of verified PNG bytes: their IHDR chunk."""
+  return struct.unpack('>IIBBBBB', next(_png_chunks(data, b'IHDR'))[:13])
+
+
 def png_bit_depth(data: bytes) -> int:
   """Bits per sample (1, 2, 4, 8 or 16) of verified PNG bytes."""
-  return next(_png_chunks(data, b'IHDR'))[8]
+  return _png_header(data)[2]
 
 
 def _png_raw_length(data: bytes) -> int:
   """Bytes of filtered scanlines the IHDR of verified PNG bytes promises."""
-  ihdr = next(_png_chunks(data, b'IHDR'))
-  width, height, depth, colour, _, _, interlace = struct.unpack(
-    '>IIBBBBB', ihdr[:13]
-  )
+  width, height, depth, colour, _, _, interlace = _png_header(data)
   bits = depth * _PNG_CHANNELS[colour]
   passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
   total = 0

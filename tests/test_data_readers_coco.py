@@ -336,6 +336,18 @@ def _set(**values):
   return edit
 
 
+def _image_sized_rle(counts):
+  """An edit giving the first annotation an RLE of its image's size."""
+
+  def edit(data):
+    image = data['images'][0]
+    _first_ann(data).update(
+      segmentation={'size': [image['height'], image['width']], 'counts': counts}
+    )
+
+  return edit
+
+
 HOSTILE = [
   (
     'rle_runs',
@@ -345,23 +357,13 @@ HOSTILE = [
   ),
   (
     'rle_sum',
-    lambda d: _first_ann(d).update(
-      segmentation={
-        'size': [d['images'][0]['height'], d['images'][0]['width']],
-        'counts': [3, 4],
-      }
-    ),
+    _image_sized_rle([3, 4]),
     problems.BAD_ANNOTATION,
     'RLE runs sum to 7 pixels',
   ),
   (
     'rle_string',
-    lambda d: _first_ann(d).update(
-      segmentation={
-        'size': [d['images'][0]['height'], d['images'][0]['width']],
-        'counts': 'not rle {}',
-      }
-    ),
+    _image_sized_rle('not rle {}'),
     problems.BAD_ANNOTATION,
     'outside the 64',
   ),
@@ -511,23 +513,13 @@ HOSTILE = [
   ),
   (
     'rle_counts_type',
-    lambda d: _first_ann(d).update(
-      segmentation={
-        'size': [d['images'][0]['height'], d['images'][0]['width']],
-        'counts': 5,
-      }
-    ),
+    _image_sized_rle(5),
     problems.WRONG_TYPE,
     'annotation id 100: segmentation.counts is a number',
   ),
   (
     'rle_count_negative',
-    lambda d: _first_ann(d).update(
-      segmentation={
-        'size': [d['images'][0]['height'], d['images'][0]['width']],
-        'counts': [-1, 2],
-      }
-    ),
+    _image_sized_rle([-1, 2]),
     problems.OUT_OF_RANGE,
     'annotation id 100: segmentation.counts[0] is -1',
   ),
@@ -596,12 +588,9 @@ def test_a_bad_entry_costs_only_itself(tmp_path, edit):
     write_coco(root, 'train2017', images=3, seed=5, edit=change)
     write_coco(root, 'val2017', images=2, seed=6)
     read = _read_all(root, labels.VOC_CLASSES)['train']
-    good[name] = {
-      example.filename: example.mask_png
-      for example, _ in (
-        r for r in read if not isinstance(r, problems.BadExample)
-      )
-    }
+    good[name] = _masks_by_file(
+      r for r in read if not isinstance(r, problems.BadExample)
+    )
   assert len(good['clean']) == 3
   # Annotations drawn (airplane, couch, dog), not all background.
   foreground = [_class_ids(png).any() for png in good['clean'].values()]
@@ -732,11 +721,16 @@ def test_valid_oddities_read_as_the_plain_file(tmp_path, edit):
     # A file without `annotations`: its images are all background.
     for example, _ in read['eval']:
       assert not _class_ids(example.mask_png).any()
-    good[name] = {e.filename: e.mask_png for e, _ in read['train']}
+    good[name] = _masks_by_file(read['train'])
     copy.deepcopy(read)  # Examples are plain data.
   assert good['odd'] == good['plain']
   # The edits touch annotations that are drawn: cars, and plain instances.
   assert sum(_class_ids(m).any() for m in good['plain'].values()) == 4
+
+
+def _masks_by_file(results):
+  """{filename: mask PNG} of (example, notes) results."""
+  return {example.filename: example.mask_png for example, _ in results}
 
 
 def _class_ids(mask_png):
