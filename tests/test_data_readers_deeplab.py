@@ -76,7 +76,16 @@ def test_deeplab_records_import_with_checks_and_split_names(
 ):
   folder, examples = deeplab_records
   out = tmp_path / 'out'
-  with pytest.raises(FileNotFoundError, match='--labels people|voc|PATH'):
+  with pytest.raises(
+    FileNotFoundError,
+    match='^'
+    + re.escape(
+      f'{folder}/labels.txt: missing; records do not say what their class '
+      'ids mean: put the class names there (one per line, in class-id '
+      'order) or give --labels people|voc|PATH'
+    )
+    + '$',
+  ):
     convert.convert(
       data_config.build('tfrecord', str(folder)),
       str(out),
@@ -194,6 +203,89 @@ def test_a_shard_cut_inside_a_record_header_is_reported(tmp_path, keep):
   assert error.detail == (
     f"the shard ends inside record {keep}'s header (10 bytes left over); "
     'the records before it were read'
+  )
+
+
+def _record(**values):
+  """A tf.Example of byte-string features, each a list of values."""
+  return tf.train.Example(
+    features=tf.train.Features(
+      feature={
+        key.replace('__', '/'): tf.train.Feature(
+          bytes_list=tf.train.BytesList(value=value)
+        )
+        for key, value in values.items()
+      }
+    )
+  ).SerializeToString()
+
+
+def test_each_malformed_record_is_reported_by_its_place_and_name(tmp_path):
+  """A bad record costs only itself; the problem names the shard, the
+  record's index and, once it is known, its file name."""
+  ((_, image, label, _, _),) = _examples('ok', 1, 0)
+  good = {
+    'image__filename': [b'ok'],
+    'image__encoded': [image],
+    'image__segmentation__class__encoded': [label],
+  }
+  records = [
+    b'\xff\xff\xff',  # Not a protobuf at all.
+    _record(**{**good, 'image__filename': [b'a', b'b']}),
+    _record(**{k: v for k, v in good.items() if k != 'image__encoded'}),
+    _record(**{**good, 'image__filename': [b'\xff.jpg']}),
+    _record(
+      **{**good, 'image__filename': [b'src'], 'image__source': [b'\xff']}
+    ),
+    _record(**{**good, 'image__filename': [b'bad'], 'image__encoded': [b'no']}),
+    _record(
+      **{
+        **good,
+        'image__filename': [b'tall'],
+        'image__segmentation__class__encoded': [
+          deeplab_format.label_png(np.zeros((21, 30)))
+        ],
+      }
+    ),
+    _record(**{**good, 'image__filename': [b'own'], 'image__source': [b'voc']}),
+    _record(**good),
+  ]
+  folder = tmp_path / 'records'
+  folder.mkdir()
+  path = str(folder / 'train-00000-of-00001.tfrecord')
+  with tf.io.TFRecordWriter(path) as writer:
+    for record in records:
+      writer.write(record)
+  source = deeplab.RecordSource(
+    str(folder),
+    data_config.DataConfig('tfrecord', str(folder), labels.VOC_CLASSES),
+  )
+  *bad, own, ok = source.read_all(path)
+  assert [(e.problem, e.path) for e in bad] == [
+    (problems.BAD_RECORD, f'{path}#0'),
+    (problems.BAD_RECORD, f'{path}#1'),
+    (problems.BAD_RECORD, f'{path}#2 (ok)'),
+    (problems.BAD_RECORD, f'{path}#3'),
+    (problems.BAD_RECORD, f'{path}#4 (src)'),
+    (problems.CORRUPT_IMAGE, f'{path}#5 (bad)'),
+    (problems.SIZE_MISMATCH, f'{path}#6 (tall)'),
+  ]
+  assert bad[6].detail == (
+    f'mask is 21x30 (HxW) but image {path}#6 (tall) is 20x30'
+  )
+  assert bad[0].detail.startswith('not a tf.Example: ')
+  assert [e.detail for e in bad[1:5]] == [
+    'image/filename holds 2 byte strings; DeepLab records hold one',
+    'image/encoded holds 0 byte strings; DeepLab records hold one',
+    'image/filename is not UTF-8',
+    'image/source is not UTF-8',
+  ]
+  # A record's own image/source is kept; the others get the reader's.
+  assert (own[0].filename, own[0].source) == ('own', 'voc')
+  assert (ok[0].filename, ok[0].source) == ('ok', deeplab.SOURCE)
+  np.testing.assert_array_equal(
+    tf.io.decode_png(ok[0].mask_png).numpy()[..., 0],
+    tf.io.decode_png(label).numpy()[..., 0],
   )
 
 
