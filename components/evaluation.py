@@ -43,12 +43,12 @@ class SliceScores:
 def split_statistics(statistics_uri: Optional[str]) -> Dict:
   """split -> its DatasetFeatureStatistics, for the splits StatisticsGen
   wrote."""
+  if not statistics_uri:
+    return {}
   found = {}
   for split in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
-    path = os.path.join(
-      statistics_uri or '', f'Split-{split}', 'FeatureStats.pb'
-    )
-    if statistics_uri and fileio.exists(path):
+    path = os.path.join(statistics_uri, f'Split-{split}', 'FeatureStats.pb')
+    if fileio.exists(path):
       found[split] = tfdv.load_stats_binary(path).datasets[0]
   return found
 

@@ -6,10 +6,14 @@ read back is known.
 """
 
 import pytest
+from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
 from components import evaluation
 from data import features
+from tests.fixtures.tfx_outputs import entry
+from tests.fixtures.tfx_outputs import metrics_for_slice
 from tests.fixtures.tfx_outputs import write_evaluation
+from tests.fixtures.tfx_outputs import write_metrics
 from tests.fixtures.tfx_outputs import write_statistics
 
 LABELS = ['bg', 'fg']
@@ -24,10 +28,63 @@ def test_overall_scores_are_the_candidates(evaluation_uri):
   scores = evaluation.evaluator_metrics(evaluation_uri, LABELS)
   assert scores.mean_iou == 0.7  # Not the baseline's, not the diff.
   assert scores.per_class_iou == {'bg': 0.9, 'fg': 0.5}
+  assert scores.pixel_accuracy == 0.93
   assert scores.per_class_boundary_iou == {'bg': 0.6, 'fg': 0.2}
   assert scores.label_pixels == {'bg': 800, 'fg': 200}
   assert (scores.images, scores.void_images) == (5, 1)
   assert evaluation.evaluator_metrics(None, LABELS) is None
+
+
+def test_what_the_metric_leaves_out_reads_as_absent_or_zero(tmp_path):
+  """components.iou_metric writes no value for what does not exist: a
+  class without pixels has no IoU and 0 pixels; no void image, 0."""
+  uri = write_metrics(
+    str(tmp_path / 'evaluation'),
+    [
+      metrics_for_slice(
+        '',
+        '',
+        [
+          entry('example_count', 3, 'candidate'),
+          entry('mean_iou', 0.9, 'candidate'),
+          entry('iou/bg', 0.9, 'candidate'),
+          entry('label_pixels/bg', 30, 'candidate'),
+        ],
+      )
+    ],
+  )
+  scores = evaluation.evaluator_metrics(uri, LABELS)
+  assert scores.per_class_iou == {'bg': 0.9, 'fg': None}
+  assert scores.label_pixels == {'bg': 30, 'fg': 0}
+  assert (scores.images, scores.void_images) == (3, 0)
+  assert scores.pixel_accuracy is None
+  assert evaluation.absences(scores, {}) == [
+    'class fg: no pixel of it in the eval split, and none predicted; it has '
+    'no IoU and no boundary IoU, and counts in neither mean'
+  ]
+
+
+def test_an_evaluation_without_an_example_count_has_no_scores(tmp_path):
+  """An overall slice that counted no example (the Evaluator's output of
+  an empty eval split) is no evaluation."""
+  uri = write_metrics(
+    str(tmp_path / 'evaluation'),
+    [metrics_for_slice('', '', [entry('mean_iou', 0.5, 'candidate')])],
+  )
+  assert evaluation.evaluator_metrics(uri, LABELS) is None
+
+
+@pytest.mark.parametrize(
+  'kind, value, read',
+  [
+    ('bytes_value', 'é'.encode(), 'é'),
+    ('int64_value', 3, '3'),
+    ('float_value', 0.5, '0.5'),
+  ],
+)
+def test_slice_values_of_every_kind_read_as_text(kind, value, read):
+  key = metrics_for_slice_pb2.SingleSliceKey(column='c', **{kind: value})
+  assert evaluation._slice_value(key) == read
 
 
 def test_slices_list_every_bucket_and_source_empty_ones_included(
@@ -42,6 +99,7 @@ def test_slices_list_every_bucket_and_source_empty_ones_included(
     0.75,
     0.45,
   )
+  assert ds1.per_class_iou == {'bg': 0.95, 'fg': 0.55}
   assert ds1.per_class_boundary_iou == {'bg': None, 'fg': 0.25}
   assert slices['source']['ds9'].num_examples == 0
   assert slices['source']['ds9'].mean_iou is None
@@ -49,13 +107,18 @@ def test_slices_list_every_bucket_and_source_empty_ones_included(
   assert list(buckets) == list(features.FOREGROUND_BUCKETS)
   void = buckets['[0, 0.05)']
   assert (void.num_examples, void.mean_iou) == (1, None)
-  sentences = evaluation.absences(
+  assert evaluation.absences(
     evaluation.evaluator_metrics(evaluation_uri, LABELS), slices
-  )
-  assert any(
-    '[0, 0.05): its 1 eval examples have only void' in s for s in sentences
-  )
-  assert any('source=ds9: no eval example' in s for s in sentences)
+  ) == [
+    '1 of 5 eval images have only void (255) labels: they count in no score',
+    'slice source=ds9: no eval example falls in it, so it has no scores',
+    'slice foreground_fraction=[0, 0.05): its 1 eval examples have only '
+    'void labels, so it has no scores',
+  ] + [
+    f'slice foreground_fraction={bucket}: no eval example falls in it, so '
+    'it has no scores'
+    for bucket in features.FOREGROUND_BUCKETS[1:]
+  ]
 
 
 def test_sources_per_split_from_the_statistics(tmp_path):
@@ -73,3 +136,5 @@ def test_sources_per_split_from_the_statistics(tmp_path):
     'ds2': 3,
   }
   assert evaluation.all_sources(statistics) == ['ds1', 'ds2']
+  assert evaluation.split_statistics(None) == {}
+  assert evaluation.split_statistics(str(tmp_path / 'none')) == {}
