@@ -15,6 +15,7 @@ from data import labels
 from data import problems
 from data.readers import voc
 from tests.fixtures import hostile
+from tests.fixtures import layouts
 from tests.fixtures import voc_replica
 
 TRAIN = ['2007_000032', '2007_000039', '2008_000002']
@@ -38,8 +39,13 @@ def test_find_root_accepts_three_levels(tmp_path):
   root = _root(str(tmp_path))
   for given in (str(tmp_path), os.path.join(str(tmp_path), 'VOCdevkit'), root):
     assert voc.find_root(given) == root
-  with pytest.raises(FileNotFoundError, match='ImageSets/Segmentation'):
-    voc.find_root(os.path.join(root, 'JPEGImages'))
+  images = os.path.join(root, 'JPEGImages')
+  with pytest.raises(FileNotFoundError) as error:
+    voc.find_root(images)
+  assert str(error.value) == (
+    f'{images}: no PASCAL VOC 2012 found: expected ImageSets/Segmentation '
+    'under it, under VOC2012/ or under VOCdevkit/VOC2012/'
+  )
 
 
 def test_train_and_val_read_indices_with_grayscale_jpeg(
@@ -98,6 +104,8 @@ def test_aug_excludes_val_ids_and_reads_aug_masks(
     ('train', 'ImageSets/Segmentation/train_aug.txt'),
     ('eval', 'ImageSets/Segmentation/val.txt'),
   )
+  # Every file of the devkit, SBD's included, is in ExampleGen's fingerprint.
+  assert layouts.unfingerprinted_files(layout) == set()
   source = voc.VocSource(
     layout.input_base, _voc_config(str(tmp_path), aug=True)
   )
@@ -145,8 +153,23 @@ def test_parse_id_list_forms():
 
 def test_aug_without_list_or_masks_is_an_error(tmp_path):
   voc_replica.write_devkit(str(tmp_path), TRAIN, VAL)
+  root = _root(str(tmp_path))
+  # Without --voc_aug the layout covers the devkit's own files.
+  assert layouts.unfingerprinted_files(voc.layout(_voc_config(root))) == set()
   with pytest.raises(FileNotFoundError, match='train_aug.txt'):
     voc.layout(_voc_config(str(tmp_path), aug=True))
+  with open(os.path.join(root, 'train_aug.txt'), 'w') as f:
+    f.write(TRAIN[0] + '\n')
+  with pytest.raises(FileNotFoundError) as error:
+    voc.layout(_voc_config(str(tmp_path), aug=True))
+  assert str(error.value) == (
+    f'{root}: --voc_aug needs the SBD masks in SegmentationClassAug/ (see '
+    'docs/data.md)'
+  )
+  os.mkdir(os.path.join(root, 'SegmentationClassAug'))
+  layout = voc.layout(_voc_config(str(tmp_path), aug=True))
+  assert layout.input_splits[0] == ('train', 'train_aug.txt')
+  assert layouts.unfingerprinted_files(layout) == set()
 
 
 def test_another_label_set_renames_voc_ids_into_it(tmp_path, mask_of):
@@ -218,8 +241,13 @@ def test_corrupt_image_and_mask(devkit):
 def test_size_mismatch(devkit):
   _, mask = _paths(devkit, TRAIN[1])
   voc_replica.palette_png(np.zeros((30, 41), np.uint8), mask)
+  image, mask = _paths(devkit, TRAIN[1])
   _expect_bad(
-    devkit, TRAIN[1], problems.SIZE_MISMATCH, mask, 'mask is 30x41 .* is 30x40'
+    devkit,
+    TRAIN[1],
+    problems.SIZE_MISMATCH,
+    mask,
+    re.escape(f'mask is 30x41 (HxW) but image {image} is 30x40') + '$',
   )
 
 
@@ -352,6 +380,7 @@ def test_an_id_listed_three_times_is_read_once_and_counted(devkit):
     (b'\xef\xbb\xbf2007_000032\n', ['2007_000032']),  # BOM: read.
     (b'caf\xe9\n', 'not UTF-8 text'),
     (b'\n  \n', 'lists no ids; the split would be empty'),
+    (b'a\nb c d\n', ":2: 'b c d': expected an id or"),
   ],
 )
 def test_split_lists_are_checked_before_a_run(devkit, content, outcome):
@@ -363,4 +392,4 @@ def test_split_lists_are_checked_before_a_run(devkit, content, outcome):
   with pytest.raises(ValueError) as error:
     voc.layout(_voc_config(devkit))
   assert outcome in str(error.value)
-  assert voc.TRAIN_LIST in str(error.value)
+  assert str(error.value).startswith(os.path.join(devkit, voc.TRAIN_LIST))
