@@ -41,8 +41,8 @@ class SegmentationError(ValueError):
 
 
 def check_counts(counts: np.ndarray, height: int, width: int) -> None:
-  """SegmentationError unless the runs are >= 0 and cover the image."""
-  counts = np.asarray(counts, dtype=np.int64)
+  """SegmentationError unless the runs (int64) are >= 0 and cover the
+  image."""
   if counts.size and counts.min() < 0:
     raise SegmentationError('RLE counts hold a negative run')
   total = int(counts.sum())
@@ -54,8 +54,8 @@ def check_counts(counts: np.ndarray, height: int, width: int) -> None:
 
 
 def decode_counts(counts: np.ndarray, height: int, width: int) -> np.ndarray:
-  """The (height, width) bool mask of RLE counts (runs from 0, column-major)."""
-  counts = np.asarray(counts, dtype=np.int64)
+  """The (height, width) bool mask of RLE counts (int64 runs from 0,
+  column-major)."""
   check_counts(counts, height, width)
   values = np.arange(counts.size) % 2 == 1
   return np.repeat(values, counts).reshape(width, height).T
