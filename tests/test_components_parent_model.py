@@ -1,6 +1,7 @@
 """components.parent_model: where a parent is, what is refused, what loads."""
 
 import json
+import logging
 import os
 import shutil
 
@@ -88,10 +89,15 @@ def test_a_truncated_savedmodel_is_refused_naming_the_file(
   assert os.path.join(copy, stem) in str(error.value)
 
 
-def test_same_labels_keep_every_weight(untrained_parent):
+def test_same_labels_keep_every_weight(untrained_parent, caplog):
   parent = parent_model.find(untrained_parent)
   model = builder.build_model(parent.model)
-  assert parent_model.initialize(model, parent, PEOPLE) == ()
+  with caplog.at_level(logging.INFO, logger='absl'):
+    assert parent_model.initialize(model, parent, PEOPLE) == ()
+  assert (
+    f'Initialized every weight from {parent.saved_model} (same labels '
+    "['background', 'person'])"
+  ) in caplog.messages
   source, _, _ = model_io.load_keras_model(parent.saved_model)
   for got, want in zip(model.get_weights(), source.get_weights(), strict=True):
     np.testing.assert_array_equal(got, want)
