@@ -172,7 +172,11 @@ def test_every_png_flavour_reads_as_the_supervisely_sdk_reads_it(tmp_path):
     read_by_sdk = f'mask_{name}' in sdk.files
     if flavour.depth == 16 and flavour.colour != png_flavours.GRAY:
       # PIL keeps the high byte of these samples: refused, not misread.
-      assert '16-bit colour' in _bitmap_refusal(data)
+      assert _bitmap_refusal(data) == (
+        'x.json: bad_bitmap: a 16-bit colour or gray-alpha bitmap PNG: it '
+        'would be read from the high byte of each sample only; save it with '
+        '8 bits per sample'
+      )
       outcomes['16-bit: refused here', read_by_sdk] += 1
     elif read_by_sdk:
       np.testing.assert_array_equal(
@@ -182,7 +186,11 @@ def test_every_png_flavour_reads_as_the_supervisely_sdk_reads_it(tmp_path):
       )
       outcomes['read alike'] += 1
     else:
-      assert 'without transparency' in _bitmap_refusal(data)
+      assert re.fullmatch(
+        'x.json: bad_bitmap: bitmap PNG has mode (RGB|P) without '
+        'transparency; expected an alpha channel or a single channel',
+        _bitmap_refusal(data),
+      )
       outcomes['refused by both'] += 1
   # Gray at 5 depths x 3 tRNS kinds, RGB8 and palettes with tRNS (2 + 4 x
   # 2), gray-alpha 8 and RGBA 8; RGB8 and the 4 palettes without tRNS.
