@@ -103,7 +103,9 @@ def test_same_labels_keep_every_weight(untrained_parent, caplog):
     np.testing.assert_array_equal(got, want)
 
 
-def test_other_labels_reinitialize_only_the_classifier(untrained_parent):
+def test_other_labels_reinitialize_only_the_classifier(
+  untrained_parent, caplog
+):
   parent = parent_model.find(untrained_parent)
   labels = ('background', 'person', 'hair')
   config = parent.model.__class__(
@@ -111,7 +113,13 @@ def test_other_labels_reinitialize_only_the_classifier(untrained_parent):
   )
   model = builder.build_model(config)
   fresh = {layer.name: layer.get_weights() for layer in model.layers}
-  assert parent_model.initialize(model, parent, labels) == ('logits',)
+  with caplog.at_level(logging.INFO, logger='absl'):
+    assert parent_model.initialize(model, parent, labels) == ('logits',)
+  assert (
+    f'Initialized from {parent.saved_model} except the classifier '
+    "['logits'], re-initialized: its labels ['background', 'person'] differ "
+    "from ['background', 'person', 'hair']"
+  ) in caplog.messages
   source, _, _ = model_io.load_keras_model(parent.saved_model)
   for layer, loaded in zip(model.layers, source.layers, strict=True):
     want = fresh[layer.name] if layer.name == 'logits' else loaded.get_weights()
