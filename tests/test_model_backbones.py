@@ -17,6 +17,16 @@ _APPLICATIONS = {
 SIZE = 96
 
 
+@pytest.fixture
+def float64():
+  """Layers built in float64: float32's rounding, amplified by a network
+  whose signal is alive to the top, reaches 3e-5 between two orders of the
+  same operations; in float64 it is far below the 1e-5 compared."""
+  tf_keras.backend.set_floatx('float64')
+  yield
+  tf_keras.backend.set_floatx('float32')
+
+
 def _keras_application(name, depth_multiplier):
   # V3 applications rescale [0, 255] inputs by default; ours take [-1, 1].
   extra = {} if name == 'mobilenet_v2' else {'include_preprocessing': False}
@@ -41,7 +51,7 @@ def _keras_application(name, depth_multiplier):
   ],
 )
 def test_standard_backbone_computes_the_keras_application_without_top(
-  name, depth_multiplier
+  name, depth_multiplier, float64
 ):
   """Same weights, same input, same features: the twin computes, not just fits.
 
@@ -51,36 +61,116 @@ def test_standard_backbone_computes_the_keras_application_without_top(
   tf_keras.utils.set_random_seed(3)
   keras = _keras_application(name, depth_multiplier)
   rng = np.random.default_rng(0)
-  for layer in keras.layers:
-    if isinstance(layer, tf_keras.layers.BatchNormalization):
-      gamma, beta, mean, variance = layer.get_weights()
-      layer.set_weights(
-        [
-          rng.uniform(0.5, 1.5, gamma.shape),
-          rng.uniform(-0.2, 0.2, beta.shape),
-          rng.uniform(-0.2, 0.2, mean.shape),
-          rng.uniform(0.5, 1.5, variance.shape),
-        ]
-      )
+  images = rng.uniform(-1, 1, (4, SIZE, SIZE, 3))
+  _calibrate_batch_norms(keras, rng, images)
   ours = backbones.build_backbone(name, SIZE, depth_multiplier=depth_multiplier)
   assert ours.count_params() == keras.count_params()
   pretrained.copy_weights(keras, ours)
 
-  images = rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
-  expected = keras(images, training=False).numpy()
-  actual = ours(images, training=False)['5'].numpy()
+  expected = keras(images[:2], training=False).numpy()
+  actual = ours(images[:2], training=False)['5'].numpy()
   assert actual.shape == expected.shape
-  assert np.abs(expected).max() > 0.1  # Not a dead network.
+  # The input shows at the top: the features of two images differ.
+  assert np.abs(expected[0] - expected[1]).mean() > 0.1
   np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('name', ['mobilenet_v3_large', 'mobilenet_v3_small'])
-def test_classifier_is_the_keras_application_with_top(name):
-  ours = builder.build_classifier(
-    ModelConfig(backbone=name, input_size=224, num_classes=1000)
+def _calibrate_batch_norms(model, rng, images):
+  """Random BatchNorm scales and offsets, statistics measured on `images`.
+
+  Keras's initial statistics (mean 0, variance 1) do not fit random conv
+  weights: the input's signal fades within a few blocks, and every image
+  then gives the same features. Measured statistics keep it alive to the
+  top, so every layer's computation shows in the output.
+  """
+  batch_norms = [
+    layer
+    for layer in model.layers
+    if isinstance(layer, tf_keras.layers.BatchNormalization)
+  ]
+  for layer in batch_norms:
+    gamma, beta, mean, variance = layer.get_weights()
+    layer.set_weights(
+      [
+        rng.uniform(0.5, 1.5, gamma.shape),
+        rng.uniform(-0.2, 0.2, beta.shape),
+        mean,
+        variance,
+      ]
+    )
+    layer.momentum, momentum = 0.0, layer.momentum
+  model(images, training=True)  # Moving statistics := this batch's.
+  for layer in batch_norms:
+    layer.momentum = momentum
+
+
+# V2's top is pooling and a dense layer; V3's a pooled 1x1 conv, hard-swish
+# and a 1x1 conv of logits, that conv wider above depth multiplier 1.
+@pytest.mark.parametrize(
+  'name,depth_multiplier',
+  [
+    ('mobilenet_v2', 1.4),
+    ('mobilenet_v3_small', 1.0),
+    ('mobilenet_v3_large', 1.25),
+  ],
+)
+def test_classifier_computes_the_keras_application_with_top(
+  name, depth_multiplier, float64
+):
+  """`python -m model.profile --classifier` measures this model against
+  the papers' classifiers: it must be them, weights copied, to 1e-5."""
+  tf_keras.utils.set_random_seed(4)
+  keras = _APPLICATIONS[name](
+    input_shape=(SIZE, SIZE, 3),
+    weights=None,
+    alpha=depth_multiplier,
+    classes=7,
+    classifier_activation=None,
   )
-  keras = _APPLICATIONS[name](input_shape=(224, 224, 3), weights=None)
+  rng = np.random.default_rng(1)
+  pixels = rng.uniform(0, 255, (4, SIZE, SIZE, 3))
+  # Ours takes camera pixels; Keras's V2 takes them normalized to [-1, 1].
+  keras_input = pixels / 127.5 - 1 if name == 'mobilenet_v2' else pixels
+  _calibrate_batch_norms(keras, rng, keras_input)
+  ours = builder.build_classifier(
+    ModelConfig(
+      backbone=name,
+      depth_multiplier=depth_multiplier,
+      input_size=SIZE,
+      num_classes=7,
+      channel_divisor=8,  # Keras's widths at every depth multiplier.
+    )
+  )
   assert ours.count_params() == keras.count_params()
+  assert ours.input.shape == (None, SIZE, SIZE, 3)
+  assert ours.name == f'{name}_classifier'
+  pretrained.copy_weights(keras, ours.get_layer(name))
+  top = {'mobilenet_v2': ['predictions']}.get(name, ['Conv_2', 'Logits'])
+  for layer in top:
+    ours.get_layer(layer).set_weights(keras.get_layer(layer).get_weights())
+
+  expected = keras(keras_input[:2], training=False).numpy()
+  actual = ours(pixels[:2], training=False).numpy()
+  assert actual.shape == expected.shape == (2, 7)
+  assert np.abs(expected[0] - expected[1]).max() > 0.1  # Input matters.
+  np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_classifier_is_built_on_the_configs_backbone():
+  """Quant-friendly, and rounded by DeepLab's rule (MobileNetV2 at 0.5:
+  widths not rounded to 8), as the segmentation model's backbone is."""
+  config = ModelConfig(
+    depth_multiplier=0.5, quant_friendly=True, input_size=64, num_classes=3
+  )
+  backbone = builder.build_classifier(config).get_layer('mobilenet_v2')
+  twin = backbones.build_backbone(
+    'mobilenet_v2',
+    64,
+    depth_multiplier=0.5,
+    quant_friendly=True,
+    channel_divisor=1,
+  )
+  assert [w.shape for w in backbone.weights] == [w.shape for w in twin.weights]
 
 
 @pytest.mark.parametrize('name', sorted(_APPLICATIONS))
