@@ -23,8 +23,9 @@ PEOPLE = ('background', 'person')
 
 def test_the_three_places_a_parent_can_be(untrained_parent, tmp_path):
   serving = os.path.join(untrained_parent, 'Format-Serving')
-  for path in (untrained_parent, serving):
+  for path in (untrained_parent, serving, serving + '/'):
     parent = parent_model.find(path)
+    assert parent.path == path  # As given, to name it in messages.
     assert parent.artifact_uri == untrained_parent
     assert parent.saved_model == serving
     assert parent.trainer_model == untrained_parent
@@ -51,8 +52,31 @@ def test_a_path_without_a_model_is_refused(tmp_path):
   with pytest.raises(ValueError, match='no such file or folder'):
     parent_model.find(str(tmp_path / 'missing'))
   (tmp_path / 'photos').mkdir()
-  with pytest.raises(ValueError, match=r'photos: holds no model'):
+  with pytest.raises(ValueError) as error:
     parent_model.find(str(tmp_path / 'photos'))
+  assert str(error.value) == (
+    f'--init_from={tmp_path}/photos: holds no model: expected a pushed '
+    'version folder, a Trainer model output or its SavedModel (a folder '
+    'with saved_model.pb)'
+  )
+
+
+def test_a_parent_of_an_unreadable_model_config_is_refused(
+  untrained_parent, tmp_path
+):
+  copy = str(tmp_path / 'copy')
+  shutil.copytree(untrained_parent, copy)
+  config_path = model_io.config_path(os.path.join(copy, 'Format-Serving'))
+  with open(config_path) as f:
+    config = json.load(f)
+  with open(config_path, 'w') as f:
+    json.dump({**config, 'backbone': 'resnet'}, f)
+  with pytest.raises(ValueError) as error:
+    parent_model.find(copy)
+  assert str(error.value).startswith(
+    f'{config_path}: not a valid ModelConfig (Invalid model config: '
+    "backbone='resnet': must be one of"
+  )
 
 
 def test_a_savedmodel_this_project_did_not_write_is_refused(tmp_path):
@@ -60,9 +84,13 @@ def test_a_savedmodel_this_project_did_not_write_is_refused(tmp_path):
   model.save(str(tmp_path / 'other'), save_format='tf')
   with pytest.raises(ValueError) as error:
     parent_model.find(str(tmp_path / 'other'))
-  message = str(error.value)
-  assert 'model_config.json' in message
-  assert 'not a model this project trained' in message
+  other = tmp_path / 'other'
+  assert str(error.value) == (
+    f'--init_from={other}: a SavedModel without '
+    f'{other}/assets.extra/model_config.json: not a model this project '
+    'trained (its Trainer stores the ModelConfig, labels and Keras weights '
+    'in assets.extra/), so its architecture is unknown'
+  )
 
 
 @pytest.mark.parametrize(
@@ -85,8 +113,19 @@ def test_a_truncated_savedmodel_is_refused_naming_the_file(
     f.write(content[: len(content) // 2])  # A copy that stopped half way.
   with pytest.raises(ValueError, match='truncated or corrupt') as error:
     parent_model.find(copy)
-  stem = damaged.split('.data-')[0].removesuffix('.pb')
-  assert os.path.join(copy, stem) in str(error.value)
+  stem = os.path.join(copy, damaged.split('.data-')[0].removesuffix('.pb'))
+  serving = os.path.join(copy, 'Format-Serving')
+  if damaged.endswith('.pb'):
+    assert str(error.value).startswith(
+      f'{stem}.pb: truncated or corrupt SavedModel ({len(content) // 2} '
+      'bytes): '
+    )
+  else:
+    # The first line of TensorFlow's own message.
+    assert str(error.value) == (
+      f'{stem}: truncated or corrupt weights of the SavedModel at {serving}: '
+      'Read less bytes than requested'
+    )
 
 
 def test_same_labels_keep_every_weight(untrained_parent, caplog):
