@@ -250,11 +250,18 @@ def test_deeplab_mobilenet_v2_reads_the_320_channel_block():
 
 def test_channel_divisor_1_keeps_deeplab_widths():
   """DeepLab's dm 0.5 MobileNetV2: 24 * 0.5 = 12 channels, not Keras' 16."""
-  features = backbones.build_backbone(
+  model = backbones.build_backbone(
     'mobilenet_v2', 64, depth_multiplier=0.5, channel_divisor=1
-  ).output
-  assert features['2'].shape[-1] == 12
-  assert features['5'].shape[-1] == 1280  # the last conv is never thinned
+  )
+  assert model.output['2'].shape[-1] == 12
+  assert model.output['5'].shape[-1] == 1280  # the last conv is never thinned
+  # Every block's output width: the paper's table 2 at half width.
+  widths = [16, 8] + [12] * 2 + [16] * 3 + [32] * 4 + [48] * 3 + [80] * 3
+  assert [
+    layer.filters
+    for layer in model.layers
+    if layer.name == 'Conv1' or layer.name.endswith('project')
+  ] == widths + [160]
 
 
 @pytest.mark.parametrize(

@@ -57,14 +57,16 @@ def test_mobilenet_v2_deeplabv3_matches_published(
   ],
 )
 def test_imagenet_classifiers_match_published(backbone, params, madds):
-  measured = profile.profile(
-    ModelConfig(
-      backbone=backbone, output_stride=32, input_size=224, num_classes=1000
-    ),
-    classifier=True,
+  config = ModelConfig(
+    backbone=backbone, output_stride=32, input_size=224, num_classes=1000
   )
+  measured = profile.profile(config, classifier=True)
   assert _relative_error(measured['params'], params) < 0.03
   assert _relative_error(measured['madds'], madds) < 0.03
+  assert measured['model'] == f'{backbone}_classifier'
+  assert measured['config'] == config.to_dict()
+  # BatchNorm's moving statistics count in the total, not in params.
+  assert measured['params'] < measured['total_params']
 
 
 def test_madds_are_counted_by_hand_on_a_tiny_model():
@@ -74,9 +76,9 @@ def test_madds_are_counted_by_hand_on_a_tiny_model():
   x = tf_keras.layers.GlobalAveragePooling2D()(x)
   x = tf_keras.layers.Dense(6)(x)
   model = tf_keras.Model(image, x)
-  assert profile.count_madds(model) == (
-    5 * 5 * 8 * 9 * 4 + 5 * 5 * 8 * 9 + 8 * 6
-  )
+  madds = profile.count_madds(model)
+  assert madds == 5 * 5 * 8 * 9 * 4 + 5 * 5 * 8 * 9 + 8 * 6
+  assert isinstance(madds, int)  # Printed as a count, not as 14448.0.
 
 
 def test_command_line_prints_one_json_object():

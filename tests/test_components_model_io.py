@@ -1,0 +1,33 @@
+"""components.model_io: a trained model read back from its SavedModel."""
+
+import json
+import os
+
+import numpy as np
+import tf_keras
+
+from components import model_io
+from data import labels as labels_lib
+from model import builder
+from model.config import ModelConfig
+
+
+def test_a_model_trained_from_imagenet_weights_loads_without_them(tmp_path):
+  """Its config still names the ImageNet weights it started from; loading
+  the trained weights must not fetch those (offline, or gone since)."""
+  config = ModelConfig(backbone='mobilenet_v3_small', input_size=32)
+  tf_keras.utils.set_random_seed(0)
+  model = builder.build_model(config)
+  serving = str(tmp_path / 'Format-Serving')
+  os.makedirs(os.path.dirname(model_io.config_path(serving)))
+  started_from = str(tmp_path / 'gone' / 'imagenet.h5')
+  with open(model_io.config_path(serving), 'w') as f:
+    json.dump({**config.to_dict(), 'backbone_weights': started_from}, f)
+  labels_lib.write_labels(model_io.labels_path(serving), ['bg', 'person'])
+  model.save_weights(model_io.weights_path(serving), save_format='tf')
+
+  loaded, loaded_config, labels = model_io.load_keras_model(serving)
+  assert loaded_config.backbone_weights == started_from
+  assert labels == ['bg', 'person']
+  for got, want in zip(loaded.get_weights(), model.get_weights(), strict=True):
+    np.testing.assert_array_equal(got, want)
