@@ -73,12 +73,26 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_weights_of_another_backbone_are_refused(keras_weights):
-  with pytest.raises(ValueError, match='mobilenet_v3_small_no_top.h5'):
+  path = keras_weights['mobilenet_v3_small']
+  with pytest.raises(ValueError) as error:
+    builder.build_model(ModelConfig(input_size=SIZE, backbone_weights=path))
+  assert str(error.value).startswith(
+    f'backbone_weights={path!r}: cannot load into '
+    'tf_keras.applications.MobileNetV2(alpha=1.0, include_top=False): '
+  )
+
+
+def test_a_file_that_is_not_weights_is_refused(tmp_path):
+  path = tmp_path / 'weights.h5'
+  path.write_text('not HDF5')
+  with pytest.raises(ValueError) as error:
     builder.build_model(
-      ModelConfig(
-        input_size=SIZE, backbone_weights=keras_weights['mobilenet_v3_small']
-      )
+      ModelConfig(input_size=SIZE, backbone_weights=str(path))
     )
+  assert str(error.value).startswith(
+    f"backbone_weights='{path}': not a weights file of "
+    'tf_keras.applications.MobileNetV2(alpha=1.0, include_top=False): '
+  )
 
 
 def test_imagenet_weights_keras_does_not_publish_are_refused():
