@@ -7,6 +7,7 @@ import pytest
 import tf_keras
 
 from model import builder
+from model import pretrained
 from model.config import ModelConfig
 
 SIZE = 64
@@ -121,3 +122,25 @@ def test_imagenet_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
     )
   assert "backbone_weights='imagenet'" in str(error.value)
   assert 'pass its path as backbone_weights' in str(error.value)
+
+
+def test_copy_weights_names_the_layer_that_does_not_fit():
+  def model(name, units, layer_name):
+    return tf_keras.Sequential(
+      [tf_keras.layers.Dense(units, input_shape=(3,), name=layer_name)],
+      name=name,
+    )
+
+  with pytest.raises(ValueError) as error:
+    pretrained.copy_weights(model('keras', 4, 'a'), model('ours', 4, 'b'))
+  assert str(error.value) == (
+    "layer 'b' of backbone 'ours' has no counterpart in 'keras': "
+    'architectures differ'
+  )
+  with pytest.raises(ValueError) as error:
+    pretrained.copy_weights(model('keras', 4, 'a'), model('ours', 5, 'a'))
+  assert str(error.value) == (
+    "layer 'a': weight shapes [TensorShape([3, 4]), TensorShape([4])] in "
+    "'keras' but [TensorShape([3, 5]), TensorShape([5])] in 'ours' "
+    '(different depth_multiplier?)'
+  )
