@@ -96,17 +96,13 @@ _PNG_KINDS = [(d, 0) for d in (1, 2, 4, 8, 16)] + [
 ]
 
 
-@pytest.mark.parametrize('depth,colour', _PNG_KINDS)
-@pytest.mark.parametrize('interlace', [False, True])
-def test_a_png_short_of_rows_is_refused_as_libpng_refuses_it(
-  depth, colour, interlace
+def _png_short_of_rows_is_refused_as_libpng_refuses_it(
+  width, height, depth, colour, interlace
 ):
   """PIL fills missing rows with zeros (a mask's lost rows would become
   background); libpng, which decodes in Transform, refuses the file. The
   scanline length that libpng needs is found by trying, not computed."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  width, height = 13, 7
 
   def png(length):
     return hostile.png_from_scanlines(
@@ -129,6 +125,26 @@ def test_a_png_short_of_rows_is_refused_as_libpng_refuses_it(
   assert f'ends after {needed - 1} of the {needed} bytes' in error.value.detail
   with pytest.raises(problems.BadExample, match='truncated PNG'):
     images.open_photo(png(needed - 1), 'p.png', LIMIT)
+
+
+@pytest.mark.parametrize('depth,colour', _PNG_KINDS)
+@pytest.mark.parametrize('interlace', [False, True])
+def test_a_png_short_of_rows_is_refused_as_libpng_refuses_it(
+  depth, colour, interlace
+):
+  _png_short_of_rows_is_refused_as_libpng_refuses_it(
+    13, 7, depth, colour, interlace
+  )
+
+
+@pytest.mark.parametrize(
+  'width,height', [(1, 1), (1, 5), (5, 1), (2, 3), (3, 2)]
+)
+def test_an_interlaced_png_smaller_than_its_passes_is_measured_as_libpng_does(
+  width, height
+):
+  """Adam7 passes that start past the image's edge hold no row at all."""
+  _png_short_of_rows_is_refused_as_libpng_refuses_it(width, height, 8, 6, True)
 
 
 @pytest.mark.parametrize('fmt', ['JPEG', 'PNG'])
