@@ -263,23 +263,18 @@ class TrainConfig:
       'train',
     )
     _check(
-      0 < self.min_scale <= self.max_scale,
+      self.min_scale <= self.max_scale,
       f'min_scale={self.min_scale}, max_scale={self.max_scale}: need '
-      '0 < min_scale <= max_scale',
+      'min_scale <= max_scale',
       'train',
     )
     check_number(
       'train', 'steps_per_epoch', self.steps_per_epoch, 1, 10**8, True
     )
-    _check(
-      self.lr_reference_batch is None
-      or (
-        isinstance(self.lr_reference_batch, int) and self.lr_reference_batch > 0
-      ),
-      f'lr_reference_batch={self.lr_reference_batch}: must be None or a '
-      'positive integer (the global batch base_lr was tuned for)',
-      'train',
-    )
+    if self.lr_reference_batch is not None:
+      check_number(
+        'train', 'lr_reference_batch', self.lr_reference_batch, 1, 4096, True
+      )
     check_number(
       'train',
       'freeze_backbone_steps',

@@ -70,7 +70,11 @@ def test_width_divisor_follows_the_reference_rule(kwargs, divisor):
     ({'batch_size': -1}, 'batch_size=-1'),
     ({'base_lr': 0}, 'base_lr=0'),
     ({'optimizer': 'rmsprop'}, "optimizer='rmsprop'"),
-    ({'min_scale': 2.0, 'max_scale': 1.0}, 'min_scale=2.0'),
+    (
+      {'min_scale': 2.0, 'max_scale': 1.0},
+      'min_scale=2.0, max_scale=1.0: need min_scale <= max_scale',
+    ),
+    ({'lr_reference_batch': True}, 'lr_reference_batch=True'),
     ({'steps_per_epoch': 0}, 'steps_per_epoch=0'),
     (
       {'train_steps': 100, 'freeze_backbone_steps': 101},
@@ -85,6 +89,46 @@ def test_bad_train_config_names_the_value(kwargs, message):
   with pytest.raises(ValueError, match='Invalid train config') as error:
     TrainConfig(**kwargs)
   assert message in str(error.value)
+
+
+# Each number's range and kind, with what the other fields need to allow
+# its bounds (min_scale <= max_scale; freeze_backbone_steps <= train_steps).
+_TRAIN_NUMBERS = [
+  ('train_steps', 1, 10**8, True, {'freeze_backbone_steps': 0}),
+  ('batch_size', 1, 4096, True, {}),
+  ('base_lr', 1e-8, 10, False, {}),
+  ('lr_power', 0, 10, False, {}),
+  ('momentum', 0, 0.999, False, {}),
+  ('weight_decay', 0, 1, False, {}),
+  ('min_scale', 0.05, 10, False, {'max_scale': 10}),
+  ('max_scale', 0.05, 10, False, {'min_scale': 0.05}),
+  ('steps_per_epoch', 1, 10**8, True, {}),
+  ('freeze_backbone_steps', 0, 1000, True, {'train_steps': 1000}),
+  ('backbone_lr_multiplier', 0, 10, False, {}),
+  ('lr_reference_batch', 1, 4096, True, {}),  # Or None: not scaled.
+]
+
+
+@pytest.mark.parametrize('name,low,high,integer,others', _TRAIN_NUMBERS)
+def test_train_numbers_are_checked_at_both_bounds(
+  name, low, high, integer, others
+):
+  """Each bound is inclusive; a hair past it, or a fraction where a whole
+  number is needed, is refused with the range in the message."""
+  for value in (low, high):
+    assert getattr(TrainConfig(**others, **{name: value}), name) == value
+  nudge = 1 if integer else max(abs(high), 1e-8) * 1e-6
+  refused = [low - (1 if integer else low * 1e-6 + 1e-12), high + nudge]
+  if integer:
+    refused.append(low + 0.5)
+  kind = 'whole number' if integer else 'number'
+  for value in refused:
+    with pytest.raises(ValueError) as error:
+      TrainConfig(**others, **{name: value})
+    assert str(error.value) == (
+      f'Invalid train config: {name}={value}: must be a finite {kind} in '
+      f'[{low:g}, {high:g}]'
+    )
 
 
 @pytest.mark.parametrize(
