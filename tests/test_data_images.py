@@ -1,6 +1,7 @@
 """data.images: every way image bytes can fail becomes a named BadExample."""
 
 import io
+import re
 
 import numpy as np
 from PIL import Image
@@ -288,3 +289,29 @@ def test_an_exif_block_pil_cannot_apply_is_a_corrupt_image(monkeypatch):
     'p.png',
     'cannot apply its EXIF orientation: bad IFD',
   )
+
+
+def test_a_photo_that_does_not_decode_is_a_corrupt_image_naming_it():
+  """Each check open_photo makes, in the order it makes them."""
+  png = _encode(PIXELS, 'PNG')
+  broken_crc = bytearray(png)
+  idat = png.index(b'IDAT')  # PIL opens the file; libpng would refuse it.
+  broken_crc[idat + 4 + int.from_bytes(png[idat - 4 : idat], 'big')] ^= 0xFF
+  jpeg = _encode(PIXELS, 'JPEG')
+  cases = [
+    (b'not an image', '^cannot decode image: cannot identify image file'),
+    (png, '^the image is 40x30 = 1200 pixels, over the limit of 1000 '),
+    (bytes(broken_crc), r'^cannot decode image: .* \(a broken PNG chunk'),
+    (jpeg[: len(jpeg) // 2], '^cannot decode image: image file is truncated'),
+  ]
+  for data, detail in cases:
+    limit = 1000 if detail.startswith('^the image') else LIMIT
+    with pytest.raises(problems.BadExample) as error:
+      images.open_photo(data, 'dir/p.x', limit)
+    assert (error.value.problem, error.value.path) == (
+      problems.CORRUPT_IMAGE
+      if 'decode' in detail
+      else problems.IMAGE_TOO_LARGE,
+      'dir/p.x',
+    )
+    assert re.search(detail, error.value.detail), error.value.detail
