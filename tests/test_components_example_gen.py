@@ -1,13 +1,17 @@
 """components.example_gen: splits, hash rule, TFX cache, bad-input report."""
 
 import json
+import logging
 import os
 
 from PIL import Image
 import pytest
+from tfx.proto import example_gen_pb2
+from tfx.utils import proto_utils
 
 from components import example_gen
 from data import config as data_config
+from data import ingest
 from data import labels
 from data import problems
 from data.readers import voc
@@ -69,21 +73,22 @@ def test_people_splits_hash_rule_report_and_cache(
 
 
 def test_skip_bad_examples_counts_every_problem(
-  tmp_path, broken_project, execute_example_gen, read_split
+  tmp_path, broken_project, execute_example_gen, read_split, caplog
 ):
   project = broken_project(str(tmp_path / 'people'))
-  uri = execute_example_gen(
-    example_gen.create_example_gen(
-      data_config.DataConfig(
-        'people',
-        project,
-        labels.PEOPLE_CLASSES,
-        skip_bad_examples=True,
-        eval_fraction=0.5,
-      )
-    ),
-    str(tmp_path / 'out'),
-  )
+  with caplog.at_level(logging.INFO):
+    uri = execute_example_gen(
+      example_gen.create_example_gen(
+        data_config.DataConfig(
+          'people',
+          project,
+          labels.PEOPLE_CLASSES,
+          skip_bad_examples=True,
+          eval_fraction=0.5,
+        )
+      ),
+      str(tmp_path / 'out'),
+    )
   names = read_split(uri, 'train') + read_split(uri, 'eval')
   assert sorted(names) == sorted(
     f'ds{1 + i % 2}/img{i:02d}.png' for i in (0, 1, 5, 6, 7)
@@ -91,6 +96,11 @@ def test_skip_bad_examples_counts_every_problem(
   with open(os.path.join(uri, 'ingest_report.json')) as f:
     report = json.load(f)
   assert (report['in'], report['written'], report['skipped']) == (8, 5, 3)
+  assert report['data'] == f'{project} (--format people)'
+  # The report's lines, in the executor's log.
+  assert [m for m in caplog.messages if m.startswith('ExampleGen ')] == [
+    f'ExampleGen {line}' for line in ingest.format_report(report)
+  ]
   assert {k: v['count'] for k, v in report['problems'].items()} == {
     problems.CORRUPT_IMAGE: 1,
     problems.MISSING_MASK: 1,
@@ -169,3 +179,54 @@ def test_create_example_gen_checks_its_arguments(tmp_path, people_project):
     data_config.DataConfig(
       'people', project, labels.PEOPLE_CLASSES, options=voc.VocOptions(aug=True)
     )
+
+
+def test_the_settings_reach_the_executor_in_custom_config(
+  tmp_path, people_project
+):
+  """The data config, the fingerprint patterns and the code version (part
+  of TFX's cache key: changed code runs ExampleGen again)."""
+  project = people_project(str(tmp_path / 'p'), 2)
+  config = data_config.DataConfig('people', project, labels.PEOPLE_CLASSES)
+  component = example_gen.create_example_gen(config, code_version='abc123')
+  text = component.exec_properties['custom_config']  # JSON, as TFX stores it.
+  settings = example_gen.settings_from_exec_properties({'custom_config': text})
+  assert settings == {
+    'data_config': config.to_json(),
+    'fingerprint_patterns': ['meta.json', '*/img/*', '*/ann/*'],
+    'code_version': 'abc123',
+  }
+  # The same settings when a launcher hands the executor the proto.
+  proto = example_gen_pb2.CustomConfig()
+  proto_utils.json_to_proto(text, proto)
+  assert (
+    example_gen.settings_from_exec_properties({'custom_config': proto})
+    == settings
+  )
+  unversioned = example_gen.create_example_gen(config).exec_properties
+  assert (
+    example_gen.settings_from_exec_properties(unversioned)['code_version'] == ''
+  )
+  with pytest.raises(ValueError) as error:
+    example_gen.settings_from_exec_properties({'custom_config': '{}'})
+  assert str(error.value) == (
+    "custom_config '{}' does not hold the dataset settings of "
+    'create_example_gen'
+  )
+
+
+def test_the_executor_refuses_splits_not_partitioned_by_file_name(
+  tmp_path, people_project
+):
+  """Hash splits of another feature would not be the splits data.convert
+  makes, nor stable under the readers' own names."""
+  project = people_project(str(tmp_path / 'p'), 2)
+  component = example_gen.create_example_gen(
+    data_config.DataConfig('people', project, labels.PEOPLE_CLASSES)
+  )
+  properties = dict(component.exec_properties)
+  properties['output_config'] = properties['output_config'].replace(
+    '"image/filename"', '"image/source"'
+  )
+  with pytest.raises(ValueError, match='^output_config must partition by '):
+    example_gen.Executor().GenerateExamplesByBeam(None, properties)
