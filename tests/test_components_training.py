@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -165,7 +166,7 @@ training.fit(builder.build_model(ModelConfig.from_dict({model!r})),
 
 
 @pytest.mark.slow
-def test_killed_training_resumes_from_last_checkpoint(tmp_path):
+def test_killed_training_resumes_from_last_checkpoint(tmp_path, caplog):
   config = dict(train_steps=12, batch_size=4, base_lr=0.01, steps_per_epoch=3)
   resume, logs = str(tmp_path / 'resume'), str(tmp_path / 'logs')
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -190,14 +191,16 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
   assert tf.train.latest_checkpoint(resume).endswith('ckpt-6')
 
   model = builder.build_model(MODEL)
-  start = training.fit(
-    model,
-    demo_batches.demo_dataset(size=SIZE),
-    TrainConfig(**config),
-    resume,
-    logs,
-  )
+  with caplog.at_level(logging.INFO, logger='absl'):
+    start = training.fit(
+      model,
+      demo_batches.demo_dataset(size=SIZE),
+      TrainConfig(**config),
+      resume,
+      logs,
+    )
   assert start == 6
+  assert f'Resuming at step 6/12 from {resume}/ckpt-6' in caplog.messages
   assert int(model.optimizer.iterations.numpy()) == 12
   assert tf.train.latest_checkpoint(resume).endswith('ckpt-12')
   # A rerun after completion trains no further.
