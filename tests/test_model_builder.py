@@ -74,6 +74,9 @@ def test_aspp_rates_scale_with_output_stride(output_stride, rates):
     SIZE // output_stride,
     256,
   )
+  # DeepLab's keep probability of 0.9 after the projection, in training.
+  dropout = model.get_layer('aspp/dropout')
+  assert isinstance(dropout, tf_keras.layers.Dropout) and dropout.rate == 0.1
 
 
 @pytest.mark.parametrize('quant_friendly', [False, True])
