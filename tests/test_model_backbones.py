@@ -248,6 +248,14 @@ def test_deeplab_mobilenet_v2_reads_the_320_channel_block():
   assert 'Conv_1' not in {layer.name for layer in backbone.layers}
 
 
+def test_mobilenet_v3_heads_read_its_last_1x1_conv():
+  """MobileNetV3's last stage ends in its 1x1 conv (paper, section 5.1)."""
+  model = builder.build_model(
+    ModelConfig(backbone='mobilenet_v3_small', head='lraspp', input_size=64)
+  )
+  assert model.get_layer('mobilenet_v3_small').output['5'].shape[-1] == 576
+
+
 def test_channel_divisor_1_keeps_deeplab_widths():
   """DeepLab's dm 0.5 MobileNetV2: 24 * 0.5 = 12 channels, not Keras' 16."""
   model = backbones.build_backbone(

@@ -214,3 +214,19 @@ def test_logits_are_upsampled_bilinearly_before_any_argmax():
     / scale,
     atol=1e-4,
   )
+
+
+def test_under_mixed_precision_the_logits_come_out_in_float32():
+  """Keras's mixed precision guide: the loss and softmax need float32
+  logits; the float32 model has no extra layer."""
+  policy = tf_keras.mixed_precision.global_policy()
+  tf_keras.mixed_precision.set_global_policy('mixed_float16')
+  try:
+    mixed = builder.build_model(ModelConfig(input_size=SIZE))
+  finally:
+    tf_keras.mixed_precision.set_global_policy(policy)
+  assert mixed.get_layer('upsample_logits').compute_dtype == 'float16'
+  assert mixed.output.dtype == tf.float32
+  plain = builder.build_model(ModelConfig(input_size=SIZE))
+  assert 'logits_float32' not in {layer.name for layer in plain.layers}
+  assert plain.output.dtype == tf.float32
