@@ -227,6 +227,12 @@ def test_under_mixed_precision_the_logits_come_out_in_float32():
     tf_keras.mixed_precision.set_global_policy(policy)
   assert mixed.get_layer('upsample_logits').compute_dtype == 'float16'
   assert mixed.output.dtype == tf.float32
+  assert mixed.get_layer('logits_float32').compute_dtype == 'float32'
   plain = builder.build_model(ModelConfig(input_size=SIZE))
   assert 'logits_float32' not in {layer.name for layer in plain.layers}
   assert plain.output.dtype == tf.float32
+  # Names a summary, TensorBoard's graph and the TFLite input show.
+  assert (plain.name, plain.input.name) == (
+    'mobilenet_v2_1.0_deeplabv3plus_os16',
+    'image',
+  )
