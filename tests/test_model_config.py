@@ -13,14 +13,28 @@ from model.config import TrainConfig
     ({'head': 'fcn'}, "head='fcn'"),
     ({'output_stride': 4}, 'output_stride=4'),
     ({'num_classes': -3}, 'num_classes=-3'),
-    ({'num_classes': 1}, 'num_classes=1'),
-    ({'input_size': 100, 'output_stride': 16}, 'input_size=100'),
+    (
+      {'num_classes': 1},
+      'num_classes=1: must be an integer >= 2 (background + at least one '
+      'class)',
+    ),
+    (
+      {'input_size': 100, 'output_stride': 16},
+      'input_size=100: must be k * output_stride or k * output_stride + 1 '
+      '(output_stride=16; DeepLab uses 513 = 32 * 16 + 1) so feature maps '
+      'align',
+    ),
     ({'input_size': 16}, 'input_size=16'),
     ({'depth_multiplier': 0}, 'depth_multiplier=0'),
-    ({'channel_divisor': 0}, 'channel_divisor=0'),
+    (
+      {'channel_divisor': 0},
+      'channel_divisor=0: must be None or a positive integer',
+    ),
     (
       {'depth_multiplier': 0.5, 'backbone_weights': 'imagenet'},
-      'set channel_divisor=8',
+      "channel_divisor=None with backbone_weights='imagenet': Keras "
+      'applications checkpoints round widths to multiples of 8; set '
+      'channel_divisor=8',
     ),
   ],
 )
@@ -28,6 +42,34 @@ def test_bad_config_names_the_value(kwargs, message):
   with pytest.raises(ValueError, match='Invalid model config') as error:
     ModelConfig(**kwargs)
   assert message in str(error.value)
+  if ':' in message:  # Given whole: the message is exactly it.
+    assert str(error.value) == f'Invalid model config: {message}'
+
+
+@pytest.mark.parametrize(
+  'name,low,high,integer',
+  [('depth_multiplier', 0.05, 2, False), ('input_size', 32, 2048, True)],
+)
+def test_model_numbers_are_checked_at_both_bounds(name, low, high, integer):
+  """32 and 2048 are multiples of the default output stride 16; a hair past
+  either bound, or a fraction of a pixel, is refused with the range."""
+  for value in (low, high):
+    assert getattr(ModelConfig(**{name: value}), name) == value
+  refused = [low - low * 1e-6, high + high * 1e-6]
+  if integer:
+    refused = [low - 1, high + 1, low + 0.5]
+  kind = 'whole number' if integer else 'number'
+  for value in refused:
+    with pytest.raises(ValueError) as error:
+      ModelConfig(**{name: value})
+    assert str(error.value) == (
+      f'Invalid model config: {name}={value}: must be a finite {kind} in '
+      f'[{low:g}, {high:g}]'
+    )
+
+
+def test_channel_divisor_1_is_the_smallest_accepted():
+  assert ModelConfig(channel_divisor=1).width_divisor == 1
 
 
 @pytest.mark.parametrize(
