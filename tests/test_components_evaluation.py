@@ -10,7 +10,7 @@ from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
 from components import evaluation
 from data import features
-from tests.fixtures.tfx_outputs import entry
+from tests.fixtures.tfx_outputs import candidate
 from tests.fixtures.tfx_outputs import metrics_for_slice
 from tests.fixtures.tfx_outputs import write_evaluation
 from tests.fixtures.tfx_outputs import write_metrics
@@ -44,12 +44,14 @@ def test_what_the_metric_leaves_out_reads_as_absent_or_zero(tmp_path):
       metrics_for_slice(
         '',
         '',
-        [
-          entry('example_count', 3, 'candidate'),
-          entry('mean_iou', 0.9, 'candidate'),
-          entry('iou/bg', 0.9, 'candidate'),
-          entry('label_pixels/bg', 30, 'candidate'),
-        ],
+        candidate(
+          {
+            'example_count': 3,
+            'mean_iou': 0.9,
+            'iou/bg': 0.9,
+            'label_pixels/bg': 30,
+          }
+        ),
       )
     ],
   )
@@ -69,7 +71,7 @@ def test_an_evaluation_without_an_example_count_has_no_scores(tmp_path):
   an empty eval split) is no evaluation."""
   uri = write_metrics(
     str(tmp_path / 'evaluation'),
-    [metrics_for_slice('', '', [entry('mean_iou', 0.5, 'candidate')])],
+    [metrics_for_slice('', '', candidate({'mean_iou': 0.5}))],
   )
   assert evaluation.evaluator_metrics(uri, LABELS) is None
 

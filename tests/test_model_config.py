@@ -46,26 +46,34 @@ def test_bad_config_names_the_value(kwargs, message):
     assert str(error.value) == f'Invalid model config: {message}'
 
 
+def _assert_checked_at_bounds(
+  config_class, kind, name, low, high, integer, others
+):
+  """Each bound is inclusive; a hair past it, or a fraction where a whole
+  number is needed, is refused with the range in the message."""
+  for value in (low, high):
+    assert getattr(config_class(**others, **{name: value}), name) == value
+  if integer:
+    refused = [low - 1, high + 1, low + 0.5]
+  else:
+    refused = [low - low * 1e-6 - 1e-12, high + max(abs(high), 1e-8) * 1e-6]
+  number = 'whole number' if integer else 'number'
+  for value in refused:
+    with pytest.raises(ValueError) as error:
+      config_class(**others, **{name: value})
+    assert str(error.value) == (
+      f'Invalid {kind} config: {name}={value}: must be a finite {number} in '
+      f'[{low:g}, {high:g}]'
+    )
+
+
+# 32 and 2048 are multiples of the default output stride 16.
 @pytest.mark.parametrize(
   'name,low,high,integer',
   [('depth_multiplier', 0.05, 2, False), ('input_size', 32, 2048, True)],
 )
 def test_model_numbers_are_checked_at_both_bounds(name, low, high, integer):
-  """32 and 2048 are multiples of the default output stride 16; a hair past
-  either bound, or a fraction of a pixel, is refused with the range."""
-  for value in (low, high):
-    assert getattr(ModelConfig(**{name: value}), name) == value
-  refused = [low - low * 1e-6, high + high * 1e-6]
-  if integer:
-    refused = [low - 1, high + 1, low + 0.5]
-  kind = 'whole number' if integer else 'number'
-  for value in refused:
-    with pytest.raises(ValueError) as error:
-      ModelConfig(**{name: value})
-    assert str(error.value) == (
-      f'Invalid model config: {name}={value}: must be a finite {kind} in '
-      f'[{low:g}, {high:g}]'
-    )
+  _assert_checked_at_bounds(ModelConfig, 'model', name, low, high, integer, {})
 
 
 def test_channel_divisor_1_is_the_smallest_accepted():
@@ -155,22 +163,9 @@ _TRAIN_NUMBERS = [
 def test_train_numbers_are_checked_at_both_bounds(
   name, low, high, integer, others
 ):
-  """Each bound is inclusive; a hair past it, or a fraction where a whole
-  number is needed, is refused with the range in the message."""
-  for value in (low, high):
-    assert getattr(TrainConfig(**others, **{name: value}), name) == value
-  nudge = 1 if integer else max(abs(high), 1e-8) * 1e-6
-  refused = [low - (1 if integer else low * 1e-6 + 1e-12), high + nudge]
-  if integer:
-    refused.append(low + 0.5)
-  kind = 'whole number' if integer else 'number'
-  for value in refused:
-    with pytest.raises(ValueError) as error:
-      TrainConfig(**others, **{name: value})
-    assert str(error.value) == (
-      f'Invalid train config: {name}={value}: must be a finite {kind} in '
-      f'[{low:g}, {high:g}]'
-    )
+  _assert_checked_at_bounds(
+    TrainConfig, 'train', name, low, high, integer, others
+  )
 
 
 @pytest.mark.parametrize(
