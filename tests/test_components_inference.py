@@ -2,8 +2,10 @@
 TFLite file (tests/fixtures/tiny_segmenter): the one prediction every
 photo gets, against the same computed by hand (tests.fixtures.tiny_model).
 
-SavedModels are loaded in the slow tests, on a trained model
-(test_components_batch_inference.py, test_pipeline_batch_predict.py).
+The same convolution saved as a SavedModel (the tiny_saved_model fixture)
+is run through its serving_images signature; trained SavedModels are
+loaded in the slow tests (test_components_batch_inference.py,
+test_pipeline_batch_predict.py).
 """
 
 import json
@@ -17,6 +19,7 @@ import pytest
 from tflite_runtime import interpreter as tflite_runtime
 
 from components import batch_inference
+from components import bilinear
 from components import inference
 from components import model_io
 from components.tflite_runner import TFLiteSegmenter
@@ -78,6 +81,26 @@ def test_a_model_path_must_be_a_tflite_file_or_a_saved_model(tmp_path):
     r'folder \(no saved_model.pb\)$',
   ):
     inference.input_size_of(str(tmp_path))
+
+
+def test_load_segmenter_segments_a_photo_with_a_saved_model(tiny_saved_model):
+  import tensorflow as tf  # only here: the module runs without it
+
+  model = inference.load_model(tiny_saved_model)
+  size = tiny_model.SAVED_MODEL_SIZE
+  assert model.input_size == size
+  resized = bilinear.resize_image(PHOTO, size)
+  np.testing.assert_allclose(
+    model.probabilities(resized[None]),
+    tiny_model.probabilities(resized)[None],
+    atol=1e-6,
+  )
+  segment, names = inference.load_segmenter(tiny_saved_model)
+  assert names == tiny_model.LABELS
+  class_ids = segment(PHOTO)
+  assert class_ids.dtype == np.uint8
+  scores = tf.image.resize(tiny_model.probabilities(resized), PHOTO.shape[:2])
+  tiny_model.assert_argmax(class_ids.astype(np.int32), scores.numpy())
 
 
 def test_size_and_labels_of_a_saved_model_come_from_its_extras(tmp_path):

@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import tensorflow as tf
 import tf_keras
 
 from components import model_io
@@ -31,3 +32,37 @@ def test_a_model_trained_from_imagenet_weights_loads_without_them(tmp_path):
   assert labels == ['bg', 'person']
   for got, want in zip(loaded.get_weights(), model.get_weights(), strict=True):
     np.testing.assert_array_equal(got, want)
+
+
+def test_the_serving_folder_holds_the_saved_model_and_its_extras(
+  tiny_saved_model,
+):
+  """What save_serving_model writes (on the tiny_saved_model fixture): the
+  SavedModel, and in assets.extra/ the config, the class names and the
+  Keras weights as a TF checkpoint."""
+  from tests.fixtures import make_tiny_segmenter
+  from tests.fixtures import tiny_model
+
+  assert os.path.isfile(os.path.join(tiny_saved_model, 'saved_model.pb'))
+  extras = os.path.join(tiny_saved_model, 'assets.extra')
+  assert model_io.config_path(tiny_saved_model) == os.path.join(
+    extras, 'model_config.json'
+  )
+  config, labels = model_io.load_config(tiny_saved_model)
+  assert config == ModelConfig(
+    input_size=tiny_model.SAVED_MODEL_SIZE, num_classes=2
+  )
+  assert labels == tiny_model.LABELS
+  with open(os.path.join(extras, 'labels.txt')) as f:
+    assert f.read() == 'background\nperson\n'
+  weights = model_io.weights_path(tiny_saved_model)
+  assert weights == os.path.join(extras, 'keras_weights')
+  (kernel,) = make_tiny_segmenter.build().get_weights()
+  checkpoint = tf.train.load_checkpoint(weights)
+  stored = [
+    checkpoint.get_tensor(name)
+    for name in checkpoint.get_variable_to_shape_map()
+    if name.endswith('kernel/.ATTRIBUTES/VARIABLE_VALUE')
+  ]
+  assert len(stored) == 1
+  np.testing.assert_array_equal(stored[0], kernel)

@@ -25,15 +25,49 @@ from components import preprocessing
 from components import tflite_metadata
 from components.tflite_runner import TFLiteSegmenter
 from data import demo
+from data import labels
 from model import builder
 from model import export
 from model.config import ModelConfig
-
-# Converts models to TFLite: seconds each (`make test-fast` skips them).
-pytestmark = pytest.mark.slow
+from tests.fixtures import tiny_model
 
 SIZE = 64
 LABELS = ['background', 'person']
+
+
+def test_each_file_gets_metadata_and_keeps_its_key_and_prediction(tmp_path):
+  """On the committed tiny segmenter: no conversion, so a fast test."""
+  labels_path = labels.write_labels(
+    str(tmp_path / labels.LABELS_FILE), tiny_model.LABELS
+  )
+  with open(tiny_model.TFLITE, 'rb') as f:
+    plain = f.read()
+  # Two models of different names, so that swapped keys would show.
+  other = plain.replace(b'tiny_segmenter', b'tiny_segmentes')
+  with_metadata = tflite_metadata.add_metadata(
+    {'first': plain, 'second': other}, labels_path
+  )
+  assert list(with_metadata) == ['first', 'second']
+  paths = []
+  for key, source in [('first', plain), ('second', other)]:
+    names = [b'tiny_segmenter', b'tiny_segmentes']
+    if key == 'second':
+      names.reverse()
+    assert names[0] in with_metadata[key]
+    assert names[1] not in with_metadata[key]
+    paths.append(str(tmp_path / f'{key}.tflite'))
+    with open(paths[-1], 'wb') as f:
+      f.write(with_metadata[key])
+    packed = zipfile.ZipFile(io.BytesIO(with_metadata[key]))
+    assert packed.read('labels.txt') == b'background\nperson\n'
+    photo = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
+    np.testing.assert_array_equal(
+      TFLiteSegmenter(with_metadata[key]).predict(photo)[export.CLASS_IDS],
+      TFLiteSegmenter(source).predict(photo)[export.CLASS_IDS],
+    )
+  described = json.loads(clients.run('read_metadata.py', paths))
+  for path in paths:
+    assert described[path]['associated_files'] == ['labels.txt']
 
 
 def _photos(count=3):
@@ -95,6 +129,8 @@ def exported(tmp_path_factory):
   return plain, paths, labels_path
 
 
+# Converts models to TFLite: seconds each (`make test-fast` skips it).
+@pytest.mark.slow
 def test_metadata_is_image_segmentation_metadata(exported):
   _, paths, labels_path = exported
   described = json.loads(clients.run('read_metadata.py', list(paths.values())))
@@ -123,6 +159,8 @@ def test_metadata_is_image_segmentation_metadata(exported):
     assert packed.read('labels.txt') == labels_bytes
 
 
+# Converts models to TFLite: seconds each (`make test-fast` skips it).
+@pytest.mark.slow
 def test_metadata_changes_no_prediction(exported):
   plain, paths, _ = exported
   image = _photos(1)[1][0]
@@ -134,6 +172,8 @@ def test_metadata_changes_no_prediction(exported):
       np.testing.assert_array_equal(before[name], after[name])
 
 
+# Converts models to TFLite: seconds each (`make test-fast` skips it).
+@pytest.mark.slow
 def test_mediapipe_and_litert_run_every_file(
   exported, run_clients, resize_as_mediapipe_cpu
 ):
@@ -174,6 +214,8 @@ def test_mediapipe_and_litert_run_every_file(
       assert agreement >= 0.999, (kind, agreement)
 
 
+# Converts models to TFLite: seconds each (`make test-fast` skips it).
+@pytest.mark.slow
 def test_mediapipe_crashes_on_a_file_without_metadata(exported, tmp_path):
   """Why the metadata exists (and why the clients run in a subprocess)."""
   plain, _, _ = exported

@@ -12,6 +12,7 @@ from model import boundary
 from model import metrics
 from pipeline import report
 from pipeline import summary as summary_lib
+from tests.fixtures import examples_split
 
 IGNORE = features.IGNORE_LABEL
 LABELS = ['background', 'person', 'cat']
@@ -163,36 +164,6 @@ def test_html_report_renders_in_a_browser_with_its_numbers(
   assert red.sum() >= 4 * 20 * 30 * 0.9
 
 
-def _write_eval_split(root, masks):
-  """An Examples folder whose eval split holds these masks (grey photos)."""
-  import io
-
-  from PIL import Image
-  import tensorflow as tf
-
-  from data import example
-
-  split = root / 'Split-eval'
-  split.mkdir(parents=True)
-  options = tf.io.TFRecordOptions(compression_type='GZIP')
-  with tf.io.TFRecordWriter(str(split / 'data.gz'), options) as writer:
-    for i, mask in enumerate(masks):
-      photo = io.BytesIO()
-      Image.fromarray(np.full((*mask.shape, 3), 128, np.uint8)).save(
-        photo, 'PNG'
-      )
-      writer.write(
-        example.segmentation_example(
-          f'img{i}.png',
-          'ds1',
-          photo.getvalue(),
-          example.ImageInfo('png', *mask.shape),
-          mask,
-        ).serialize()
-      )
-  return str(root)
-
-
 def test_the_reports_own_pass_scores_each_image_and_the_split(tmp_path):
   rng = np.random.default_rng(3)
   masks = []
@@ -206,7 +177,11 @@ def test_the_reports_own_pass_scores_each_image_and_the_split(tmp_path):
     [np.roll(m, k, axis=1).clip(0, 1) for k, m in enumerate(masks)]
   )
   measured = report.evaluate_split(
-    _write_eval_split(tmp_path, masks), lambda photo: next(predictions), 2
+    examples_split.write_split(
+      tmp_path, 'eval', examples_split.grey_photos(masks), masks
+    ),
+    lambda photo: next(predictions),
+    2,
   )
   shifted = [np.roll(m, k, axis=1).clip(0, 1) for k, m in enumerate(masks)]
   confusion = np.zeros((2, 2), int)
