@@ -24,7 +24,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from data.readers import supervisely
+from data.readers import polygon
 
 MANIFEST = 'demo_manifest.json'
 CLASS_POLYGON = 'person_poly'
@@ -231,13 +231,13 @@ def _limb(start, angle: float, length: float, thickness: float) -> Polygon:
   ]
 
 
-def _clip_polygon(polygon: Polygon, height: int, width: int) -> Polygon:
+def _clip_polygon(points: Polygon, height: int, width: int) -> Polygon:
   return [
     (
       float(np.clip(round(x), 0, width - 1)),
       float(np.clip(round(y), 0, height - 1)),
     )
-    for x, y in polygon
+    for x, y in points
   ]
 
 
@@ -245,8 +245,8 @@ def _union(parts: Sequence[Polygon], height: int, width: int) -> np.ndarray:
   """Boolean mask of the parts, drawn by the reader's own rasterizer."""
   mask = np.zeros((height, width), bool)
   for part in parts:
-    mask |= supervisely.rasterize_polygon(
-      [[int(x), int(y)] for x, y in part], [], height, width
+    mask |= polygon.polygon_mask(
+      (height, width), np.array([[int(x), int(y)] for x, y in part])
     )
   return mask
 
@@ -279,13 +279,13 @@ def _blob(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
   return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
 
-def _polygon_object(polygon: Polygon) -> Dict:
+def _polygon_object(points: Polygon) -> Dict:
   return {
     'classTitle': CLASS_POLYGON,
     'geometryType': 'polygon',
     'tags': [],
     'points': {
-      'exterior': [[int(x), int(y)] for x, y in polygon],
+      'exterior': [[int(x), int(y)] for x, y in points],
       'interior': [],
     },
   }

@@ -103,7 +103,8 @@ def test_tfrecord_layout_without_a_split_names_the_accepted_names(tmp_path):
     deeplab.layout(
       data_config.DataConfig('tfrecord', str(tmp_path), labels.PEOPLE_CLASSES)
     )
-  assert (
-    'no train records: expected files named train_aug-* or train-* or '
-    'trainval-*' in str(error.value)
+  assert str(error.value) == (
+    f'{tmp_path}: no train records: expected files named train_aug-* or '
+    'train-* or trainval-* (DeepLab writes '
+    '<split>-00000-of-0000N.tfrecord)'
   )

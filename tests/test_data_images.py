@@ -73,8 +73,16 @@ def test_a_bad_crc_passes_pil_but_not_the_pipeline():
   np.testing.assert_array_equal(
     np.asarray(Image.open(io.BytesIO(data))), PIXELS
   )
-  with pytest.raises(problems.BadExample, match='broken PNG chunk'):
+  with pytest.raises(problems.BadExample) as error:
     images.open_mask(data, 'm.png', LIMIT)
+  assert (error.value.problem, error.value.path) == (
+    problems.CORRUPT_MASK,
+    'm.png',
+  )
+  assert re.fullmatch(
+    r'cannot decode mask: .+ \(a broken PNG chunk: its CRC or length\)',
+    error.value.detail,
+  )
   # TensorFlow, which decodes in Transform, refuses it too.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -175,17 +183,17 @@ def test_too_many_pixels_are_refused_before_decoding():
     20_000, 20_000
   )  # 400 megapixels in a few hundred bytes.
   assert len(bomb) < 2_000
-  for call in (
-    lambda: images.check_image(bomb, 'a.png', LIMIT),
-    lambda: images.open_mask(bomb, 'a.png', LIMIT),
-    lambda: images.open_photo(bomb, 'a.png', LIMIT),
+  for call, what in (
+    (lambda: images.check_image(bomb, 'a.png', LIMIT), 'image'),
+    (lambda: images.open_mask(bomb, 'a.png', LIMIT), 'mask'),
+    (lambda: images.open_photo(bomb, 'a.png', LIMIT), 'image'),
   ):
     with pytest.raises(problems.BadExample) as error:
       call()
     assert error.value.problem == problems.IMAGE_TOO_LARGE
-    assert error.value.detail.endswith(
-      f'20000x20000 = 400000000 pixels, over the limit of {LIMIT} '
-      '(--max_image_pixels); it was not decoded'
+    assert error.value.detail == (
+      f'the {what} is 20000x20000 = 400000000 pixels, over the limit of '
+      f'{LIMIT} (--max_image_pixels); it was not decoded'
     )
   # The limit is the caller's: 30 x 40 is too many for 1,000.
   with pytest.raises(
@@ -213,7 +221,29 @@ def test_masks_declared_png_must_be_png(fmt):
   with pytest.raises(problems.BadExample) as error:
     images.open_mask(_encode(mask, fmt), 'SegmentationClassAug/1.png', LIMIT)
   assert error.value.problem == problems.MASK_NOT_PNG
-  assert f'the mask is {fmt} data' in error.value.detail
+  assert error.value.detail == (
+    f'the mask is {fmt} data; masks must be PNG (lossless: a JPEG would '
+    'turn its edges into wrong class ids)'
+  )
+
+
+def test_a_scanline_of_an_unknown_filter_is_refused_as_libpng_refuses_it():
+  """Its length is right, so only decoding finds it; TensorFlow's
+  decoder, which decodes in Transform, refuses it too."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  # 2 rows of 4 grey pixels; the first row's filter type 9 does not exist.
+  data = hostile.png_from_scanlines(4, 2, 8, 0, 0, bytes([9, 1, 2, 3, 4] * 2))
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    tf.io.decode_png(data)
+  for call, problem, what in (
+    (images.open_mask, problems.CORRUPT_MASK, 'mask'),
+    (images.open_photo, problems.CORRUPT_IMAGE, 'image'),
+  ):
+    with pytest.raises(problems.BadExample) as error:
+      call(data, 'dir/m.png', LIMIT)
+    assert (error.value.problem, error.value.path) == (problem, 'dir/m.png')
+    assert error.value.detail.startswith(f'cannot decode {what}: ')
 
 
 def test_a_bitmap_larger_than_its_image_is_not_decoded():

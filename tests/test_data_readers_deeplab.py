@@ -146,6 +146,29 @@ def test_mask_values_beyond_the_labels_are_found_at_import(tmp_path):
     source.read(source.list_keys('val-*')[0][0])
 
 
+@pytest.mark.parametrize('gzip', [False, True])
+@pytest.mark.parametrize('at_url', [False, True])
+def test_plain_and_gzipped_shards_are_read_locally_and_at_a_url(
+  tmp_path, gzip, at_url
+):
+  """build_voc2012_data.py writes plain shards; a gzipped copy (as TFX
+  writes records) reads the same. A URL is read through TensorFlow's file
+  systems: `ram://` stands for gs://."""
+  folder = f'ram://{tmp_path}/records' if at_url else str(tmp_path)
+  tf.io.gfile.makedirs(folder)
+  (path,) = deeplab_format.write_split(
+    folder, 'train', _examples('t', 3, 0), num_shards=1, gzip=gzip
+  )
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    assert (f.read(2) == b'\x1f\x8b') == gzip
+  source = deeplab.RecordSource(
+    folder, data_config.DataConfig('tfrecord', folder, labels.VOC_CLASSES)
+  )
+  assert source.list_keys('train-*')[0] == [path]
+  results = list(source.read_all(path))
+  assert [r[0].filename for r in results] == ['t0', 't1', 't2']
+
+
 def test_a_truncated_shard_keeps_what_it_read_and_counts_the_rest(tmp_path):
   folder = tmp_path / 'records'
   folder.mkdir()

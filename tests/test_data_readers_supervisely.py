@@ -23,6 +23,7 @@ from data import config as data_config
 from data import features
 from data import labels
 from data import problems
+from data.readers import source
 from data.readers import supervisely
 from tests.fixtures import hostile
 from tests.fixtures import png_flavours
@@ -726,8 +727,28 @@ def test_a_dataset_folder_without_img_is_refused_by_name(tmp_path, project):
   )
   with pytest.raises(FileNotFoundError) as error:
     supervisely.layout(data_config.build('people', project))
-  assert os.path.join(project, 'ds2') in str(error.value)
-  assert "but this one has ['ann', 'images']" in str(error.value)
+  assert str(error.value) == (
+    f'{os.path.join(project, "ds2")}: a Supervisely dataset folder holds '
+    "img/ and ann/, but this one has ['ann', 'images']; rename its image "
+    'folder to img/'
+  )
+
+
+def test_the_layout_is_the_whole_project_hashed_into_splits(project):
+  """Only dataset folders are checked: not files (README.md sorts before
+  them), nor hidden folders (a tool's .thumbs/images/)."""
+  config = data_config.build('people', project)
+  open(os.path.join(project, 'README.md'), 'w').close()
+  os.makedirs(os.path.join(project, '.thumbs', 'images'))
+  assert supervisely.layout(config) == source.Layout(
+    project, (('all', 'meta.json'),), ('meta.json', '*/img/*', '*/ann/*')
+  )
+  # A dataset folder with annotations/ but no img/ is refused, after them.
+  os.makedirs(os.path.join(project, 'ds9', 'annotations'))
+  with pytest.raises(
+    FileNotFoundError, match=r"this one has \['annotations'\]"
+  ):
+    supervisely.layout(config)
 
 
 def test_a_label_set_gives_person_its_id_there(

@@ -23,7 +23,7 @@ the image 0.
 import base64
 import binascii
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 import zlib
 
 import numpy as np
@@ -217,21 +217,6 @@ def list_items(project_dir: str) -> List[Item]:
         Item(dataset, ann[: -len('.json')], None, files.join(ann_dir, ann))
       )
   return items
-
-
-def rasterize_polygon(
-  exterior: Sequence[Sequence[int]],
-  interior: Sequence[Sequence[Sequence[int]]],
-  height: int,
-  width: int,
-) -> np.ndarray:
-  """Boolean mask of a Supervisely polygon ([x, y] points), as the SDK
-  draws it."""
-  return polygon.polygon_mask(
-    (height, width),
-    np.asarray(exterior, dtype=np.int64).reshape(-1, 2),
-    [np.asarray(h, dtype=np.int64).reshape(-1, 2) for h in interior],
-  )
 
 
 def decode_bitmap(data: str, path: str, height: int, width: int) -> np.ndarray:
