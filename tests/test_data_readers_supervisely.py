@@ -101,8 +101,17 @@ def test_legacy_objects_with_type_field(tmp_path, mask_of):
 def test_find_project_accepts_parent_folder(tmp_path):
   project, _ = replica.standard_project(str(tmp_path / 'Supervisely Person'))
   assert supervisely.find_project(str(tmp_path)) == project
-  with pytest.raises(FileNotFoundError, match='meta.json'):
-    supervisely.find_project(str(tmp_path / 'Supervisely Person' / 'ds1'))
+  # Dataset folders hold no meta.json; nor does a parent of one folder
+  # without it.
+  lone = tmp_path / 'parent'
+  (lone / 'child').mkdir(parents=True)
+  for root in (tmp_path / 'Supervisely Person' / 'ds1', lone):
+    with pytest.raises(FileNotFoundError) as error:
+      supervisely.find_project(str(root))
+    assert str(error.value) == (
+      f'{root}: not a Supervisely project: expected meta.json in it or in '
+      'exactly one of its sub-folders'
+    )
 
 
 @pytest.mark.parametrize('kind', ['L', 'RGBA', '1', 'P'])
@@ -391,6 +400,24 @@ _TRIANGLE = [[1, 1], [5, 5], [1, 5]]
       'objects[0].points.exterior has 2 points; a polygon needs at least 3',
     ),
     (
+      {'size': _SIZE, 'objects': [{'classTitle': 'person_poly'}]},
+      problems.BAD_ANNOTATION,
+      'objects[0] has no "points"',
+    ),
+    (
+      {
+        'size': _SIZE,
+        'objects': [{'classTitle': 'person_poly', 'points': [_TRIANGLE]}],
+      },
+      problems.WRONG_TYPE,
+      'objects[0].points is a list, expected an object',
+    ),
+    (
+      _poly(_TRIANGLE, interior=[_TRIANGLE, [[1, 1], [2, 2]]]),
+      problems.BAD_ANNOTATION,
+      'objects[0].points.interior[1] has 2 points; a polygon needs at least 3',
+    ),
+    (
       _poly([[1, 'a'], [5, 5], [1, 5]]),
       problems.WRONG_TYPE,
       'objects[0].points.exterior[0][1] is a string, expected a number',
@@ -551,6 +578,44 @@ def test_many_polygons_are_bounded_in_all(project):
     path,
     'more than 100000 vertices in all',
   )
+
+
+def test_holes_count_towards_the_vertex_limit(project):
+  path = _ann_path(project, 'ds1/a.png')
+  hole = [[i % 48, i % 40] for i in range(9_000)]
+  objects = _poly(_TRIANGLE, interior=[hole])['objects'] * 12
+  with open(path, 'w') as f:
+    json.dump({'size': _SIZE, 'objects': objects}, f)
+  _expect_bad(
+    project,
+    'ds1/a.png',
+    problems.TOO_MANY_VERTICES,
+    path,
+    'more than 100000 vertices in all',
+  )
+
+
+def test_fractional_points_are_truncated_as_the_sdk_truncates_them(
+  project, mask_of
+):
+  """The SDK reads points with np.array(...).astype(int): 40.99 is 40, and
+  -0.7 is 0, inside the image (nothing is clipped)."""
+  path = _ann_path(project, 'ds1/a.png')
+  read = []
+  for exterior, hole in [
+    (
+      [[-0.7, 1.5], [40.99, 6.2], [12.5, 35.7]],
+      [[14.8, 12.1], [22.9, 12.6], [17.2, 20.9]],
+    ),
+    ([[0, 1], [40, 6], [12, 35]], [[14, 12], [22, 12], [17, 20]]),
+  ]:
+    with open(path, 'w') as f:
+      json.dump(_poly(exterior, interior=[hole]), f)
+    example, notes = _read(project, 'ds1/a.png')
+    read.append((mask_of(example), notes))
+  np.testing.assert_array_equal(read[0][0], read[1][0])
+  assert 200 < (read[1][0] > 0).sum() < 40 * 48 / 2
+  assert read[0][1] == read[1][1] == {}
 
 
 def test_bitmap_that_does_not_decode(project):
