@@ -692,3 +692,96 @@ def test_resume_key_changes_when_an_input_changes(change):
     change.get('fn_args', _fn_args()),
   )
   assert after != before
+
+
+def test_progress_logs_each_epoch_and_measures_the_steady_epochs(
+  monkeypatch, caplog
+):
+  """The first epoch (graph tracing) is left out of the steady rate."""
+  ends = iter([0.0, 2.0, 2.0, 3.0, 3.0, 4.5])  # begin, end of each epoch
+  monkeypatch.setattr(training.time, 'monotonic', lambda: next(ends))
+  progress = training.ProgressLogger(
+    train_steps=15,
+    steps_per_epoch=5,
+    batch_size=4,
+    learning_rate=lambda step: 0.01 * (1 - step / 15),
+  )
+  with caplog.at_level(logging.INFO, logger='absl'):
+    for epoch, logs in enumerate([{'loss': 0.5}, {'loss': 0.25}, None]):
+      progress.on_epoch_begin(epoch)
+      progress.on_epoch_end(epoch, logs)
+      if not epoch:
+        assert progress.steady_images_per_second is None
+  assert [record.getMessage() for record in caplog.records] == [
+    'step 5/15  loss 0.5000  lr 6.67e-03  10.0 images/s',
+    'step 10/15  loss 0.2500  lr 3.33e-03  20.0 images/s',
+    'step 15/15  loss nan  lr 0.00e+00  13.3 images/s',
+  ]
+  # Epochs 2 and 3: 2 x 5 steps x 4 images in 1 + 1.5 s.
+  assert progress.steady_images_per_second == pytest.approx(40 / 2.5)
+
+
+@pytest.mark.parametrize(
+  'config,described',
+  [
+    (
+      ModelConfig(aspp=True),
+      'mobilenet_v2 x1.0 deeplabv3plus OS16 256px aspp decoder',
+    ),
+    (
+      ModelConfig(aspp=False, decoder=False, output_stride=8, input_size=513),
+      'mobilenet_v2 x1.0 deeplabv3plus OS8 513px no-aspp no-decoder',
+    ),
+    (
+      ModelConfig(backbone='mobilenet_v3_small', head='lraspp'),
+      'mobilenet_v3_small x1.0 lraspp OS16 256px',
+    ),
+  ],
+)
+def test_the_trainers_log_names_the_architecture(config, described):
+  assert training._describe(config) == described  # pylint: disable=protected-access
+
+
+def test_the_serving_copy_is_float32_on_one_device_with_the_trained_weights():
+  """Trained under mixed precision and synchronized BatchNorm; served as
+  float32 with plain BatchNorm, the same weights, the same prediction."""
+  import tf_keras
+
+  config = ModelConfig(
+    backbone='mobilenet_v3_small', head='lraspp', input_size=SIZE
+  )
+  tf_keras.utils.set_random_seed(0)
+  trained = training.build_training_model(
+    config, TrainConfig(mixed_precision=True, sync_batchnorm=True)
+  )
+  # The policy and BatchNorm kind apply to the layers built, and no further.
+  assert tf_keras.mixed_precision.global_policy().name == 'float32'
+  batch_norms = [
+    layer
+    for layer in trained.layers
+    if isinstance(layer, tf_keras.layers.BatchNormalization)
+  ]
+  assert batch_norms and all(layer.synchronized for layer in batch_norms)
+  assert {layer.compute_dtype for layer in batch_norms} == {'float16'}
+  plain = training.build_training_model(config, TrainConfig())
+  assert not any(
+    layer.synchronized
+    for layer in plain.layers
+    if isinstance(layer, tf_keras.layers.BatchNormalization)
+  )
+
+  served = training.serving_copy(trained, config)
+  assert {layer.compute_dtype for layer in served.layers} == {'float32'}
+  assert not any(
+    getattr(layer, 'synchronized', False) for layer in served.layers
+  )
+  for got, want in zip(
+    served.get_weights(), trained.get_weights(), strict=True
+  ):
+    np.testing.assert_array_equal(got, want)
+  images = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3))
+  np.testing.assert_allclose(
+    served(images, training=False),
+    tf.cast(trained(images, training=False), tf.float32),
+    atol=0.05,
+  )
