@@ -834,3 +834,52 @@ def test_a_label_set_gives_person_its_id_there(
       mask_of(renamed), np.where(want == 1, person, want)
     )
     assert renamed.source == item.dataset
+
+
+_META_EXPECTED = '; expected {"classes": [{"title": ..., "shape": ...}, ...]}'
+
+
+@pytest.mark.parametrize(
+  'text,error',
+  [
+    (
+      '{"classes": [',
+      'bad_annotation: not valid JSON (truncated?): Expecting value: line 1 '
+      'column 14 (char 13)',
+    ),
+    ('[]', 'wrong_json_type: meta.json is a list, expected an object'),
+    (
+      '{"classes": {}}',
+      'wrong_json_type: classes is an object, expected a list',
+    ),
+    (
+      '{"classes": [3]}',
+      'wrong_json_type: classes[0] is a number, expected an object',
+    ),
+    (
+      '{"classes": [{"title": 5}]}',
+      'wrong_json_type: classes[0].title is a number, expected a string',
+    ),
+    (
+      '{"classes": [{"title": "a", "shape": NaN}]}',
+      'non_finite_number: the file holds NaN, which is not a number: JSON '
+      'numbers must be finite',
+    ),
+  ],
+  ids=['truncated', 'list', 'classes', 'class', 'title', 'nan'],
+)
+def test_a_malformed_meta_json_fails_naming_the_file(tmp_path, text, error):
+  (tmp_path / 'meta.json').write_text(text)
+  with pytest.raises(ValueError) as raised:
+    supervisely.read_shapes(str(tmp_path))
+  assert str(raised.value) == f'{tmp_path}/meta.json: {error}{_META_EXPECTED}'
+
+
+def test_meta_json_without_classes_or_shapes_reads_as_empty(tmp_path):
+  meta = tmp_path / 'meta.json'
+  meta.write_text('{}')
+  assert supervisely.read_shapes(str(tmp_path)) == {}
+  meta.write_text(
+    '{"classes": [{"title": "a"}, {"title": "b", "shape": "bitmap"}]}'
+  )
+  assert supervisely.read_shapes(str(tmp_path)) == {'a': '', 'b': 'bitmap'}
