@@ -883,3 +883,15 @@ def test_meta_json_without_classes_or_shapes_reads_as_empty(tmp_path):
     '{"classes": [{"title": "a"}, {"title": "b", "shape": "bitmap"}]}'
   )
   assert supervisely.read_shapes(str(tmp_path)) == {'a': '', 'b': 'bitmap'}
+
+
+def test_a_polygon_is_clipped_only_past_the_last_pixel(project):
+  """Columns 0..47 and rows 0..39 are inside a 48 x 40 image: a vertex at
+  x = 48 or y = 40 is outside, and the repair is counted."""
+  path = _ann_path(project, 'ds1/a.png')
+  notes = []
+  for corner in ([47, 39], [48, 39], [47, 40]):
+    with open(path, 'w') as f:
+      json.dump(_poly([[0, 0], [corner[0], 0], corner]), f)
+    notes.append(_read(project, 'ds1/a.png')[1])
+  assert notes == [{}, {'clipped_polygon': 1}, {'clipped_polygon': 1}]
