@@ -94,12 +94,10 @@ def test_degenerate_polygons_draw_their_outline():
   np.testing.assert_array_equal(got, expected)
 
 
-def _random_cases(rng, count):
-  """Small images with polygons that cross every border, at every slope.
+def _random_cases(rng, count, coordinates):
+  """Small images with `count` random polygons of 1 to 3 contours.
 
-  The points reach several image widths beyond each side, so edges enter
-  and leave through all four borders and corners (OpenCV's clipLine), and
-  some cases hold several contours, filled together even-odd.
+  `coordinates(rng, n, size)` draws n coordinates for an image side.
   """
   cases = []
   for _ in range(count):
@@ -107,16 +105,28 @@ def _random_cases(rng, count):
     contours = []
     for _ in range(int(rng.integers(1, 4))):
       n = int(rng.integers(1, 9))
-      x = rng.integers(-3 * width, 4 * width + 1, n)
-      y = rng.integers(-3 * height, 4 * height + 1, n)
+      x = coordinates(rng, n, width)
+      y = coordinates(rng, n, height)
       contours.append(np.stack([x, y], 1).astype(np.int32))
     cases.append(((height, width), contours))
   return cases
 
 
-def test_random_polygons_across_the_borders_match_opencv(tmp_path):
-  """cv2.fillPoly itself (OpenCV in the clients venv) is the oracle."""
-  cases = _random_cases(np.random.default_rng(21), 600)
+def _across_the_image(rng, n, size):
+  """Several image sizes beyond each side: edges enter and leave through
+  all four borders and corners (OpenCV's clipLine)."""
+  return rng.integers(-3 * size, 4 * size + 1, n)
+
+
+def _on_the_borders(rng, n, size):
+  """On, just inside and just outside each border: where "inside the
+  image" ends (size - 1 is the last pixel; size is outside)."""
+  return rng.choice([-1, 0, 1, size - 2, size - 1, size, size + 1], n)
+
+
+def _assert_matches_opencv(cases, tmp_path):
+  """cv2.fillPoly itself (OpenCV in the clients venv) is the oracle.
+  Returns how many cases draw part of the image but not all of it."""
   arrays = {}
   for i, (shape, contours) in enumerate(cases):
     arrays[f'shape_{i}'] = np.array(shape)
@@ -136,14 +146,25 @@ def test_random_polygons_across_the_borders_match_opencv(tmp_path):
     timeout=120,
   )
   drawn = np.load(tmp_path / 'masks.npz')
-  clipped = 0
+  partial = 0
   for i, (shape, contours) in enumerate(cases):
     expected = drawn[f'mask_{i}'].astype(bool)
     got = polygon.fill_polygons(shape, contours)
     np.testing.assert_array_equal(got, expected, err_msg=f'case {i}')
-    clipped += expected.any() and not expected.all()
+    partial += expected.any() and not expected.all()
+  return partial
+
+
+def test_random_polygons_across_the_borders_match_opencv(tmp_path):
+  """Some cases hold several contours, filled together even-odd."""
+  cases = _random_cases(np.random.default_rng(21), 600, _across_the_image)
   # Most cases draw part of the image: the clipping is what is compared.
-  assert clipped > len(cases) // 3
+  assert _assert_matches_opencv(cases, tmp_path) > len(cases) // 3
+
+
+def test_polygons_with_vertices_on_the_borders_match_opencv(tmp_path):
+  cases = _random_cases(np.random.default_rng(22), 600, _on_the_borders)
+  assert _assert_matches_opencv(cases, tmp_path) > len(cases) // 3
 
 
 @pytest.mark.parametrize('shape', [(0, 5), (5, 0), (0, 0)])
