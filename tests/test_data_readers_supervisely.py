@@ -895,3 +895,112 @@ def test_a_polygon_is_clipped_only_past_the_last_pixel(project):
       json.dump(_poly([[0, 0], [corner[0], 0], corner]), f)
     notes.append(_read(project, 'ds1/a.png')[1])
   assert notes == [{}, {'clipped_polygon': 1}, {'clipped_polygon': 1}]
+
+
+def test_an_objects_geometry_is_its_type_then_its_classes_then_its_fields(
+  project, mask_of
+):
+  """Current objects name it (geometryType), legacy ones may (type);
+  otherwise meta.json's shape for the class decides, and without one, a
+  "bitmap" field."""
+  path = _ann_path(project, 'ds1/a.png')
+  blob = np.zeros((3, 4), bool)
+  blob[1:, 1:3] = True
+  bitmap = {'data': replica.bitmap_data(blob), 'origin': [5, 7]}
+  want = np.zeros((40, 48), np.uint8)
+  want[8:10, 6:8] = 1
+
+  def write(obj):
+    with open(path, 'w') as f:
+      json.dump({'size': _SIZE, 'objects': [obj]}, f)
+
+  # A legacy `type` overrides the class's polygon shape.
+  write({'classTitle': 'person_poly', 'type': 'bitmap', 'bitmap': bitmap})
+  np.testing.assert_array_equal(mask_of(_read(project, 'ds1/a.png')[0]), want)
+  # Without one, the class's shape: a bitmap class needs its bitmap.
+  write({'classTitle': 'person_bmp', 'points': {'exterior': _TRIANGLE}})
+  _expect_bad(
+    project,
+    'ds1/a.png',
+    problems.BAD_ANNOTATION,
+    path,
+    'objects[0] has no "bitmap"',
+  )
+  write({'classTitle': 'person_bmp', 'geometryType': 5})
+  _expect_bad(
+    project,
+    'ds1/a.png',
+    problems.WRONG_TYPE,
+    path,
+    'objects[0].geometryType is a number, expected a string',
+  )
+  # A class without a shape: the object's bitmap field decides.
+  meta_path = os.path.join(project, 'meta.json')
+  with open(meta_path) as f:
+    meta = json.load(f)
+  for entry in meta['classes']:
+    entry.pop('shape')
+  with open(meta_path, 'w') as f:
+    json.dump(meta, f)
+  write({'classTitle': 'person_poly', 'bitmap': bitmap})
+  np.testing.assert_array_equal(mask_of(_read(project, 'ds1/a.png')[0]), want)
+
+
+@pytest.mark.parametrize(
+  'size,problem,detail',
+  [
+    (None, problems.BAD_ANNOTATION, 'the annotation has no "size"'),
+    ([40, 48], problems.WRONG_TYPE, 'size is a list, expected an object'),
+  ],
+)
+def test_an_annotation_without_a_size_object_is_refused(
+  project, size, problem, detail
+):
+  path = _ann_path(project, 'ds1/a.png')
+  with open(path, 'w') as f:
+    json.dump({'objects': []} if size is None else {'size': size}, f)
+  with pytest.raises(problems.BadExample) as error:
+    _read(project, 'ds1/a.png')
+  assert (error.value.problem, error.value.path, error.value.detail) == (
+    problem,
+    path,
+    detail,
+  )
+
+
+def test_a_file_gone_after_listing_is_reported_as_missing(project):
+  image = os.path.join(project, 'ds1', 'img', 'a.png')
+  item = _one_item(project, 'ds1/a.png')
+  os.remove(image)
+  with pytest.raises(problems.BadExample) as error:
+    _reader(project).read(item)
+  assert (error.value.problem, error.value.path) == (
+    problems.MISSING_IMAGE,
+    image,
+  )
+  item = _one_item(project, 'ds1/b.jpg')
+  os.remove(_ann_path(project, 'ds1/b.jpg'))
+  with pytest.raises(problems.BadExample) as error:
+    _reader(project).read(item)
+  assert (error.value.problem, error.value.path) == (
+    problems.MISSING_MASK,
+    _ann_path(project, 'ds1/b.jpg'),
+  )
+
+
+def test_an_image_one_pixel_high_is_read_and_a_size_of_zero_is_not(
+  project, mask_of
+):
+  Image.fromarray(replica.noise_image(1, 5)).save(
+    os.path.join(project, 'ds1', 'img', 'a.png')
+  )
+  path = _ann_path(project, 'ds1/a.png')
+  with open(path, 'w') as f:
+    json.dump({'size': {'height': 1, 'width': 5}, 'objects': []}, f)
+  example, _ = _read(project, 'ds1/a.png')
+  assert mask_of(example).shape == (1, 5)
+  with open(path, 'w') as f:
+    json.dump({'size': {'height': 0, 'width': 5}, 'objects': []}, f)
+  with pytest.raises(problems.BadExample) as error:
+    _read(project, 'ds1/a.png')
+  assert error.value.detail.startswith('size.height is 0')
