@@ -948,18 +948,33 @@ def test_an_objects_geometry_is_its_type_then_its_classes_then_its_fields(
 
 
 @pytest.mark.parametrize(
-  'size,problem,detail',
+  'ann,problem,detail',
   [
-    (None, problems.BAD_ANNOTATION, 'the annotation has no "size"'),
-    ([40, 48], problems.WRONG_TYPE, 'size is a list, expected an object'),
+    ({'objects': []}, problems.BAD_ANNOTATION, 'the annotation has no "size"'),
+    (
+      {'size': [40, 48], 'objects': []},
+      problems.WRONG_TYPE,
+      'size is a list, expected an object',
+    ),
+    (
+      {'size': _SIZE},
+      problems.BAD_ANNOTATION,
+      'the annotation has no "objects"',
+    ),
+    (
+      {'size': _SIZE, 'objects': [5]},
+      problems.WRONG_TYPE,
+      'objects[0] is a number, expected an object',
+    ),
   ],
+  ids=['no_size', 'size_type', 'no_objects', 'object_type'],
 )
-def test_an_annotation_without_a_size_object_is_refused(
-  project, size, problem, detail
+def test_a_missing_or_mistyped_size_or_object_is_refused_in_those_words(
+  project, ann, problem, detail
 ):
   path = _ann_path(project, 'ds1/a.png')
   with open(path, 'w') as f:
-    json.dump({'objects': []} if size is None else {'size': size}, f)
+    json.dump(ann, f)
   with pytest.raises(problems.BadExample) as error:
     _read(project, 'ds1/a.png')
   assert (error.value.problem, error.value.path, error.value.detail) == (
@@ -967,6 +982,44 @@ def test_an_annotation_without_a_size_object_is_refused(
     path,
     detail,
   )
+
+
+def test_the_vertex_limit_counts_every_polygon_up_to_its_bound(project):
+  """10 polygons of 10,000 vertices are at the bound of 100,000: read;
+  one triangle more is over it."""
+  path = _ann_path(project, 'ds1/a.png')
+  ring = [[i % 48, (i // 48) % 40] for i in range(10_000)]
+  objects = _poly(ring)['objects'] * 10
+  with open(path, 'w') as f:
+    json.dump({'size': _SIZE, 'objects': objects}, f)
+  _read(project, 'ds1/a.png')
+  objects += _poly(_TRIANGLE)['objects']
+  with open(path, 'w') as f:
+    json.dump({'size': _SIZE, 'objects': objects}, f)
+  _expect_bad(
+    project,
+    'ds1/a.png',
+    problems.TOO_MANY_VERTICES,
+    path,
+    'its polygons have more than 100000 vertices in all',
+  )
+
+
+def test_each_clipped_object_is_counted(project):
+  path = _ann_path(project, 'ds1/a.png')
+  outside = [[-5, 1], [20, 1], [20, 60]]
+  blob = {'data': replica.bitmap_data(np.ones((3, 3), bool)), 'origin': [46, 0]}
+  objects = (
+    _poly(outside)['objects'] * 3
+    + [{'classTitle': 'person_bmp', 'geometryType': 'bitmap', 'bitmap': blob}]
+    * 2
+  )
+  with open(path, 'w') as f:
+    json.dump({'size': _SIZE, 'objects': objects}, f)
+  assert _read(project, 'ds1/a.png')[1] == {
+    'clipped_polygon': 3,
+    'clipped_bitmap': 2,
+  }
 
 
 def test_a_file_gone_after_listing_is_reported_as_missing(project):
