@@ -1058,3 +1058,34 @@ def test_an_image_one_pixel_high_is_read_and_a_size_of_zero_is_not(
   with pytest.raises(problems.BadExample) as error:
     _read(project, 'ds1/a.png')
   assert error.value.detail.startswith('size.height is 0')
+
+
+def test_listing_pairs_by_name_or_stem_and_skips_hidden_entries(tmp_path):
+  """Hidden folders and files (.thumbs/, .DS_Store) are not data; a
+  dataset without ann/ still lists its images; an annotation pairs with
+  `<image name>.json` or `<stem>.json`, the stem cut at the last dot."""
+  root = tmp_path / 'p'
+  for folder in ('ds/img', 'ds/ann', 'bare/img', '.thumbs/img'):
+    (root / folder).mkdir(parents=True)
+  for name in (
+    'ds/img/photo.v2.png',
+    'ds/img/.DS_Store',
+    'ds/ann/photo.v2.json',
+    'ds/ann/orphan.png.json',
+    'bare/img/b.png',
+    '.thumbs/img/t.png',
+  ):
+    (root / name).write_bytes(b'')
+  project = str(root)
+  assert supervisely.list_items(project) == [
+    supervisely.Item('bare', 'b.png', f'{project}/bare/img/b.png', None),
+    supervisely.Item(
+      'ds',
+      'photo.v2.png',
+      f'{project}/ds/img/photo.v2.png',
+      f'{project}/ds/ann/photo.v2.json',
+    ),
+    supervisely.Item(
+      'ds', 'orphan.png', None, f'{project}/ds/ann/orphan.png.json'
+    ),
+  ]
