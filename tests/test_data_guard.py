@@ -89,7 +89,7 @@ def test_missing_broken_and_looping_links(root):
   os.symlink('nothing.jpg', root / 'broken.jpg')
   error = _bad(root, 'broken.jpg')
   assert error.problem == problems.MISSING_IMAGE
-  assert 'broken symlink' in error.detail
+  assert error.detail == 'a broken symlink (its target does not exist)'
   os.symlink('loop2.jpg', root / 'loop1.jpg')
   os.symlink('loop1.jpg', root / 'loop2.jpg')
   error = _bad(root, 'loop1.jpg')
@@ -167,3 +167,37 @@ def test_check_under_a_url_root_asks_the_filesystem(monkeypatch):
 )
 def test_each_kind_of_file_is_named(mode, kind):
   assert guard._kind(mode | 0o644) == kind  # pylint: disable=protected-access
+
+
+def test_read_under_a_url_root_reads_through_tensorflows_filesystems(tmp_path):
+  """`ram://` stands for gs://: nothing to resolve, existence is the check."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  root = f'ram://{tmp_path}/data'
+  tf.io.gfile.makedirs(root)
+  with tf.io.gfile.GFile(f'{root}/a.jpg', 'wb') as f:
+    f.write(b'jpeg bytes')
+  reader = guard.DataRoot(root)
+  assert reader.read(f'{root}/a.jpg', problems.MISSING_IMAGE) == b'jpeg bytes'
+  with pytest.raises(problems.BadExample) as error:
+    reader.read(f'{root}/b.png', problems.MISSING_MASK)
+  assert (error.value.problem, error.value.path, error.value.detail) == (
+    problems.MISSING_MASK,
+    f'{root}/b.png',
+    'no such file',
+  )
+
+
+def test_a_file_that_fails_while_read_is_unreadable_by_its_own_name():
+  """/proc/self/mem is a regular file whose first page cannot be read
+  (EIO): the error names the file, and the path as listed if given."""
+  for listed, named in (({}, '/proc/self/mem'), ({'listed': 'a.png'}, 'a.png')):
+    with pytest.raises(problems.BadExample) as error:
+      guard.read_regular_file(
+        '/proc/self/mem', problems.MISSING_IMAGE, **listed
+      )
+    assert (error.value.problem, error.value.path, error.value.detail) == (
+      problems.UNREADABLE_FILE,
+      named,
+      'cannot be read: Input/output error',
+    )
