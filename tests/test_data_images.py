@@ -83,6 +83,13 @@ def test_a_bad_crc_passes_pil_but_not_the_pipeline():
     r'cannot decode mask: .+ \(a broken PNG chunk: its CRC or length\)',
     error.value.detail,
   )
+  # The same file as an image, where the photos are checked.
+  with pytest.raises(problems.BadExample) as error:
+    images.check_image(data, 'p.png', LIMIT)
+  assert re.fullmatch(
+    r'cannot decode image: .+ \(a broken PNG chunk: its CRC or length\)',
+    error.value.detail,
+  )
   # TensorFlow, which decodes in Transform, refuses it too.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
