@@ -513,7 +513,10 @@ def tiny_saved_model(tmp_path_factory, transform_output):
   size = tiny_model.SAVED_MODEL_SIZE
   convolution = make_tiny_segmenter.build().layers[-1]
   image = tf_keras.Input((size, size, 3))
-  model = tf_keras.Model(image, convolution(image))
+  # Dropout is the identity when serving: a signature that ran the network
+  # in training mode would drop half the logits.
+  dropout = tf_keras.layers.Dropout(0.5, seed=0)
+  model = tf_keras.Model(image, dropout(convolution(image)))
   model_io.save_serving_model(
     model,
     folder,
