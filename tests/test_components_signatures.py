@@ -72,6 +72,26 @@ def test_the_signatures_have_the_names_tf_serving_requests_use(serve):
   }
 
 
+def test_the_signatures_outputs_have_the_dtypes_and_shapes_clients_read(
+  serve,
+):
+  def specs(name):
+    outputs = serve[name].structured_outputs
+    return {k: (v.dtype, v.shape.as_list()) for k, v in outputs.items()}
+
+  assert specs('serving_default') == {
+    'class_ids': (tf.int32, [None, SIZE, SIZE]),
+    'probabilities': (tf.float32, [None, SIZE, SIZE, 2]),
+    'original_height': (tf.int32, [None]),
+    'original_width': (tf.int32, [None]),
+    'class_ids_original': (tf.int32, [None, None, None]),
+  }
+  assert specs('serving_images') == {
+    'class_ids': (tf.int32, [None, None, None]),
+    'probabilities': (tf.float32, [None, None, None, 2]),
+  }
+
+
 def test_serving_images_predicts_at_the_photos_size(serve):
   photos = [_photo(50, 70, 0), _photo(50, 70, 1)]
   out = serve['serving_images'](images=tf.constant(np.stack(photos)))
