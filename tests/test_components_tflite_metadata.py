@@ -35,8 +35,13 @@ SIZE = 64
 LABELS = ['background', 'person']
 
 
-def test_each_file_gets_metadata_and_keeps_its_key_and_prediction(tmp_path):
+def test_each_file_gets_metadata_and_keeps_its_key_and_prediction(
+  tmp_path, monkeypatch
+):
   """On the committed tiny segmenter: no conversion, so a fast test."""
+  # Its scratch files are its own: none is left where it runs.
+  (tmp_path / 'cwd').mkdir()
+  monkeypatch.chdir(tmp_path / 'cwd')
   labels_path = labels.write_labels(
     str(tmp_path / labels.LABELS_FILE), tiny_model.LABELS
   )
@@ -68,6 +73,7 @@ def test_each_file_gets_metadata_and_keeps_its_key_and_prediction(tmp_path):
   described = json.loads(clients.run('read_metadata.py', paths))
   for path in paths:
     assert described[path]['associated_files'] == ['labels.txt']
+  assert not os.listdir(tmp_path / 'cwd')
 
 
 def _photos(count=3):

@@ -770,7 +770,11 @@ def test_the_serving_copy_is_float32_on_one_device_with_the_trained_weights():
     if isinstance(layer, tf_keras.layers.BatchNormalization)
   )
 
-  served = training.serving_copy(trained, config)
+  # The config names the ImageNet weights training started from; the
+  # serving copy takes the trained ones and must not look for those.
+  served = training.serving_copy(
+    trained, dataclasses.replace(config, backbone_weights='/gone/imagenet.h5')
+  )
   assert {layer.compute_dtype for layer in served.layers} == {'float32'}
   assert not any(
     getattr(layer, 'synchronized', False) for layer in served.layers
