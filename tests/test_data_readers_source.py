@@ -37,3 +37,19 @@ def test_several_input_splits_must_be_train_and_eval():
   layout = source.Layout('/d', (('train', 'a'), ('test', 'b')), ())
   with pytest.raises(ValueError, match="input splits \\['train', 'test'\\]"):
     layout.output_hash_buckets(0.1)
+
+
+@pytest.mark.parametrize('fraction', [0.001, 0.5, 0.999])
+def test_an_eval_fraction_of_one_bucket_up_to_all_but_one_is_taken(fraction):
+  """1,000 hash buckets: 0.001 gives eval one, 0.999 leaves train one."""
+  assert source.check_eval_fraction(fraction) == fraction
+
+
+@pytest.mark.parametrize('fraction', [0.0, 0.0004, 0.9996, 1.0, float('nan')])
+def test_an_eval_fraction_that_empties_a_split_is_refused(fraction):
+  with pytest.raises(ValueError) as error:
+    source.check_eval_fraction(fraction)
+  assert str(error.value) == (
+    f'eval_fraction={fraction}: must be in [0.001, 0.999] so that both '
+    'train and eval get images'
+  )
