@@ -314,6 +314,14 @@ def _ann_path(project, filename):
   return os.path.join(project, dataset, 'ann', name + '.json')
 
 
+def _write_objects(project, filename, objects):
+  """Replaces the annotation of `filename` by these objects; its path."""
+  path = _ann_path(project, filename)
+  with open(path, 'w') as f:
+    json.dump({'size': _SIZE, 'objects': objects}, f)
+  return path
+
+
 def _expect_bad(project, filename, problem, path, message):
   with pytest.raises(problems.BadExample) as error:
     _read(project, filename)
@@ -582,11 +590,9 @@ def test_many_polygons_are_bounded_in_all(project):
 
 
 def test_holes_count_towards_the_vertex_limit(project):
-  path = _ann_path(project, 'ds1/a.png')
   hole = [[i % 48, i % 40] for i in range(9_000)]
   objects = _poly(_TRIANGLE, interior=[hole])['objects'] * 12
-  with open(path, 'w') as f:
-    json.dump({'size': _SIZE, 'objects': objects}, f)
+  path = _write_objects(project, 'ds1/a.png', objects)
   _expect_bad(
     project,
     'ds1/a.png',
@@ -987,15 +993,13 @@ def test_a_missing_or_mistyped_size_or_object_is_refused_in_those_words(
 def test_the_vertex_limit_counts_every_polygon_up_to_its_bound(project):
   """10 polygons of 10,000 vertices are at the bound of 100,000: read;
   one triangle more is over it."""
-  path = _ann_path(project, 'ds1/a.png')
   ring = [[i % 48, (i // 48) % 40] for i in range(10_000)]
   objects = _poly(ring)['objects'] * 10
-  with open(path, 'w') as f:
-    json.dump({'size': _SIZE, 'objects': objects}, f)
+  _write_objects(project, 'ds1/a.png', objects)
   _read(project, 'ds1/a.png')
-  objects += _poly(_TRIANGLE)['objects']
-  with open(path, 'w') as f:
-    json.dump({'size': _SIZE, 'objects': objects}, f)
+  path = _write_objects(
+    project, 'ds1/a.png', objects + _poly(_TRIANGLE)['objects']
+  )
   _expect_bad(
     project,
     'ds1/a.png',
@@ -1006,7 +1010,6 @@ def test_the_vertex_limit_counts_every_polygon_up_to_its_bound(project):
 
 
 def test_each_clipped_object_is_counted(project):
-  path = _ann_path(project, 'ds1/a.png')
   outside = [[-5, 1], [20, 1], [20, 60]]
   blob = {'data': replica.bitmap_data(np.ones((3, 3), bool)), 'origin': [46, 0]}
   objects = (
@@ -1014,8 +1017,7 @@ def test_each_clipped_object_is_counted(project):
     + [{'classTitle': 'person_bmp', 'geometryType': 'bitmap', 'bitmap': blob}]
     * 2
   )
-  with open(path, 'w') as f:
-    json.dump({'size': _SIZE, 'objects': objects}, f)
+  _write_objects(project, 'ds1/a.png', objects)
   assert _read(project, 'ds1/a.png')[1] == {
     'clipped_polygon': 3,
     'clipped_bitmap': 2,
