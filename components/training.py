@@ -275,6 +275,9 @@ def fit(
         callbacks=all_callbacks,
       )
   if chief:
+    # A rerun that resumes at the last step trains no epoch, so the
+    # TensorBoard callback has not made the folder.
+    tf.io.gfile.makedirs(log_dir)
     with tf.io.gfile.GFile(os.path.join(log_dir, THROUGHPUT_FILE), 'w') as f:
       f.write(
         json.dumps(

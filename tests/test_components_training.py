@@ -579,8 +579,8 @@ def _snapshots_per_epoch(model, layer):
   )
 
 
-# Not slow (about 8 s): the one fast test that runs `fit` end to end, its
-# two phases, callbacks and checkpoints.
+# Not slow: runs `fit` end to end, its two phases, callbacks and
+# checkpoints (test_components_training_run_fn.py runs it through run_fn).
 def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
   training.tf_keras.utils.set_random_seed(0)
   model = builder.build_model(MODEL)

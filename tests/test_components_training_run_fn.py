@@ -1,0 +1,253 @@
+"""components.training.run_fn, the Trainer's entry, called as TFX calls it.
+
+The fast set's check of what run_fn wires together: the FnArgs and
+custom_config it gets, the parent it starts from, the resume directory a
+rerun of the same inputs finds, and the serving model it hands to
+model_io. Writing that SavedModel (30 s for a MobileNet: its Keras call
+traces) is left to model_io's tests and the slow end-to-end run; here the
+call is recorded instead, with everything it would write.
+
+One module fixture runs run_fn twice on the Transform output of
+tests/conftest.py, starting from the untrained 32 px parent: a first run of
+2 steps, then a rerun of the same inputs with new output folders, as TFX
+reruns a failed Trainer.
+"""
+
+import dataclasses
+import logging
+import os
+
+from absl import logging as absl_logging
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components import distribution
+from components import model_io
+from components import signatures
+from components import training
+from components import training_input
+from model.config import ModelConfig
+from model.config import TrainConfig
+
+LABELS = ['background', 'person']
+# The untrained_parent fixture's architecture (tests/conftest.py).
+MODEL = ModelConfig(depth_multiplier=0.5, input_size=32, decoder=False)
+# Scales off the defaults, so that each is seen reaching the input pipeline.
+TRAIN = TrainConfig(
+  train_steps=999,  # not used: the step count is fn_args.train_steps
+  batch_size=4,
+  base_lr=0.01,
+  steps_per_epoch=1,
+  min_scale=0.75,
+  max_scale=1.25,
+)
+STEPS = 2
+
+
+class _Records(logging.Handler):
+  def __init__(self):
+    super().__init__(logging.INFO)
+    self.messages = []
+
+  def emit(self, record):
+    self.messages.append(record.getMessage())
+
+
+def _fn_args(root, run, transform_output, base_model):
+  graph_dir, train_files = transform_output
+  return FnArgs(
+    train_files=[train_files],
+    transform_output=graph_dir,
+    serving_model_dir=os.path.join(root, run, 'serving_model'),
+    model_run_dir=os.path.join(root, run, 'model_run'),
+    train_steps=STEPS,
+    base_model=base_model,
+    custom_config=training.custom_config(
+      MODEL, TRAIN, LABELS, os.path.join(root, 'checkpoints')
+    ),
+  )
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory, transform_output, untrained_parent):
+  """{'first', 'rerun'}: each run's fn_args and what run_fn passed on."""
+  root = str(tmp_path_factory.mktemp('run_fn'))
+  base_model = os.path.join(untrained_parent, 'Format-Serving')
+  calls = {}
+  real_fit, real_make_dataset = training.fit, training_input.make_dataset
+
+  def fit(model, dataset, config, resume_dir, log_dir, **kwargs):
+    call = calls[run]
+    call['weights_at_start'] = model.get_weights()
+    call['fit'] = dict(
+      dataset=dataset,
+      config=config,
+      resume_dir=resume_dir,
+      log_dir=log_dir,
+      **kwargs,
+    )
+    call['start'] = real_fit(
+      model, dataset, config, resume_dir, log_dir, **kwargs
+    )
+    call['trained_weights'] = model.get_weights()
+    return call['start']
+
+  def make_dataset(*args, **kwargs):
+    calls[run]['make_dataset'] = (args, kwargs)
+    return real_make_dataset(*args, **kwargs)
+
+  def save_serving_model(*args):
+    calls[run].setdefault('saved', []).append(args)
+
+  def barrier(strategy):
+    calls[run]['barrier'] = strategy
+
+  records = _Records()
+  logger = absl_logging.get_absl_logger()
+  level = logger.level
+  logger.setLevel(logging.INFO)
+  logger.addHandler(records)
+  try:
+    with pytest.MonkeyPatch.context() as patch:
+      patch.setattr(training, 'fit', fit)
+      patch.setattr(training_input, 'make_dataset', make_dataset)
+      patch.setattr(model_io, 'save_serving_model', save_serving_model)
+      patch.setattr(distribution, 'barrier', barrier)
+      for run in ('first', 'rerun'):
+        fn_args = _fn_args(root, run, transform_output, base_model)
+        calls[run] = {'fn_args': fn_args}
+        start = len(records.messages)
+        training.tf_keras.utils.set_random_seed(0)
+        training.run_fn(fn_args)
+        calls[run]['log'] = records.messages[start:]
+  finally:
+    logger.removeHandler(records)
+    logger.setLevel(level)
+  calls['parent_weights'] = model_io.load_keras_model(base_model)[
+    0
+  ].get_weights()
+  return calls
+
+
+def _assert_weights_equal(actual, expected):
+  assert len(actual) == len(expected) > 100
+  for a, e in zip(actual, expected, strict=True):
+    np.testing.assert_array_equal(a, e)
+
+
+def test_training_starts_from_the_base_model(runs):
+  _assert_weights_equal(
+    runs['first']['weights_at_start'], runs['parent_weights']
+  )
+
+
+def test_the_train_config_is_custom_config_with_the_steps_of_train_args(runs):
+  assert runs['first']['fit']['config'] == dataclasses.replace(
+    TRAIN, train_steps=STEPS
+  )
+
+
+def test_the_input_is_the_transformed_split_at_the_models_size(
+  runs, transform_output
+):
+  graph_dir, train_files = transform_output
+  args, kwargs = runs['first']['make_dataset']
+  assert args[0] == [train_files]
+  assert os.path.dirname(args[1].transform_savedmodel_dir) == graph_dir
+  assert args[2:] == (MODEL.input_size, TRAIN.batch_size)
+  assert kwargs == {
+    'augment': True,
+    'min_scale': 0.75,
+    'max_scale': 1.25,
+    'shard': (1, 0),  # one process reads every record
+  }
+  assert runs['first']['fit']['dataset'].element_spec == (
+    tf.TensorSpec([4, 32, 32, 3], tf.float32),
+    tf.TensorSpec([4, 32, 32, 1], tf.uint8),
+  )
+
+
+def test_checkpoints_and_logs_go_where_a_rerun_finds_them(runs):
+  first = runs['first']
+  fn_args = first['fn_args']
+  config = first['fit']['config']
+  key = training._run_key(MODEL, config, fn_args)
+  checkpoints = fn_args.custom_config['checkpoint_dir']
+  assert first['fit']['resume_dir'] == os.path.join(checkpoints, key)
+  assert os.listdir(checkpoints) == [key]
+  assert tf.train.latest_checkpoint(os.path.join(checkpoints, key)).endswith(
+    f'ckpt-{STEPS}'
+  )
+  logs = os.path.join(fn_args.model_run_dir, 'logs')
+  assert first['fit']['log_dir'] == logs
+  assert training.THROUGHPUT_FILE in os.listdir(logs)
+  assert first['fit']['chief'] is True
+  assert first['start'] == 0
+
+
+def test_a_rerun_of_the_same_inputs_resumes_and_exports_the_same_weights(
+  runs,
+):
+  first, rerun = runs['first'], runs['rerun']
+  assert rerun['fit']['resume_dir'] == first['fit']['resume_dir']
+  assert rerun['start'] == STEPS  # nothing left to train
+  _assert_weights_equal(rerun['trained_weights'], first['trained_weights'])
+  _assert_weights_equal(
+    rerun['saved'][0][0].get_weights(), first['trained_weights']
+  )
+
+
+def test_the_chief_hands_model_io_the_serving_copy_and_its_signatures(runs):
+  first = runs['first']
+  (saved,) = first['saved']
+  export, serving_dir, config, labels, serving_signatures = saved
+  assert serving_dir == first['fn_args'].serving_model_dir
+  assert config == MODEL
+  assert labels == LABELS
+  _assert_weights_equal(export.get_weights(), first['trained_weights'])
+  assert sorted(serving_signatures) == [
+    signatures.SERVING_DEFAULT,
+    signatures.SERVING_IMAGES,
+  ]
+  default = serving_signatures[signatures.SERVING_DEFAULT]
+  assert default.structured_outputs['class_ids'].shape.as_list() == [
+    None,
+    MODEL.input_size,
+    MODEL.input_size,
+  ]
+  # The signatures compute with the serving copy, not the training model.
+  export_variables = {id(v) for v in export.variables}
+  for function in serving_signatures.values():
+    captured = {id(v) for v in function.variables}
+    assert captured and captured <= export_variables
+
+
+def test_one_process_waits_at_no_barrier(runs):
+  assert 'barrier' not in runs['first']
+  assert 'barrier' not in runs['rerun']
+
+
+def test_the_log_names_the_run(runs):
+  log = runs['first']['log']
+  assert (
+    'Training mobilenet_v2 x0.5 deeplabv3plus OS16 32px no-aspp no-decoder '
+    f'for {STEPS} steps (global batch 4 on 1 replicas, '
+    '_DefaultDistributionStrategy)'
+  ) in log
+  serving_dir = runs['first']['fn_args'].serving_model_dir
+  assert f'Saved the serving model to {serving_dir}' in log
+
+
+def test_init_from_without_a_base_model_input_is_refused(
+  tmp_path, transform_output
+):
+  fn_args = _fn_args(str(tmp_path), 'run', transform_output, None)
+  fn_args.custom_config['train']['init_from'] = '/models/people/3'
+  with pytest.raises(ValueError) as raised:
+    training.run_fn(fn_args)
+  assert str(raised.value) == (
+    'init_from=/models/people/3 but the Trainer has no base_model input: '
+    'the pipeline must import the parent model'
+  )
