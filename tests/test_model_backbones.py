@@ -21,9 +21,16 @@ SIZE = 96
 def float64():
   """Layers built in float64: float32's rounding, amplified by a network
   whose signal is alive to the top, reaches 3e-5 between two orders of the
-  same operations; in float64 it is far below the 1e-5 compared."""
+  same operations; in float64 it is far below the 1e-5 compared.
+
+  The policy too: once any test has set a global policy (and put the old
+  one back), layers take their dtype from it, no longer from floatx.
+  """
+  policy = tf_keras.mixed_precision.global_policy()
   tf_keras.backend.set_floatx('float64')
+  tf_keras.mixed_precision.set_global_policy('float64')
   yield
+  tf_keras.mixed_precision.set_global_policy(policy)
   tf_keras.backend.set_floatx('float32')
 
 
@@ -70,6 +77,7 @@ def test_standard_backbone_computes_the_keras_application_without_top(
   expected = keras(images[:2], training=False).numpy()
   actual = ours(images[:2], training=False)['5'].numpy()
   assert actual.shape == expected.shape
+  assert actual.dtype == expected.dtype == np.float64
   # The input shows at the top: the features of two images differ.
   assert np.abs(expected[0] - expected[1]).mean() > 0.1
   np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
@@ -152,6 +160,7 @@ def test_classifier_computes_the_keras_application_with_top(
   expected = keras(keras_input[:2], training=False).numpy()
   actual = ours(pixels[:2], training=False).numpy()
   assert actual.shape == expected.shape == (2, 7)
+  assert actual.dtype == expected.dtype == np.float64
   assert np.abs(expected[0] - expected[1]).max() > 0.1  # Input matters.
   np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
