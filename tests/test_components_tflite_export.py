@@ -7,6 +7,7 @@ test (test_pipeline_pipeline.py). Here the committed tiny segmenter
 differ from its prediction in known places.
 """
 
+import json
 import logging
 import os
 
@@ -118,6 +119,16 @@ def test_metadata_json_names_the_input_the_outputs_and_the_files():
       'outputs': {'class_ids': 'Identity:0'},
     },
   }
+
+
+def test_metrics_and_metadata_files_are_json_a_person_reads_too(tmp_path):
+  path = tmp_path / 'metrics.json'
+  value = {'mean_iou': {'float': 0.5, 'int8': 0.48}, 'labels': ['a', 'b']}
+  tflite_export._write_json(str(path), value)  # pylint: disable=protected-access
+  text = path.read_text(encoding='utf-8')
+  assert json.loads(text) == value
+  # One value per line, nested ones indented.
+  assert text.startswith('{\n  "mean_iou": {\n    "float": 0.5,\n')
 
 
 def _capture_native_output(path, fail=False):
