@@ -193,6 +193,10 @@ def test_a_rerun_of_the_same_inputs_resumes_and_exports_the_same_weights(
   first, rerun = runs['first'], runs['rerun']
   assert rerun['fit']['resume_dir'] == first['fit']['resume_dir']
   assert rerun['start'] == STEPS  # nothing left to train
+  resume_dir = first['fit']['resume_dir']
+  assert f'Checkpoints every 1 steps in {resume_dir}' in first['log']
+  checkpoint = os.path.join(resume_dir, f'ckpt-{STEPS}')
+  assert f'Resuming at step {STEPS}/{STEPS} from {checkpoint}' in rerun['log']
   _assert_weights_equal(rerun['trained_weights'], first['trained_weights'])
   _assert_weights_equal(
     rerun['saved'][0][0].get_weights(), first['trained_weights']
