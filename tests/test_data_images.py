@@ -294,11 +294,35 @@ def test_a_palette_photo_takes_its_colours_and_alpha_is_dropped():
   np.testing.assert_array_equal(_photo(_encode(rgba, 'PNG')), PIXELS)
 
 
-def test_a_16_bit_photo_keeps_its_top_byte():
-  deep = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000 + 255
-  photo = _photo(_encode(deep, 'PNG'))
+# The wide modes PIL opens photos in: 16-bit gray PNG (Pillow 11 on; 'I' in
+# Pillow 10, which setup.py allows), TIFF in either byte order, an IM file,
+# and 32-bit TIFF, whose values above 65535 are white.
+_WIDE = np.arange(12, dtype=np.int64).reshape(3, 4) * 6500 + 255
+
+
+@pytest.mark.parametrize(
+  'fmt,mode,raw',
+  [
+    ('PNG', 'I;16', '<u2'),
+    ('TIFF', 'I;16B', '>u2'),
+    ('IM', 'I;16L', '<u2'),
+    ('TIFF', 'I', '<i4'),
+  ],
+  ids=['png', 'tiff_big_endian', 'im', 'tiff_32_bit'],
+)
+def test_a_16_bit_photo_keeps_its_top_byte(fmt, mode, raw):
+  values = _WIDE if mode == 'I' else _WIDE % 65536
+  image = Image.frombytes(mode, (4, 3), values.astype(raw).tobytes())
+  buffer = io.BytesIO()
+  image.save(buffer, fmt)
+  assert Image.open(io.BytesIO(buffer.getvalue())).mode == mode
+  photo = _photo(buffer.getvalue())
+  assert photo.shape == (3, 4, 3) and photo.dtype == np.uint8
+  expected = np.minimum(values, 65535) >> 8
+  if mode == 'I':
+    assert values.max() > 65535 and expected.max() == 255
   for channel in range(3):
-    np.testing.assert_array_equal(photo[..., channel], deep >> 8)
+    np.testing.assert_array_equal(photo[..., channel], expected)
 
 
 def test_the_exif_orientation_is_applied():
@@ -325,6 +349,21 @@ def test_an_exif_block_pil_cannot_apply_is_a_corrupt_image(monkeypatch):
     problems.CORRUPT_IMAGE,
     'p.png',
     'cannot apply its EXIF orientation: bad IFD',
+  )
+
+
+def test_read_photo_names_the_file_and_keeps_the_limit():
+  for data, limit, problem in (
+    (b'not an image', LIMIT, problems.CORRUPT_IMAGE),
+    (_encode(PIXELS, 'PNG'), 40 * 30 - 1, problems.IMAGE_TOO_LARGE),
+  ):
+    with pytest.raises(problems.BadExample) as error:
+      images.read_photo(data, 'dir/p.png', limit)
+    assert (error.value.problem, error.value.path) == (problem, 'dir/p.png')
+  assert images.read_photo(_encode(PIXELS, 'PNG'), 'p', 40 * 30).shape == (
+    30,
+    40,
+    3,
   )
 
 
