@@ -292,7 +292,7 @@ def read_photo(data: bytes, path: str, max_pixels: int) -> np.ndarray:
       problems.CORRUPT_IMAGE, path, f'cannot apply its EXIF orientation: {e}'
     ) from e
   if image.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
-    wide = np.asarray(image, dtype=np.uint32)
-    gray = (np.minimum(wide, 65535) >> 8).astype(np.uint8)
+    # 32-bit ('I') values outside 16 bits are black or white.
+    gray = (np.clip(np.asarray(image), 0, 65535) >> 8).astype(np.uint8)
     return np.repeat(gray[..., None], 3, axis=-1)
   return np.asarray(image.convert('RGB'))
