@@ -44,7 +44,11 @@ def test_open_mask_decodes_the_pixels():
   [
     (b'not an image', problems.CORRUPT_IMAGE, 'cannot decode image'),
     (_encode(PIXELS, 'JPEG')[:200], problems.CORRUPT_IMAGE, 'cannot decode'),
-    (_encode(PIXELS, 'JPEG')[:-100], problems.CORRUPT_IMAGE, 'truncated'),
+    (
+      _encode(PIXELS, 'JPEG')[:-100],
+      problems.CORRUPT_IMAGE,
+      'cannot decode image: image file is truncated',
+    ),
     (_encode(PIXELS, 'PNG')[:-40], problems.CORRUPT_IMAGE, 'PNG chunk'),
     (
       _encode(PIXELS, 'BMP'),
@@ -57,7 +61,12 @@ def test_open_mask_decodes_the_pixels():
       'the image is TIFF',
     ),
     (hostile.png_with_bad_crc(PIXELS), problems.CORRUPT_IMAGE, 'checksum'),
-    (_cmyk_jpeg(), problems.UNSUPPORTED_IMAGE, 'a CMYK JPEG'),
+    (
+      _cmyk_jpeg(),
+      problems.UNSUPPORTED_IMAGE,
+      'a CMYK JPEG; the pipeline decodes grayscale or RGB JPEGs '
+      '(convert it to RGB)',
+    ),
   ],
 )
 def test_failures_name_the_file_the_problem_and_why(data, problem, detail):
@@ -95,6 +104,52 @@ def test_a_bad_crc_passes_pil_but_not_the_pipeline():
 
   with pytest.raises(tf.errors.InvalidArgumentError):
     tf.io.decode_png(data)
+
+
+@pytest.mark.parametrize(
+  'idat_size', [None, 8192], ids=['one_chunk', 'many_chunks']
+)
+def test_pixel_data_over_1_mb_in_one_or_many_chunks_is_read_whole(idat_size):
+  """The check inflates 1 MB at a time, across every IDAT chunk."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  width, height = 1100, 320  # 320 rows of 1 + 3300 bytes: over 1 MB.
+  rows = np.random.default_rng(3).integers(0, 4, (height, 3 * width))
+  scanlines = np.hstack([np.zeros((height, 1)), rows]).astype(np.uint8)
+  assert scanlines.size > 1 << 20
+  data = hostile.png_from_scanlines(
+    width, height, 8, 2, False, scanlines.tobytes(), idat_size=idat_size
+  )
+  chunks = data.count(b'IDAT')
+  assert chunks == 1 if idat_size is None else chunks > 30
+  assert images.check_image(data, 'p.png', LIMIT) == ('PNG', height, width)
+  expected = rows.reshape(height, width, 3)
+  np.testing.assert_array_equal(tf.io.decode_png(data).numpy(), expected)
+  short = hostile.png_from_scanlines(
+    width, height, 8, 2, False, scanlines[:-1].tobytes(), idat_size=idat_size
+  )
+  with pytest.raises(problems.BadExample, match='truncated PNG'):
+    images.check_image(short, 'p.png', LIMIT)
+
+
+def test_pixel_data_that_does_not_inflate_is_a_corrupt_image_naming_it():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  data = hostile.png_with_pixel_data(4, 2, b'\x78\x9c' + b'\xff' * 16)
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    tf.io.decode_png(data)
+  for call, problem, what in (
+    (images.check_image, problems.CORRUPT_IMAGE, 'image'),
+    (images.open_mask, problems.CORRUPT_MASK, 'mask'),
+  ):
+    with pytest.raises(problems.BadExample) as error:
+      call(data, 'dir/x.png', LIMIT)
+    assert (error.value.problem, error.value.path, error.value.detail) == (
+      problem,
+      'dir/x.png',
+      f'cannot decode {what}: its pixel data: Error -3 while decompressing '
+      'data: invalid block type',
+    )
 
 
 # Every (bit depth, colour type) PNG allows.
