@@ -155,7 +155,10 @@ def _verify_png(data: bytes, path: str, problem: str, what: str):
   produced = 0
   try:
     for pending in _png_chunks(data, b'IDAT'):
-      while pending and produced < expected:
+      # Past the stream's end, bytes stay in unconsumed_tail and inflate to
+      # nothing: without the eof check, a stream short of rows with bytes
+      # after it looped forever.
+      while pending and produced < expected and not inflater.eof:
         produced += len(inflater.decompress(pending, 1 << 20))
         pending = inflater.unconsumed_tail
   except zlib.error as e:

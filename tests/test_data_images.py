@@ -1,7 +1,10 @@
 """data.images: every way image bytes can fail becomes a named BadExample."""
 
+import contextlib
 import io
 import re
+import signal
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -130,6 +133,42 @@ def test_pixel_data_over_1_mb_in_one_or_many_chunks_is_read_whole(idat_size):
   )
   with pytest.raises(problems.BadExample, match='truncated PNG'):
     images.check_image(short, 'p.png', LIMIT)
+
+
+@contextlib.contextmanager
+def _within(seconds):
+  """TimeoutError if the block runs longer: a loop is a failure, not a hang."""
+
+  def expire(signum, frame):
+    raise TimeoutError(f'still running after {seconds} s')
+
+  previous = signal.signal(signal.SIGALRM, expire)
+  signal.alarm(seconds)
+  try:
+    yield
+  finally:
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize('after', [b'\0', b'junk'], ids=['one_byte', 'four'])
+def test_pixel_data_ending_early_with_bytes_after_it_is_truncated(after):
+  """The stream ends a row short, at a 1 MB step, and bytes follow it."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  width, height = 4000, 300
+  rows = np.random.default_rng(0).integers(0, 4, (height - 1, width + 1))
+  rows[:, 0] = 0  # Each row's filter byte.
+  stream = zlib.compress(rows.astype(np.uint8).tobytes(), 9)
+  data = hostile.png_with_pixel_data(width, height, stream + after)
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    tf.io.decode_png(data)  # libpng, which Transform decodes with
+  with _within(20), pytest.raises(problems.BadExample) as error:
+    images.check_image(data, 'p.png', LIMIT)
+  assert error.value.detail == (
+    'cannot decode image: its pixel data ends after 1196299 of the 1200300 '
+    'bytes its size needs (a truncated PNG)'
+  )
 
 
 def test_pixel_data_that_does_not_inflate_is_a_corrupt_image_naming_it():
