@@ -279,6 +279,11 @@ def test_channel_divisor_1_keeps_deeplab_widths():
     for layer in model.layers
     if layer.name == 'Conv1' or layer.name.endswith('project')
   ] == widths + [160]
+  # The stem too: 32 * 0.35 = 11.2 is 11 channels (8 would make it 16).
+  thin = backbones.build_backbone(
+    'mobilenet_v2', 32, depth_multiplier=0.35, channel_divisor=1
+  )
+  assert thin.get_layer('Conv1').filters == 11
 
 
 @pytest.mark.parametrize(
