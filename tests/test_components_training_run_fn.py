@@ -47,6 +47,8 @@ STEPS = 2
 
 
 class _Records(logging.Handler):
+  """The messages of the log records it is handed, in order."""
+
   def __init__(self):
     super().__init__(logging.INFO)
     self.messages = []
@@ -125,9 +127,8 @@ def runs(tmp_path_factory, transform_output, untrained_parent):
   finally:
     logger.removeHandler(records)
     logger.setLevel(level)
-  calls['parent_weights'] = model_io.load_keras_model(base_model)[
-    0
-  ].get_weights()
+  parent, _, _ = model_io.load_keras_model(base_model)
+  calls['parent_weights'] = parent.get_weights()
   return calls
 
 
