@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import signal
 import sys
 
 import numpy as np
@@ -135,6 +136,21 @@ def _execute_example_gen(component, output_dir):
   executor = example_gen.Executor()
   executor.Do({}, {'examples': [artifact]}, _exec_properties(component))
   return output_dir
+
+
+@pytest.fixture
+def no_hang():
+  """Fails the test with TimeoutError after 10 s instead of hanging: a read
+  that blocks (a FIFO would) or a loop that never ends is a failure."""
+
+  def alarm(signum, frame):
+    raise TimeoutError('still running after 10 s')
+
+  previous = signal.signal(signal.SIGALRM, alarm)
+  signal.alarm(10)
+  yield
+  signal.alarm(0)
+  signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

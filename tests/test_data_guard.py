@@ -1,7 +1,6 @@
 """data.guard: the door readers take bytes through, against hostile folders."""
 
 import os
-import signal
 import socket
 import stat
 
@@ -19,20 +18,6 @@ def root(tmp_path):
   (tmp_path / 'outside' / 'secret.jpg').write_bytes(b'secret')
   (tmp_path / 'root' / 'a.jpg').write_bytes(b'good')
   return tmp_path / 'root'
-
-
-@pytest.fixture
-def no_hang():
-  """Fails the test instead of hanging if a read blocks (a FIFO would)."""
-
-  def alarm(signum, frame):
-    raise TimeoutError('the read blocked')
-
-  previous = signal.signal(signal.SIGALRM, alarm)
-  signal.alarm(10)
-  yield
-  signal.alarm(0)
-  signal.signal(signal.SIGALRM, previous)
 
 
 def _bad(root, name, missing=problems.MISSING_IMAGE):
