@@ -230,3 +230,14 @@ def test_the_executor_refuses_splits_not_partitioned_by_file_name(
   )
   with pytest.raises(ValueError, match='^output_config must partition by '):
     example_gen.Executor().GenerateExamplesByBeam(None, properties)
+
+
+def test_the_per_split_transform_tfx_would_ask_for_is_refused_by_name():
+  """TFX's base executor asks for one PTransform per split only from its own
+  GenerateExamplesByBeam, which ours overrides. Should a TFX release ask
+  for it elsewhere, the run stops saying why instead of reading nothing."""
+  with pytest.raises(NotImplementedError) as error:
+    example_gen.Executor().GetInputSourceToExamplePTransform()
+  assert str(error.value) == (
+    'DatasetExampleGen reads every split in GenerateExamplesByBeam'
+  )

@@ -81,28 +81,48 @@ def test_madds_are_counted_by_hand_on_a_tiny_model():
   assert isinstance(madds, int)  # Printed as a count, not as 14448.0.
 
 
-def test_command_line_prints_one_json_object():
+def _profile_command(*flags):
+  """`python -m model.profile` as a person runs it: its one JSON object."""
   env = dict(os.environ, TF_USE_LEGACY_KERAS='1', TF_CPP_MIN_LOG_LEVEL='3')
   result = subprocess.run(
-    [
-      sys.executable,
-      '-m',
-      'model.profile',
-      '--backbone=mobilenet_v2',
-      '--depth_multiplier=1.0',
-      '--output_stride=16',
-      '--aspp=false',
-      '--decoder=false',
-      '--input_size=513',
-      '--num_classes=21',
-    ],
+    [sys.executable, '-m', 'model.profile', *flags],
     cwd=_ROOT,
     env=env,
     capture_output=True,
     text=True,
     check=True,
   )
-  report = json.loads(result.stdout)
+  return json.loads(result.stdout)
+
+
+def test_command_line_prints_one_json_object():
+  report = _profile_command(
+    '--backbone=mobilenet_v2',
+    '--depth_multiplier=1.0',
+    '--output_stride=16',
+    '--aspp=false',
+    '--decoder=false',
+    '--input_size=513',
+    '--num_classes=21',
+  )
   assert report['params'] == 2113557
   assert report['madds'] == 2740709056
   assert report['config']['output_stride'] == 16
+  assert report['model'] == 'mobilenet_v2_1.0_deeplabv3plus_os16'
+
+
+def test_command_line_classifier_flag_profiles_the_imagenet_classifier():
+  """--classifier reaches profile(): MobileNetV2 1.0 at 224 is the paper's
+  3.4M-parameter, 300M-MAdd classifier (arXiv 1801.04381, Table 3), and its
+  total is Keras's MobileNetV2 count_params(), 3,538,984."""
+  report = _profile_command(
+    '--classifier',
+    '--backbone=mobilenet_v2',
+    '--output_stride=32',
+    '--input_size=224',
+    '--num_classes=1000',
+  )
+  assert report['model'] == 'mobilenet_v2_classifier'
+  assert report['params'] == 3504872
+  assert report['total_params'] == 3538984
+  assert report['madds'] == 300774272
