@@ -256,3 +256,27 @@ def test_init_from_without_a_base_model_input_is_refused(
     'init_from=/models/people/3 but the Trainer has no base_model input: '
     'the pipeline must import the parent model'
   )
+
+
+def test_the_model_is_built_under_the_strategy_run_fn_made(
+  tmp_path, transform_output, monkeypatch
+):
+  """Under MultiWorkerMirroredStrategy a model built outside its scope
+  would train each worker's own copy. One-device MirroredStrategy stands in
+  for it: fit is stopped before training, at the model it is handed."""
+  strategy = tf.distribute.MirroredStrategy(['/cpu:0'])
+  monkeypatch.setattr(distribution, 'make_strategy', lambda: strategy)
+  handed = []
+
+  def fit(model, *args, **kwargs):
+    handed.append(model)
+    raise InterruptedError('stopped before training')
+
+  monkeypatch.setattr(training, 'fit', fit)
+  with pytest.raises(InterruptedError):
+    training.run_fn(_fn_args(str(tmp_path), 'run', transform_output, None))
+  (model,) = handed
+  assert model.distribute_strategy is strategy
+  assert all(
+    isinstance(v, tf.distribute.DistributedValues) for v in model.variables
+  )
