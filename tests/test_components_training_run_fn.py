@@ -13,7 +13,9 @@ tests/conftest.py, starting from the untrained 32 px parent: a first run of
 reruns a failed Trainer.
 """
 
+import contextlib
 import dataclasses
+import json
 import logging
 import os
 
@@ -55,6 +57,21 @@ class _Records(logging.Handler):
 
   def emit(self, record):
     self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _absl_log():
+  """The messages absl logs at INFO and above while the block runs."""
+  records = _Records()
+  logger = absl_logging.get_absl_logger()
+  level = logger.level
+  logger.setLevel(logging.INFO)
+  logger.addHandler(records)
+  try:
+    yield records.messages
+  finally:
+    logger.removeHandler(records)
+    logger.setLevel(level)
 
 
 def _fn_args(root, run, transform_output, base_model):
@@ -106,27 +123,18 @@ def runs(tmp_path_factory, transform_output, untrained_parent):
   def barrier(strategy):
     calls[run]['barrier'] = strategy
 
-  records = _Records()
-  logger = absl_logging.get_absl_logger()
-  level = logger.level
-  logger.setLevel(logging.INFO)
-  logger.addHandler(records)
-  try:
-    with pytest.MonkeyPatch.context() as patch:
-      patch.setattr(training, 'fit', fit)
-      patch.setattr(training_input, 'make_dataset', make_dataset)
-      patch.setattr(model_io, 'save_serving_model', save_serving_model)
-      patch.setattr(distribution, 'barrier', barrier)
-      for run in ('first', 'rerun'):
-        fn_args = _fn_args(root, run, transform_output, base_model)
-        calls[run] = {'fn_args': fn_args}
-        start = len(records.messages)
-        training.tf_keras.utils.set_random_seed(0)
-        training.run_fn(fn_args)
-        calls[run]['log'] = records.messages[start:]
-  finally:
-    logger.removeHandler(records)
-    logger.setLevel(level)
+  with _absl_log() as log, pytest.MonkeyPatch.context() as patch:
+    patch.setattr(training, 'fit', fit)
+    patch.setattr(training_input, 'make_dataset', make_dataset)
+    patch.setattr(model_io, 'save_serving_model', save_serving_model)
+    patch.setattr(distribution, 'barrier', barrier)
+    for run in ('first', 'rerun'):
+      fn_args = _fn_args(root, run, transform_output, base_model)
+      calls[run] = {'fn_args': fn_args}
+      start = len(log)
+      training.tf_keras.utils.set_random_seed(0)
+      training.run_fn(fn_args)
+      calls[run]['log'] = log[start:]
   parent, _, _ = model_io.load_keras_model(base_model)
   calls['parent_weights'] = parent.get_weights()
   return calls
@@ -258,25 +266,50 @@ def test_init_from_without_a_base_model_input_is_refused(
   )
 
 
-def test_the_model_is_built_under_the_strategy_run_fn_made(
+def test_a_worker_that_is_not_the_chief_trains_its_shard_under_the_strategy(
   tmp_path, transform_output, monkeypatch
 ):
-  """Under MultiWorkerMirroredStrategy a model built outside its scope
-  would train each worker's own copy. One-device MirroredStrategy stands in
-  for it: fit is stopped before training, at the model it is handed."""
+  """Worker 1 of 2 (TF_CONFIG): its model is built under the strategy
+  run_fn made (outside its scope each worker would train its own copy), it
+  reads its half of the records, and fit and the log know it is not the
+  chief. One-device MirroredStrategy stands in for the multi-worker one,
+  whose collectives need the other worker; fit is stopped before training,
+  at what it is handed."""
+  monkeypatch.setenv(
+    'TF_CONFIG',
+    json.dumps(
+      {
+        'cluster': {'worker': ['127.0.0.1:1', '127.0.0.1:2']},
+        'task': {'type': 'worker', 'index': 1},
+      }
+    ),
+  )
   strategy = tf.distribute.MirroredStrategy(['/cpu:0'])
   monkeypatch.setattr(distribution, 'make_strategy', lambda: strategy)
-  handed = []
+  real_make_dataset = training_input.make_dataset
+  handed = {}
 
-  def fit(model, *args, **kwargs):
-    handed.append(model)
+  def make_dataset(*args, **kwargs):
+    handed['shard'] = kwargs['shard']
+    return real_make_dataset(*args, **kwargs)
+
+  def fit(model, *args, chief, **kwargs):
+    handed.update(model=model, chief=chief)
     raise InterruptedError('stopped before training')
 
+  monkeypatch.setattr(training_input, 'make_dataset', make_dataset)
   monkeypatch.setattr(training, 'fit', fit)
-  with pytest.raises(InterruptedError):
+  with _absl_log() as log, pytest.raises(InterruptedError):
     training.run_fn(_fn_args(str(tmp_path), 'run', transform_output, None))
-  (model,) = handed
-  assert model.distribute_strategy is strategy
+  assert handed['shard'] == (2, 1)
+  assert handed['chief'] is False
+  assert handed['model'].distribute_strategy is strategy
   assert all(
-    isinstance(v, tf.distribute.DistributedValues) for v in model.variables
+    isinstance(v, tf.distribute.DistributedValues)
+    for v in handed['model'].variables
   )
+  assert (
+    'Training mobilenet_v2 x0.5 deeplabv3plus OS16 32px no-aspp no-decoder '
+    f'for {STEPS} steps (global batch 4 on 1 replicas, MirroredStrategy, '
+    'not the chief: its outputs are discarded)'
+  ) in log
