@@ -590,8 +590,14 @@ def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
   head = model.get_layer('logits')
   initial_head = head.get_weights()
   # SGD with weight decay: decay, too, must leave a frozen backbone alone.
+  # Then the backbone trains at half the rate, as a fine-tuning recipe may
+  # have it: fit hands make_optimizer the backbone's variables.
   config = TrainConfig(
-    train_steps=4, batch_size=4, base_lr=0.01, freeze_backbone_steps=2
+    train_steps=4,
+    batch_size=4,
+    base_lr=0.01,
+    freeze_backbone_steps=2,
+    backbone_lr_multiplier=0.5,
   )
   assert config.weight_decay > 0 and config.exact_steps_per_epoch == 2
   snapshots, callback = _snapshots_per_epoch(model, head)
@@ -614,6 +620,10 @@ def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
   ]
   assert all(changed), f'{changed.count(False)} backbone weights unchanged'
   assert backbone.trainable
+  # Called without `chief`, fit writes where it is told.
+  checkpoint = tf.train.latest_checkpoint(str(tmp_path / 'resume'))
+  assert checkpoint.endswith('ckpt-4')
+  assert training.THROUGHPUT_FILE in os.listdir(tmp_path / 'logs')
 
 
 def _one_step(folder, optimizer, multiplier):
