@@ -581,7 +581,7 @@ def _snapshots_per_epoch(model, layer):
 
 # Not slow: runs `fit` end to end, its two phases, callbacks and
 # checkpoints (test_components_training_run_fn.py runs it through run_fn).
-def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
+def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path, caplog):
   training.tf_keras.utils.set_random_seed(0)
   model = builder.build_model(MODEL)
   backbone = training.backbone_of(model)
@@ -601,15 +601,21 @@ def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
   )
   assert config.weight_decay > 0 and config.exact_steps_per_epoch == 2
   snapshots, callback = _snapshots_per_epoch(model, head)
-  started = training.fit(
-    model,
-    demo_batches.demo_dataset(size=SIZE),
-    config,
-    str(tmp_path / 'resume'),
-    str(tmp_path / 'logs'),
-    callbacks=[callback],
-  )
+  with caplog.at_level(logging.INFO, logger='absl'):
+    started = training.fit(
+      model,
+      demo_batches.demo_dataset(size=SIZE),
+      config,
+      str(tmp_path / 'resume'),
+      str(tmp_path / 'logs'),
+      callbacks=[callback],
+    )
   assert started == 0 and sorted(snapshots) == [2, 4]
+  phases = [r.getMessage() for r in caplog.records if 'backbone' in str(r.msg)]
+  assert phases == [
+    'Freezing the backbone from step 0',
+    'Training the backbone from step 2',
+  ]
   frozen, head_at_2 = snapshots[2]
   for got, want in zip(frozen, initial, strict=True):
     np.testing.assert_array_equal(got, want)
@@ -620,10 +626,31 @@ def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path):
   ]
   assert all(changed), f'{changed.count(False)} backbone weights unchanged'
   assert backbone.trainable
-  # Called without `chief`, fit writes where it is told.
+  # Called without `chief`, fit writes where it is told: checkpoints, and
+  # TensorBoard's loss and learning rate once per epoch of each phase.
   checkpoint = tf.train.latest_checkpoint(str(tmp_path / 'resume'))
   assert checkpoint.endswith('ckpt-4')
-  assert training.THROUGHPUT_FILE in os.listdir(tmp_path / 'logs')
+  logs = tmp_path / 'logs'
+  assert sorted(os.listdir(logs)) == [training.THROUGHPUT_FILE, 'train']
+  assert _tensorboard_scalars(logs / 'train') == {
+    (tag, epoch)
+    for tag in ('epoch_loss', 'epoch_learning_rate')
+    for epoch in (0, 1)
+  }
+
+
+def _tensorboard_scalars(folder):
+  """{(tag, step)} of the scalars in a TensorBoard folder's event files."""
+  found = set()
+  for path in tf.io.gfile.glob(os.path.join(folder, 'events.*')):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      found.update(
+        (value.tag, event.step)
+        for value in event.summary.value
+        if value.metadata.plugin_data.plugin_name == 'scalars'
+      )
+  return found
 
 
 def _one_step(folder, optimizer, multiplier):

@@ -45,7 +45,8 @@ TRAIN = TrainConfig(
   min_scale=0.75,
   max_scale=1.25,
 )
-STEPS = 2
+# One checkpoint per step (steps_per_epoch=1): the first is deleted.
+STEPS = 3
 
 
 class _Records(logging.Handler):
@@ -186,12 +187,16 @@ def test_checkpoints_and_logs_go_where_a_rerun_finds_them(runs):
   checkpoints = fn_args.custom_config['checkpoint_dir']
   assert first['fit']['resume_dir'] == os.path.join(checkpoints, key)
   assert os.listdir(checkpoints) == [key]
-  assert tf.train.latest_checkpoint(os.path.join(checkpoints, key)).endswith(
-    f'ckpt-{STEPS}'
-  )
+  # The last two are kept: a full run writes one per epoch.
+  kept = tf.train.get_checkpoint_state(os.path.join(checkpoints, key))
+  assert [os.path.basename(p) for p in kept.all_model_checkpoint_paths] == [
+    f'ckpt-{STEPS - 1}',
+    f'ckpt-{STEPS}',
+  ]
+  assert kept.model_checkpoint_path.endswith(f'ckpt-{STEPS}')
   logs = os.path.join(fn_args.model_run_dir, 'logs')
   assert first['fit']['log_dir'] == logs
-  assert training.THROUGHPUT_FILE in os.listdir(logs)
+  assert sorted(os.listdir(logs)) == [training.THROUGHPUT_FILE, 'train']
   assert first['fit']['chief'] is True
   assert first['start'] == 0
 
@@ -251,6 +256,9 @@ def test_the_log_names_the_run(runs):
   ) in log
   serving_dir = runs['first']['fn_args'].serving_model_dir
   assert f'Saved the serving model to {serving_dir}' in log
+  # Without freeze_backbone_steps no phase freezes or thaws the backbone.
+  for run in ('first', 'rerun'):
+    assert not [m for m in runs[run]['log'] if 'the backbone from' in m]
 
 
 def test_init_from_without_a_base_model_input_is_refused(
