@@ -632,6 +632,15 @@ def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path, caplog):
   assert checkpoint.endswith('ckpt-4')
   logs = tmp_path / 'logs'
   assert sorted(os.listdir(logs)) == [training.THROUGHPUT_FILE, 'train']
+  throughput = json.loads((logs / training.THROUGHPUT_FILE).read_text())
+  # Timed over the second epoch: the first traces the graph.
+  assert throughput.pop('images_per_second') > 0
+  assert throughput == {
+    'batch_size': 4,
+    'replicas': 1,
+    'start_step': 0,
+    'train_steps': 4,
+  }
   assert _tensorboard_scalars(logs / 'train') == {
     (tag, epoch)
     for tag in ('epoch_loss', 'epoch_learning_rate')
