@@ -581,7 +581,9 @@ def _snapshots_per_epoch(model, layer):
 
 # Not slow: runs `fit` end to end, its two phases, callbacks and
 # checkpoints (test_components_training_run_fn.py runs it through run_fn).
-def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path, caplog):
+def test_a_frozen_backbone_stays_as_loaded_then_trains(
+  tmp_path, caplog, capsys
+):
   training.tf_keras.utils.set_random_seed(0)
   model = builder.build_model(MODEL)
   backbone = training.backbone_of(model)
@@ -616,6 +618,8 @@ def test_a_frozen_backbone_stays_as_loaded_then_trains(tmp_path, caplog):
     'Freezing the backbone from step 0',
     'Training the backbone from step 2',
   ]
+  # ProgressLogger's line per epoch, not Keras's progress bar per step.
+  assert capsys.readouterr().out == ''
   frozen, head_at_2 = snapshots[2]
   for got, want in zip(frozen, initial, strict=True):
     np.testing.assert_array_equal(got, want)
