@@ -839,3 +839,27 @@ def test_the_serving_copy_is_float32_on_one_device_with_the_trained_weights():
     tf.cast(trained(images, training=False), tf.float32),
     atol=0.05,
   )
+
+
+def _plain_model():
+  inputs = training.tf_keras.Input((4,))
+  return training.tf_keras.Model(
+    inputs, training.tf_keras.layers.Dense(2)(inputs), name='plain'
+  )
+
+
+def test_backbone_of_refuses_a_model_without_one_nested_model():
+  with pytest.raises(ValueError) as error:
+    training.backbone_of(_plain_model())
+  assert str(error.value) == (
+    'plain: 0 nested models; a model.builder model has exactly one, '
+    'its backbone'
+  )
+
+
+@pytest.mark.parametrize('jit_compile', [False, True])
+def test_compile_sets_the_loss_and_xla_as_configured(jit_compile):
+  model = _plain_model()
+  training._compile(model, 'sgd', TrainConfig(jit_compile=jit_compile))
+  assert model.loss is training.losses.masked_sparse_cross_entropy
+  assert model.jit_compile is jit_compile
