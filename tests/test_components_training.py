@@ -842,6 +842,7 @@ def test_the_serving_copy_is_float32_on_one_device_with_the_trained_weights():
 
 
 def _plain_model():
+  """A Keras model with no nested model: not a model.builder model."""
   inputs = training.tf_keras.Input((4,))
   return training.tf_keras.Model(
     inputs, training.tf_keras.layers.Dense(2)(inputs), name='plain'
