@@ -75,6 +75,30 @@ def _absl_log():
     logger.setLevel(level)
 
 
+def _record_run_fn_calls(patch, record, fit):
+  """Patches what run_fn hands its work to: `fit` stands in for
+  training.fit; the input pipeline (still real), the serving export and the
+  barrier are recorded into the dict record() returns, under
+  'make_dataset' (args, kwargs), 'saved' (each export's args) and
+  'barrier' (the strategy waited under)."""
+  real_make_dataset = training_input.make_dataset
+
+  def make_dataset(*args, **kwargs):
+    record()['make_dataset'] = (args, kwargs)
+    return real_make_dataset(*args, **kwargs)
+
+  def save_serving_model(*args):
+    record().setdefault('saved', []).append(args)
+
+  def barrier(strategy):
+    record()['barrier'] = strategy
+
+  patch.setattr(training, 'fit', fit)
+  patch.setattr(training_input, 'make_dataset', make_dataset)
+  patch.setattr(model_io, 'save_serving_model', save_serving_model)
+  patch.setattr(distribution, 'barrier', barrier)
+
+
 def _fn_args(root, run, transform_output, base_model):
   graph_dir, train_files = transform_output
   return FnArgs(
@@ -96,7 +120,7 @@ def runs(tmp_path_factory, transform_output, untrained_parent):
   root = str(tmp_path_factory.mktemp('run_fn'))
   base_model = os.path.join(untrained_parent, 'Format-Serving')
   calls = {}
-  real_fit, real_make_dataset = training.fit, training_input.make_dataset
+  real_fit = training.fit
 
   def fit(model, dataset, config, resume_dir, log_dir, **kwargs):
     call = calls[run]
@@ -114,21 +138,8 @@ def runs(tmp_path_factory, transform_output, untrained_parent):
     call['trained_weights'] = model.get_weights()
     return call['start']
 
-  def make_dataset(*args, **kwargs):
-    calls[run]['make_dataset'] = (args, kwargs)
-    return real_make_dataset(*args, **kwargs)
-
-  def save_serving_model(*args):
-    calls[run].setdefault('saved', []).append(args)
-
-  def barrier(strategy):
-    calls[run]['barrier'] = strategy
-
   with _absl_log() as log, pytest.MonkeyPatch.context() as patch:
-    patch.setattr(training, 'fit', fit)
-    patch.setattr(training_input, 'make_dataset', make_dataset)
-    patch.setattr(model_io, 'save_serving_model', save_serving_model)
-    patch.setattr(distribution, 'barrier', barrier)
+    _record_run_fn_calls(patch, lambda: calls[run], fit)
     for run in ('first', 'rerun'):
       fn_args = _fn_args(root, run, transform_output, base_model)
       calls[run] = {'fn_args': fn_args}
@@ -294,28 +305,16 @@ def test_a_worker_that_is_not_the_chief_trains_its_shard_under_the_strategy(
   )
   strategy = tf.distribute.MirroredStrategy(['/cpu:0'])
   monkeypatch.setattr(distribution, 'make_strategy', lambda: strategy)
-  real_make_dataset = training_input.make_dataset
-  handed = {'saved': []}
-
-  def make_dataset(*args, **kwargs):
-    handed['shard'] = kwargs['shard']
-    return real_make_dataset(*args, **kwargs)
+  handed = {}
 
   def fit(model, *args, chief, **kwargs):
     handed.update(model=model, chief=chief)
     return 0
 
-  monkeypatch.setattr(training_input, 'make_dataset', make_dataset)
-  monkeypatch.setattr(training, 'fit', fit)
-  monkeypatch.setattr(
-    model_io, 'save_serving_model', lambda *args: handed['saved'].append(args)
-  )
-  monkeypatch.setattr(
-    distribution, 'barrier', lambda waiting: handed.update(barrier=waiting)
-  )
+  _record_run_fn_calls(monkeypatch, lambda: handed, fit)
   with _absl_log() as log:
     training.run_fn(_fn_args(str(tmp_path), 'run', transform_output, None))
-  assert handed['shard'] == (2, 1)
+  assert handed['make_dataset'][1]['shard'] == (2, 1)
   assert handed['chief'] is False
   assert handed['model'].distribute_strategy is strategy
   assert all(
@@ -327,5 +326,5 @@ def test_a_worker_that_is_not_the_chief_trains_its_shard_under_the_strategy(
     f'for {STEPS} steps (global batch 4 on 1 replicas, MirroredStrategy, '
     'not the chief: its outputs are discarded)'
   ) in log
-  assert handed['saved'] == []
+  assert 'saved' not in handed
   assert handed['barrier'] is strategy
